@@ -1,0 +1,11 @@
+# Every option of the build, in one place.
+option(MTS_BUILD_CLI "Build the mtsession command-line tool" ON)
+option(MTS_BUILD_TESTS "Build the test suites" ON)
+option(MTS_BUILD_EXAMPLES "Build the examples" ON)
+option(MTS_BUILD_BENCH "Build the benchmarks" OFF)
+option(MTS_WERROR "Treat warnings as errors" OFF)
+set(MTS_SANITIZE "" CACHE STRING "Sanitizers to enable, e.g. address;undefined")
+set(MTSESSION_WITH_SQLITE "AUTO" CACHE STRING "SQLite backend: AUTO, ON or OFF")
+set_property(CACHE MTSESSION_WITH_SQLITE PROPERTY STRINGS AUTO ON OFF)
+set(MTSESSION_WITH_LIBSQL "AUTO" CACHE STRING "libSQL backend: AUTO, ON or OFF")
+set_property(CACHE MTSESSION_WITH_LIBSQL PROPERTY STRINGS AUTO ON OFF)

@@ -1,0 +1,16 @@
+/*
+ * mtsession/mtsession.h - umbrella header: the whole public API.
+ */
+#ifndef MTSESSION_MTSESSION_H
+#define MTSESSION_MTSESSION_H
+
+#include "common.h"
+#include <mtsession/version.h>
+#include "errors.h"
+#include "session.h"
+#include "codec.h"
+#include "convert.h"
+#include "storage.h"
+#include "backends.h"
+
+#endif /* MTSESSION_MTSESSION_H */

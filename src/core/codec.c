@@ -1,0 +1,912 @@
+/*
+ * codec.c - the mtsession binary format (docs/FORMAT.md) and the portable
+ * string built on it.
+ *
+ * Version 1 (read only): the legacy DC table, exact layout in FORMAT.md.
+ * Version 2 (written):
+ *
+ *   u8 0x02 | 7-byte magic "MTSESS\x1a" | u32 total length | u32 flags (0)
+ *   sections: { u16 tag | u16 section flags | u32 length | payload }
+ *   u32 CRC-32C of every byte before it
+ *
+ * All integers little-endian. Sections appear once each, in ascending tag
+ * order; a reader skips an unknown section unless its "critical" flag is
+ * set. List entries are in strictly ascending key order, so duplicates and
+ * non-canonical files are refused, and equal sessions encode to equal
+ * bytes.
+ *
+ * Decoding checks the length field and the checksum before it parses
+ * anything, then checks every length against the bytes left. A decode
+ * builds a fresh session and frees it on any error: callers get a whole
+ * session or none. Thread-safe (no shared state).
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define V2_MAGIC "MTSESS\x1a"
+#define V2_MAGIC_LEN 7
+#define V2_HEADER_LEN 16
+#define V2_CRC_LEN 4
+#define SECTION_HEADER_LEN 8
+#define SECTION_CRITICAL 0x0001u
+
+enum {
+    TAG_INFO = 1,
+    TAG_DCS = 2,
+    TAG_UPDATES = 3,
+    TAG_PEERS = 4,
+    TAG_MIN_PEERS = 5,
+    TAG_TOKEN = 6,
+    TAG_LAST_KNOWN = 6
+};
+
+static const char *const tag_names[] = { "?",       "INFO",      "DCS",
+                                         "UPDATES", "PEERS",     "MIN_PEERS",
+                                         "TOKEN" };
+
+#define INFO_LEN 20
+#define DC_FIXED_LEN (4 + 1 + 1 + 2 + 8 + 4 + 1) /* without ip and key */
+#define DC_MIN_LEN (DC_FIXED_LEN + 4)
+#define CHAN_LEN 12
+#define PEER_MIN_LEN (1 + 8 + 8 + 1 + 1 + 1 + 1)
+#define MIN_PEER_LEN 20
+
+/* ---- sizes ------------------------------------------------------------- */
+
+static uint64_t
+dcs_payload_size(const mts_session *s)
+{
+    uint64_t n = 4;
+    for (size_t i = 0; i < mts_session_dc_count(s); i++) {
+        mts_dc dc;
+        mts_session_dc_at(&dc, s, i);
+        n += DC_FIXED_LEN + (dc.ip.family == 4 ? 4u : 16u) +
+             (dc.auth_key ? MTS_AUTH_KEY_SIZE : 0u);
+    }
+    return n;
+}
+
+static uint64_t
+peers_payload_size(const mts_session *s)
+{
+    uint64_t n = 4;
+    size_t count = mts_session_peer_count(s);
+    for (size_t i = 0; i < count; i++) {
+        mts_peer p;
+        mts_session_peer_at(&p, s, i);
+        n += PEER_MIN_LEN + (p.username ? strlen(p.username) : 0) +
+             (p.phone ? strlen(p.phone) : 0);
+    }
+    return n;
+}
+
+uint64_t
+mts_encoded_size(const mts_session *s)
+{
+    const uint8_t *tok;
+    size_t toklen;
+    uint64_t n = V2_HEADER_LEN + V2_CRC_LEN;
+    n += SECTION_HEADER_LEN + INFO_LEN;
+    n += SECTION_HEADER_LEN + dcs_payload_size(s);
+    n += SECTION_HEADER_LEN + 16 + 4 +
+         (uint64_t)CHAN_LEN * mts_session_channel_count(s);
+    n += SECTION_HEADER_LEN + peers_payload_size(s);
+    n += SECTION_HEADER_LEN + 4 +
+         (uint64_t)MIN_PEER_LEN * mts_session_min_peer_count(s);
+    if (mts_session_future_auth_token(s, &tok, &toklen) == 0)
+        n += SECTION_HEADER_LEN + toklen;
+    return n;
+}
+
+/* ---- encoder ----------------------------------------------------------- */
+
+static void
+put_section(mts__buf *b, uint16_t tag, uint64_t len)
+{
+    mts__buf_u16le(b, tag);
+    mts__buf_u16le(b, (uint16_t)(tag == TAG_TOKEN ? 0 : SECTION_CRITICAL));
+    mts__buf_u32le(b, (uint32_t)len);
+}
+
+static int
+cmp_chan(const void *a, const void *b)
+{
+    int64_t x = ((const mts_channel_pts *)a)->channel_id;
+    int64_t y = ((const mts_channel_pts *)b)->channel_id;
+    return x < y ? -1 : x > y;
+}
+
+static int
+cmp_min(const void *a, const void *b)
+{
+    int64_t x = ((const mts_min_peer *)a)->user_id;
+    int64_t y = ((const mts_min_peer *)b)->user_id;
+    return x < y ? -1 : x > y;
+}
+
+int
+mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
+           mts_error *err)
+{
+    mts__buf b;
+    uint64_t total = mts_encoded_size(s);
+    size_t nchan = mts_session_channel_count(s);
+    size_t nmin = mts_session_min_peer_count(s);
+    size_t npeer = mts_session_peer_count(s);
+    mts_channel_pts *chans = NULL;
+    mts_min_peer *mins = NULL;
+    size_t *order = NULL;
+    const uint8_t *tok;
+    size_t toklen;
+    mts_update_state st;
+    int32_t api_id = 0;
+    int64_t user_id = 0;
+    int is_bot = 0, has_api, has_user;
+    int rc;
+
+    if (out == NULL || out_len == NULL || s == NULL)
+        return mts__err(err, MTS_EINVAL, "encode: NULL argument");
+    if (total > MTS_INPUT_MAX)
+        return mts__err(err, MTS_ELIMIT,
+                        "encode: the session needs %llu bytes, more than the "
+                        "format's maximum of %zu",
+                        (unsigned long long)total, (size_t)MTS_INPUT_MAX);
+    mts__buf_init(&b, MTS_INPUT_MAX);
+    if (mts__buf_reserve(&b, (size_t)total) != 0)
+        return mts__err_oom(err);
+    chans = mts__calloc(nchan ? nchan : 1, sizeof(*chans));
+    mins = mts__calloc(nmin ? nmin : 1, sizeof(*mins));
+    if (chans == NULL || mins == NULL || mts__peer_order(&order, s) != 0) {
+        rc = mts__err_oom(err);
+        goto done;
+    }
+
+    /* header; total length and CRC are patched in at the end */
+    mts__buf_u8(&b, MTS_FORMAT_VERSION_CURRENT);
+    mts__buf_put(&b, V2_MAGIC, V2_MAGIC_LEN);
+    mts__buf_u32le(&b, (uint32_t)total);
+    mts__buf_u32le(&b, 0);
+
+    /* INFO */
+    has_api = mts_session_api_id(s, &api_id) == 0;
+    has_user = mts_session_user(s, &user_id, &is_bot) == 0;
+    put_section(&b, TAG_INFO, INFO_LEN);
+    mts__buf_u32le(&b, (uint32_t)mts_session_home_dc(s));
+    mts__buf_u8(&b, (uint8_t)(mts_session_test_mode(s) != 0));
+    mts__buf_u8(&b, (uint8_t)has_api);
+    mts__buf_u32le(&b, (uint32_t)(has_api ? api_id : 0));
+    mts__buf_u8(&b, (uint8_t)has_user);
+    mts__buf_u64le(&b, (uint64_t)(has_user ? user_id : 0));
+    mts__buf_u8(&b, (uint8_t)(has_user && is_bot));
+
+    /* DCS: mts_session_dc_at is already in canonical order */
+    put_section(&b, TAG_DCS, dcs_payload_size(s));
+    mts__buf_u32le(&b, (uint32_t)mts_session_dc_count(s));
+    for (size_t i = 0; i < mts_session_dc_count(s); i++) {
+        mts_dc dc;
+        mts_session_dc_at(&dc, s, i);
+        mts__buf_u32le(&b, (uint32_t)dc.dc_id);
+        mts__buf_u8(&b, (uint8_t)dc.flags);
+        mts__buf_u8(&b, dc.ip.family);
+        mts__buf_put(&b, dc.ip.bytes, dc.ip.family == 4 ? 4 : 16);
+        mts__buf_u16le(&b, dc.port);
+        mts__buf_u64le(&b, (uint64_t)dc.server_salt);
+        mts__buf_u32le(&b, (uint32_t)dc.time_offset);
+        mts__buf_u8(&b, dc.auth_key != NULL);
+        if (dc.auth_key != NULL)
+            mts__buf_put(&b, dc.auth_key, MTS_AUTH_KEY_SIZE);
+    }
+
+    /* UPDATES */
+    mts_session_update_state(s, &st);
+    for (size_t i = 0; i < nchan; i++)
+        mts_session_channel_at(&chans[i], s, i);
+    qsort(chans, nchan, sizeof(*chans), cmp_chan);
+    put_section(&b, TAG_UPDATES, 16 + 4 + (uint64_t)CHAN_LEN * nchan);
+    mts__buf_u32le(&b, (uint32_t)st.pts);
+    mts__buf_u32le(&b, (uint32_t)st.qts);
+    mts__buf_u32le(&b, (uint32_t)st.date);
+    mts__buf_u32le(&b, (uint32_t)st.seq);
+    mts__buf_u32le(&b, (uint32_t)nchan);
+    for (size_t i = 0; i < nchan; i++) {
+        mts__buf_u64le(&b, (uint64_t)chans[i].channel_id);
+        mts__buf_u32le(&b, (uint32_t)chans[i].pts);
+    }
+
+    /* PEERS in (kind, id) order */
+    put_section(&b, TAG_PEERS, peers_payload_size(s));
+    mts__buf_u32le(&b, (uint32_t)npeer);
+    for (size_t i = 0; i < npeer; i++) {
+        mts_peer p;
+        size_t ul, pl;
+        mts_session_peer_at(&p, s, order[i]);
+        ul = p.username ? strlen(p.username) : 0;
+        pl = p.phone ? strlen(p.phone) : 0;
+        mts__buf_u8(&b, (uint8_t)p.kind);
+        mts__buf_u64le(&b, (uint64_t)p.id);
+        mts__buf_u64le(&b, (uint64_t)p.access_hash);
+        mts__buf_u8(&b, (uint8_t)((p.bot ? 1 : 0) | (p.community ? 2 : 0)));
+        mts__buf_u8(&b, (uint8_t)p.channel_kind);
+        mts__buf_u8(&b, (uint8_t)ul);
+        mts__buf_put(&b, p.username, ul);
+        mts__buf_u8(&b, (uint8_t)pl);
+        mts__buf_put(&b, p.phone, pl);
+    }
+
+    /* MIN_PEERS */
+    for (size_t i = 0; i < nmin; i++)
+        mts_session_min_peer_at(&mins[i], s, i);
+    qsort(mins, nmin, sizeof(*mins), cmp_min);
+    put_section(&b, TAG_MIN_PEERS, 4 + (uint64_t)MIN_PEER_LEN * nmin);
+    mts__buf_u32le(&b, (uint32_t)nmin);
+    for (size_t i = 0; i < nmin; i++) {
+        mts__buf_u64le(&b, (uint64_t)mins[i].user_id);
+        mts__buf_u64le(&b, (uint64_t)mins[i].peer_id);
+        mts__buf_u32le(&b, (uint32_t)mins[i].msg_id);
+    }
+
+    /* TOKEN, only when there is one */
+    if (mts_session_future_auth_token(s, &tok, &toklen) == 0) {
+        put_section(&b, TAG_TOKEN, toklen);
+        mts__buf_put(&b, tok, toklen);
+    }
+
+    if (!b.failed) {
+        MTS_ASSERT(b.len + V2_CRC_LEN == total);
+        mts__buf_u32le(&b, mts_crc32c(0, b.data, b.len));
+    }
+    rc = mts__buf_finish(&b, out, out_len, err);
+done:
+    mts__buf_free(&b);
+    mts_free(chans);
+    mts_free(mins);
+    mts_free(order);
+    return rc;
+}
+
+/* ---- decoder ----------------------------------------------------------- */
+
+typedef struct rd {
+    const uint8_t *p; /* whole input: offsets are file offsets */
+    size_t off;
+    size_t end; /* end of the current section */
+    mts_error *err;
+} rd;
+
+static int
+truncated(rd *r, const char *field, size_t need)
+{
+    return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)r->off,
+                       "%s at byte %zu: needs %zu bytes, %zu left", field,
+                       r->off, need, r->end - r->off);
+}
+
+#define NEED(r, n, field)                                                     \
+    do {                                                                      \
+        if ((r)->end - (r)->off < (size_t)(n))                                \
+            return truncated((r), (field), (size_t)(n));                      \
+    } while (0)
+
+static uint8_t
+get_u8(rd *r)
+{
+    return r->p[r->off++];
+}
+
+static uint16_t
+get_u16(rd *r)
+{
+    uint16_t v = mts__rd16(r->p + r->off);
+    r->off += 2;
+    return v;
+}
+
+static uint32_t
+get_u32(rd *r)
+{
+    uint32_t v = mts__rd32(r->p + r->off);
+    r->off += 4;
+    return v;
+}
+
+static uint64_t
+get_u64(rd *r)
+{
+    uint64_t v = mts__rd64(r->p + r->off);
+    r->off += 8;
+    return v;
+}
+
+static int
+bad(rd *r, size_t at, const char *field, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int
+bad(rd *r, size_t at, const char *field, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)at, "%s at byte %zu: %s",
+                       field, at, what);
+}
+
+static int
+get_bool(rd *r, const char *field, bool *out)
+{
+    size_t at = r->off;
+    uint8_t v;
+    NEED(r, 1, field);
+    v = get_u8(r);
+    if (v > 1)
+        return bad(r, at, field, "boolean is %lld, not 0 or 1", (long long)(v));
+    *out = v == 1;
+    return 0;
+}
+
+/* Re-anchor a model validation message at the record's offset. */
+static int
+model_error(rd *r, size_t at, const char *path, int rc)
+{
+    if (rc == MTS_ENOMEM)
+        return mts__err_oom(r->err);
+    if (r->err != NULL) {
+        char msg[MTS_ERROR_MESSAGE_SIZE];
+        memcpy(msg, r->err->message, sizeof(msg));
+        return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)at,
+                           "%s at byte %zu: %s", path, at, msg);
+    }
+    return MTS_ECORRUPT;
+}
+
+static int
+decode_info(rd *r, mts_session *s)
+{
+    int32_t home, api;
+    int64_t uid;
+    bool test, has_api, has_user, bot;
+    size_t at;
+    int rc;
+    NEED(r, INFO_LEN, "INFO");
+    at = r->off;
+    home = (int32_t)get_u32(r);
+    if (home < 0)
+        return bad(r, at, "home_dc_id", "%lld is not a DC id", (long long)(home));
+    if ((rc = get_bool(r, "test_mode", &test)) != 0 ||
+        (rc = get_bool(r, "has_api_id", &has_api)) != 0)
+        return rc;
+    at = r->off;
+    api = (int32_t)get_u32(r);
+    if (!has_api && api != 0)
+        return bad(r, at, "api_id", "%lld with has_api_id 0", (long long)(api));
+    if ((rc = get_bool(r, "has_user", &has_user)) != 0)
+        return rc;
+    at = r->off;
+    uid = (int64_t)get_u64(r);
+    if ((rc = get_bool(r, "user_is_bot", &bot)) != 0)
+        return rc;
+    if (has_user && uid <= 0)
+        return bad(r, at, "user_id", "%lld is not a user id", (long long)(uid));
+    if (!has_user && (uid != 0 || bot))
+        return bad(r, at, "user_id", "%lld with has_user 0", (long long)(uid));
+    mts_session_set_home_dc(s, home);
+    mts_session_set_test_mode(s, test);
+    mts_session_set_api_id(s, has_api, api);
+    if (has_user)
+        mts_session_set_user(s, uid, bot);
+    return 0;
+}
+
+static int
+check_count(rd *r, size_t at, uint32_t count, size_t min_each,
+            const char *field)
+{
+    if ((uint64_t)count * min_each > r->end - r->off)
+        return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)at,
+                           "%s at byte %zu: count %u needs at least %llu "
+                           "bytes, %zu left",
+                           field, at, count,
+                           (unsigned long long)count * min_each,
+                           r->end - r->off);
+    return 0;
+}
+
+static int
+decode_dcs(rd *r, mts_session *s)
+{
+    uint32_t count;
+    size_t at = r->off;
+    char path[48];
+    int rc;
+    NEED(r, 4, "dcs.count");
+    count = get_u32(r);
+    if ((rc = check_count(r, at, count, DC_MIN_LEN, "dcs.count")) != 0)
+        return rc;
+    for (uint32_t i = 0; i < count; i++) {
+        mts_dc dc = MTS_DC_INIT;
+        uint8_t key[MTS_AUTH_KEY_SIZE];
+        bool has_key;
+        size_t rec = r->off, iplen;
+        snprintf(path, sizeof(path), "dcs[%u]", i);
+        NEED(r, 6, path);
+        dc.dc_id = (int32_t)get_u32(r);
+        dc.flags = get_u8(r);
+        dc.ip.family = get_u8(r);
+        if (dc.ip.family != 4 && dc.ip.family != 6)
+            return bad(r, rec + 5, path, "address family %lld is not 4 or 6", (long long)(dc.ip.family));
+        iplen = dc.ip.family == 4 ? 4 : 16;
+        NEED(r, iplen + 2 + 8 + 4 + 1, path);
+        memcpy(dc.ip.bytes, r->p + r->off, iplen);
+        r->off += iplen;
+        dc.port = get_u16(r);
+        dc.server_salt = (int64_t)get_u64(r);
+        dc.time_offset = (int32_t)get_u32(r);
+        if ((rc = get_bool(r, "has_key", &has_key)) != 0)
+            return rc;
+        if (has_key) {
+            NEED(r, MTS_AUTH_KEY_SIZE, "auth_key");
+            memcpy(key, r->p + r->off, MTS_AUTH_KEY_SIZE);
+            r->off += MTS_AUTH_KEY_SIZE;
+            dc.auth_key = key;
+        }
+        if (i > 0) {
+            mts_dc prev;
+            mts_session_dc_at(&prev, s, mts_session_dc_count(s) - 1);
+            if (prev.dc_id > dc.dc_id ||
+                (prev.dc_id == dc.dc_id &&
+                 (prev.flags > dc.flags ||
+                  (prev.flags == dc.flags &&
+                   prev.ip.family >= dc.ip.family)))) {
+                mts__wipe(key, sizeof(key));
+                return bad(r, rec, path,
+                           "entry %u out of order or duplicate (entries "
+                           "are sorted by dc_id, flags, family)",
+                           i);
+            }
+        }
+        rc = mts__put_dc(s, &dc, r->err);
+        mts__wipe(key, sizeof(key));
+        if (rc != 0)
+            return model_error(r, rec, path, rc);
+    }
+    return 0;
+}
+
+static int
+decode_updates(rd *r, mts_session *s)
+{
+    mts_update_state st;
+    uint32_t count;
+    int64_t prev = 0;
+    size_t at;
+    int rc;
+    NEED(r, 20, "update_state");
+    st.pts = (int32_t)get_u32(r);
+    st.qts = (int32_t)get_u32(r);
+    st.date = (int32_t)get_u32(r);
+    st.seq = (int32_t)get_u32(r);
+    mts_session_set_update_state(s, &st);
+    at = r->off;
+    count = get_u32(r);
+    if ((rc = check_count(r, at, count, CHAN_LEN, "channels.count")) != 0)
+        return rc;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t rec = r->off;
+        int64_t id = (int64_t)get_u64(r);
+        int32_t pts = (int32_t)get_u32(r);
+        char path[48];
+        snprintf(path, sizeof(path), "channels[%u].channel_id", i);
+        if (id <= 0)
+            return bad(r, rec, path, "%lld is not a channel id", (long long)(id));
+        if (i > 0 && id <= prev)
+            return bad(r, rec, path, "%lld out of order or duplicate", (long long)(id));
+        prev = id;
+        if ((rc = mts_session_set_channel_pts(s, id, pts)) != 0)
+            return model_error(r, rec, path, rc);
+    }
+    return 0;
+}
+
+static int
+get_string(rd *r, const char *field, char *buf)
+{
+    size_t at = r->off;
+    uint8_t n;
+    NEED(r, 1, field);
+    n = get_u8(r);
+    NEED(r, n, field);
+    if (n > 0 && !mts__utf8_valid(r->p + r->off, n))
+        return bad(r, at, field, "%lld bytes that are not valid UTF-8 text", (long long)(n));
+    memcpy(buf, r->p + r->off, n);
+    buf[n] = '\0';
+    r->off += n;
+    return n;
+}
+
+static int
+decode_peers(rd *r, mts_session *s)
+{
+    uint32_t count;
+    size_t at = r->off;
+    uint8_t pkind = 0;
+    int64_t pid = 0;
+    char user[256], phone[256], path[48];
+    int rc;
+    NEED(r, 4, "peers.count");
+    count = get_u32(r);
+    if ((rc = check_count(r, at, count, PEER_MIN_LEN, "peers.count")) != 0)
+        return rc;
+    if (mts_session_reserve_peers(s, count) != 0)
+        return mts__err_oom(r->err);
+    for (uint32_t i = 0; i < count; i++) {
+        mts_peer p = MTS_PEER_INIT;
+        size_t rec = r->off;
+        uint8_t kind, flags;
+        int ul, pl;
+        snprintf(path, sizeof(path), "peers[%u]", i);
+        NEED(r, 19, path);
+        kind = get_u8(r);
+        p.kind = (mts_peer_kind)kind;
+        p.id = (int64_t)get_u64(r);
+        p.access_hash = (int64_t)get_u64(r);
+        flags = get_u8(r);
+        p.channel_kind = (mts_channel_kind)get_u8(r);
+        if (flags & ~3u)
+            return bad(r, rec + 17, path, "unknown flag bits 0x%llx", (long long)(flags & ~3u));
+        p.bot = flags & 1;
+        p.community = (flags >> 1) & 1;
+        if ((ul = get_string(r, "username", user)) < 0)
+            return ul;
+        if ((pl = get_string(r, "phone", phone)) < 0)
+            return pl;
+        p.username = ul ? user : NULL;
+        p.phone = pl ? phone : NULL;
+        if (i > 0 && (kind < pkind || (kind == pkind && p.id <= pid)))
+            return bad(r, rec, path,
+                       "entry %u out of order or duplicate (peers are "
+                       "sorted by kind, id)",
+                       i);
+        pkind = kind;
+        pid = p.id;
+        if ((rc = mts_session_put_peer(s, &p, r->err)) != 0)
+            return model_error(r, rec, path, rc);
+    }
+    return 0;
+}
+
+static int
+decode_min_peers(rd *r, mts_session *s)
+{
+    uint32_t count;
+    size_t at = r->off;
+    int64_t prev = 0;
+    int rc;
+    NEED(r, 4, "min_peers.count");
+    count = get_u32(r);
+    if ((rc = check_count(r, at, count, MIN_PEER_LEN, "min_peers.count")) != 0)
+        return rc;
+    for (uint32_t i = 0; i < count; i++) {
+        mts_min_peer mp;
+        size_t rec = r->off;
+        char path[48];
+        mp.user_id = (int64_t)get_u64(r);
+        mp.peer_id = (int64_t)get_u64(r);
+        mp.msg_id = (int32_t)get_u32(r);
+        snprintf(path, sizeof(path), "min_peers[%u]", i);
+        if (i > 0 && mp.user_id <= prev)
+            return bad(r, rec, path, "user_id %lld out of order or duplicate", (long long)(mp.user_id));
+        prev = mp.user_id;
+        if ((rc = mts__put_min_peer(s, &mp, r->err)) != 0)
+            return model_error(r, rec, path, rc);
+    }
+    return 0;
+}
+
+static int
+decode_v2(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
+{
+    rd r;
+    uint32_t total, flags, crc, want;
+    unsigned seen = 0, last_tag = 0;
+    int rc;
+
+    if (len < V2_HEADER_LEN + V2_CRC_LEN)
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)len,
+                           "version-2 file of %zu bytes is shorter than its "
+                           "%d-byte header and checksum (truncated)",
+                           len, V2_HEADER_LEN + V2_CRC_LEN);
+    if (memcmp(data + 1, V2_MAGIC, V2_MAGIC_LEN) != 0)
+        return mts__err_at(err, MTS_ECORRUPT, 1,
+                           "bad magic at bytes 1..7: not an mtsession "
+                           "version-2 file, or corrupt");
+    total = mts__rd32(data + 8);
+    if (total != len)
+        return mts__err_at(err, MTS_ECORRUPT, 8,
+                           "length field at byte 8 says %u bytes but the "
+                           "data has %zu (%s)",
+                           total, len,
+                           total > len ? "truncated" : "trailing bytes");
+    want = mts__rd32(data + len - V2_CRC_LEN);
+    crc = mts_crc32c(0, data, len - V2_CRC_LEN);
+    if (crc != want)
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)(len - V2_CRC_LEN),
+                           "checksum mismatch: CRC-32C at byte %zu is "
+                           "0x%08x, the data gives 0x%08x (corrupt)",
+                           len - V2_CRC_LEN, want, crc);
+    flags = mts__rd32(data + 12);
+    if (flags != 0)
+        return mts__err_at(err, MTS_EVERSION, 12,
+                           "header flags 0x%08x at byte 12 need a newer "
+                           "reader",
+                           flags);
+
+    r.p = data;
+    r.off = V2_HEADER_LEN;
+    r.err = err;
+    while (r.off < len - V2_CRC_LEN) {
+        size_t sec = r.off, body_end;
+        uint16_t tag, sflags;
+        uint32_t slen;
+        r.end = len - V2_CRC_LEN;
+        NEED(&r, SECTION_HEADER_LEN, "section header");
+        tag = get_u16(&r);
+        sflags = get_u16(&r);
+        slen = get_u32(&r);
+        if (slen > r.end - r.off)
+            return mts__err_at(err, MTS_ECORRUPT, (int64_t)sec,
+                               "section 0x%04x at byte %zu: length %u runs "
+                               "past the end (%zu bytes left)",
+                               tag, sec, slen, r.end - r.off);
+        if (tag <= last_tag)
+            return mts__err_at(err, MTS_ECORRUPT, (int64_t)sec,
+                               "section 0x%04x at byte %zu: out of order or "
+                               "repeated",
+                               tag, sec);
+        last_tag = tag;
+        body_end = r.off + slen;
+        r.end = body_end;
+        switch (tag) {
+        case TAG_INFO:
+            rc = decode_info(&r, s);
+            break;
+        case TAG_DCS:
+            rc = decode_dcs(&r, s);
+            break;
+        case TAG_UPDATES:
+            rc = decode_updates(&r, s);
+            break;
+        case TAG_PEERS:
+            rc = decode_peers(&r, s);
+            break;
+        case TAG_MIN_PEERS:
+            rc = decode_min_peers(&r, s);
+            break;
+        case TAG_TOKEN:
+            if (slen == 0 || slen > MTS_TOKEN_MAX)
+                return mts__err_at(err, MTS_ECORRUPT, (int64_t)sec,
+                                   "future_auth_token at byte %zu: length %u "
+                                   "is not 1..%d",
+                                   sec, slen, MTS_TOKEN_MAX);
+            rc = mts_session_set_future_auth_token(s, r.p + r.off, slen);
+            if (rc != 0)
+                return mts__err_oom(err);
+            r.off += slen;
+            break;
+        default:
+            if (sflags & SECTION_CRITICAL)
+                return mts__err_at(err, MTS_EVERSION, (int64_t)sec,
+                                   "section 0x%04x at byte %zu is marked "
+                                   "required but this reader does not know "
+                                   "it (written by a newer version)",
+                                   tag, sec);
+            r.off = body_end; /* skip an optional section we don't know */
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            return rc;
+        if (r.off != body_end)
+            return mts__err_at(err, MTS_ECORRUPT, (int64_t)r.off,
+                               "section %s at byte %zu: %zu unused bytes at "
+                               "its end",
+                               tag <= TAG_LAST_KNOWN ? tag_names[tag] : "?",
+                               sec, body_end - r.off);
+        if (tag <= TAG_LAST_KNOWN)
+            seen |= 1u << tag;
+    }
+    for (unsigned t = TAG_INFO; t <= TAG_MIN_PEERS; t++)
+        if (!(seen & (1u << t)))
+            return mts__err_at(err, MTS_ECORRUPT, (int64_t)(len - V2_CRC_LEN),
+                               "required section %s (tag %u) is missing",
+                               tag_names[t], t);
+    return 0;
+}
+
+static int
+decode_v1(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
+{
+    rd r;
+    uint8_t count;
+    int32_t home;
+    int rc;
+    r.p = data;
+    r.off = 1;
+    r.end = len;
+    r.err = err;
+    NEED(&r, 5, "v1 header");
+    home = (int32_t)get_u32(&r);
+    if (home < 0)
+        return bad(&r, 1, "home_dc_id", "%lld is not a DC id", (long long)(home));
+    mts_session_set_home_dc(s, home);
+    count = get_u8(&r);
+    for (unsigned i = 0; i < count; i++) {
+        mts_dc dc = MTS_DC_INIT;
+        uint8_t key[MTS_AUTH_KEY_SIZE];
+        bool has_key;
+        size_t rec = r.off, alen;
+        char path[48];
+        snprintf(path, sizeof(path), "dcs[%u]", i);
+        NEED(&r, 5, path);
+        dc.dc_id = (int32_t)get_u32(&r);
+        if ((rc = get_bool(&r, "has_key", &has_key)) != 0)
+            return rc;
+        if (has_key) {
+            NEED(&r, MTS_AUTH_KEY_SIZE, "auth_key");
+            memcpy(key, r.p + r.off, MTS_AUTH_KEY_SIZE);
+            r.off += MTS_AUTH_KEY_SIZE;
+            dc.auth_key = key;
+        }
+        NEED(&r, 13, path);
+        dc.server_salt = (int64_t)get_u64(&r);
+        dc.time_offset = (int32_t)get_u32(&r);
+        alen = get_u8(&r);
+        NEED(&r, alen, "addr");
+        if (mts__parse_hostport(&dc.ip, &dc.port,
+                                (const char *)r.p + r.off, alen) != 0) {
+            mts__wipe(key, sizeof(key));
+            return mts__err_at(err, MTS_ECORRUPT, (int64_t)r.off,
+                               "%s.addr at byte %zu: not \"a.b.c.d:port\" "
+                               "or \"[v6]:port\" with port 1..65535",
+                               path, r.off);
+        }
+        r.off += alen;
+        for (size_t k = 0; k < mts_session_dc_count(s); k++) {
+            mts_dc o;
+            mts_session_dc_at(&o, s, k);
+            if (o.dc_id == dc.dc_id && o.flags == 0 &&
+                o.ip.family == dc.ip.family) {
+                mts__wipe(key, sizeof(key));
+                return bad(&r, rec, path,
+                           "duplicate entry for DC %d and address family",
+                           (int)dc.dc_id);
+            }
+        }
+        rc = mts__put_dc(s, &dc, err);
+        mts__wipe(key, sizeof(key));
+        if (rc != 0)
+            return model_error(&r, rec, path, rc);
+    }
+    if (r.off != len)
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)r.off,
+                           "%zu trailing bytes after the DC table at byte "
+                           "%zu",
+                           len - r.off, r.off);
+    return 0;
+}
+
+int
+mts_decode(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
+{
+    mts_session *s;
+    int rc;
+    if (out == NULL || (data == NULL && len != 0))
+        return mts__err(err, MTS_EINVAL, "decode: NULL argument");
+    if (len == 0)
+        return mts__err_at(err, MTS_EFORMAT, 0, "empty input: no session data");
+    if (len > MTS_INPUT_MAX)
+        return mts__err(err, MTS_ELIMIT, "input of %zu bytes is over the limit",
+                        len);
+    if (data[0] != MTS_FORMAT_VERSION_LEGACY &&
+        data[0] != MTS_FORMAT_VERSION_CURRENT)
+        return mts__err_at(err, MTS_EVERSION, 0,
+                           "unsupported session format version %u (byte 0; "
+                           "this reader knows 1 and 2)",
+                           data[0]);
+    if ((rc = mts_session_new(&s, MTS_NEW_EMPTY)) != 0)
+        return mts__err_oom(err);
+    if (data[0] == MTS_FORMAT_VERSION_LEGACY)
+        rc = decode_v1(s, data, len, err);
+    else
+        rc = decode_v2(s, data, len, err);
+    if (rc != 0) {
+        mts_session_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- portable string --------------------------------------------------- */
+
+int
+mts_string_encode(char **out, const mts_session *s, mts_error *err)
+{
+    uint8_t *bin;
+    size_t n, plen = sizeof(MTS_STRING_PREFIX) - 1;
+    char *b64, *str;
+    int rc = mts_encode(&bin, &n, s, err);
+    if (rc != 0)
+        return rc;
+    rc = mts_base64url_encode(&b64, bin, n);
+    mts__wipe(bin, n);
+    mts_free(bin);
+    if (rc != 0)
+        return mts__err_oom(err);
+    n = strlen(b64);
+    str = mts_malloc(plen + n + 1);
+    if (str == NULL) {
+        mts__wipe(b64, n);
+        mts_free(b64);
+        return mts__err_oom(err);
+    }
+    memcpy(str, MTS_STRING_PREFIX, plen);
+    memcpy(str + plen, b64, n + 1);
+    mts__wipe(b64, n);
+    mts_free(b64);
+    *out = str;
+    return 0;
+}
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+           c == '\f';
+}
+
+int
+mts_string_decode(mts_session **out, const char *text, size_t len,
+                  mts_error *err)
+{
+    size_t plen = sizeof(MTS_STRING_PREFIX) - 1, start = 0, end = len;
+    uint8_t *bin;
+    size_t n;
+    int rc;
+    if (out == NULL || (text == NULL && len != 0))
+        return mts__err(err, MTS_EINVAL, "decode: NULL argument");
+    while (start < end && is_space(text[start]))
+        start++;
+    while (end > start && is_space(text[end - 1]))
+        end--;
+    if (start == end)
+        return mts__err_at(err, MTS_EFORMAT, 0, "empty string: no session");
+    if (end - start < plen || memcmp(text + start, MTS_STRING_PREFIX, plen) != 0)
+        return mts__err_at(err, MTS_EFORMAT, (int64_t)start,
+                           "not an mtsession string: it does not start with "
+                           "\"%s\"",
+                           MTS_STRING_PREFIX);
+    rc = mts_base64url_decode(&bin, &n, text + start + plen, end - start - plen,
+                              err);
+    if (rc != 0) {
+        if (err != NULL && err->offset >= 0)
+            err->offset += (int64_t)(start + plen);
+        mts__err_prefix(err, "mtsession string (base64 after the prefix)");
+        return rc;
+    }
+    rc = mts_decode(out, bin, n, err);
+    mts__wipe(bin, n);
+    mts_free(bin);
+    if (rc != 0)
+        mts__err_prefix(err, "mtsession string payload");
+    return rc;
+}

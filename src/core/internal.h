@@ -1,0 +1,157 @@
+/*
+ * internal.h - helpers shared by the library's own files. Never installed.
+ *
+ * Names here are mts__x (double underscore): visible across the library's
+ * files, not part of the API.
+ */
+#ifndef MTSESSION_INTERNAL_H
+#define MTSESSION_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtsession/mtsession.h"
+#include "mtsession/sys/alloc.h"
+#include "mtsession/sys/backend.h"
+
+/* Internal invariants only; never for input checks, never side effects. */
+#ifdef NDEBUG
+#define MTS_ASSERT(x) ((void)0)
+#else
+#include <assert.h>
+#define MTS_ASSERT(x) assert(x)
+#endif
+
+#define MTS__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- memory (alloc.c) ---- */
+void *mts__calloc(size_t n, size_t size);
+/* Overflow-checked n*size realloc. */
+void *mts__reallocarray(void *ptr, size_t n, size_t size);
+char *mts__strdup(const char *s);
+char *mts__strndup(const char *s, size_t n);
+/* Wipe secrets; never optimised away. */
+void mts__wipe(void *p, size_t n);
+/* Constant-time equality of n bytes: 1 equal, 0 different. */
+int mts__ct_equal(const void *a, const void *b, size_t n);
+
+/* ---- errors (errors.c) ---- */
+int mts__err(mts_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int mts__err_at(mts_error *err, int code, int64_t offset, const char *fmt,
+                ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+int mts__err_native(mts_error *err, int code, int native, const char *fmt,
+                    ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+int mts__err_oom(mts_error *err);
+/* Prefix the message already in err with "prefix: ". */
+void mts__err_prefix(mts_error *err, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- growable byte buffer with a hard maximum (buf.c) ---- */
+typedef struct mts__buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+    bool failed; /* an append failed: ENOMEM or over max */
+    bool over;   /* the failure was the maximum */
+} mts__buf;
+
+void mts__buf_init(mts__buf *b, size_t max);
+int mts__buf_reserve(mts__buf *b, size_t extra);
+void mts__buf_put(mts__buf *b, const void *data, size_t n);
+void mts__buf_u8(mts__buf *b, uint8_t v);
+void mts__buf_u16le(mts__buf *b, uint16_t v);
+void mts__buf_u32le(mts__buf *b, uint32_t v);
+void mts__buf_u64le(mts__buf *b, uint64_t v);
+void mts__buf_str(mts__buf *b, const char *s);
+void mts__buf_printf(mts__buf *b, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Wipes the contents (they may hold keys) and frees. */
+void mts__buf_free(mts__buf *b);
+/* Hands the data to the caller (NUL-terminated one past len). */
+int mts__buf_finish(mts__buf *b, uint8_t **out, size_t *out_len,
+                    mts_error *err);
+
+/* ---- little-endian readers ---- */
+static inline uint16_t mts__rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t mts__rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t mts__rd64(const uint8_t *p)
+{
+    return (uint64_t)mts__rd32(p) | ((uint64_t)mts__rd32(p + 4) << 32);
+}
+
+/* ---- session internals (session.c) ---- */
+/* Validate a record the way the setters do; err names the field using
+ * `path` as prefix (e.g. "dcs[2]"). */
+int mts__validate_dc(const mts_dc *dc, const char *path, mts_error *err);
+int mts__validate_peer(const mts_peer *p, const char *path, mts_error *err);
+int mts__validate_min_peer(const mts_min_peer *mp, const char *path,
+                           mts_error *err);
+/* Validate an update-state change (all kinds) without applying it. */
+int mts__validate_change(const mts_update_change *c, mts_error *err);
+int mts__put_dc(mts_session *s, const mts_dc *dc, mts_error *err);
+int mts__put_min_peer(mts_session *s, const mts_min_peer *mp,
+                      mts_error *err);
+/* Indices of peers in canonical (kind, id) order; caller frees. */
+int mts__peer_order(size_t **out, const mts_session *s);
+/* Whether the key (kind,id) of every peer etc. is present; used by
+ * decoders to refuse duplicates. */
+int mts__has_peer(const mts_session *s, mts_peer_kind kind, int64_t id);
+
+/* ---- formats (convert.c, src/formats/) ---- */
+/* One byte format: how to recognise, read and write it. Text formats get
+ * their input as given (the decoder trims white space) and return their
+ * output without the trailing newline (convert.c adds it). */
+typedef struct mts__format_ops {
+    mts_format fmt;
+    unsigned int caps;
+    /* 1 if the bytes have this format's structure, else 0. Never errors. */
+    int (*probe)(const uint8_t *data, size_t len);
+    int (*decode)(mts_session **out, const uint8_t *data, size_t len,
+                  mts_error *err);
+    int (*encode)(uint8_t **out, size_t *out_len, const mts_session *s,
+                  mts_warn_fn warn, void *payload, mts_error *err);
+} mts__format_ops;
+
+/* Trim ASCII white space: returns the start, sets *n to the new length. */
+const uint8_t *mts__trim(const uint8_t *data, size_t *n);
+
+/* ---- storage (storage.c) ---- */
+/* Hold a handle's lock around backend-specific calls. */
+void mts__storage_lock(mts_storage *st);
+void mts__storage_unlock(mts_storage *st);
+
+/* ---- text helpers (util.c) ---- */
+/* Valid UTF-8 without control characters (< 0x20, 0x7f). */
+bool mts__utf8_valid(const uint8_t *s, size_t n);
+/* Parse "a.b.c.d:port" or "[v6]:port". */
+int mts__parse_hostport(mts_ip *ip, uint16_t *port, const char *s, size_t n);
+
+#endif /* MTSESSION_INTERNAL_H */

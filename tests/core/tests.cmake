@@ -1,0 +1,9 @@
+# Core: model, codec, allocation failures.
+add_library(mts_fixtures STATIC ${CMAKE_CURRENT_LIST_DIR}/../common/fixtures.c)
+target_include_directories(mts_fixtures PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../common)
+target_link_libraries(mts_fixtures PUBLIC mtsession_static mts_harness)
+mts_apply_test_warnings(mts_fixtures)
+
+mts_add_test(NAME core_codec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_codec.c
+             LABELS unit data)
+target_link_libraries(core_codec PRIVATE mts_fixtures)
