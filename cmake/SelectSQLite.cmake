@@ -1,4 +1,6 @@
-# MTSESSION_WITH_SQLITE: AUTO uses SQLite when found, ON requires it.
+# MTSESSION_WITH_SQLITE: AUTO uses SQLite when found, ON requires it, OFF
+# leaves it out. SQLite serves the SQLite backend and the SQLite-based
+# formats of other libraries (telethon-sqlite, pyrogram-sqlite).
 set(MTS_HAVE_SQLITE OFF)
 if(NOT MTSESSION_WITH_SQLITE STREQUAL "OFF")
     find_package(SQLite3)
@@ -7,8 +9,4 @@ if(NOT MTSESSION_WITH_SQLITE STREQUAL "OFF")
     elseif(MTSESSION_WITH_SQLITE STREQUAL "ON")
         message(FATAL_ERROR "MTSESSION_WITH_SQLITE=ON but SQLite3 was not found (apt-get install libsqlite3-dev)")
     endif()
-endif()
-# The SQLite backend lands with its own source file; until then it is off.
-if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/src/backends/sqlite.c)
-    set(MTS_HAVE_SQLITE OFF)
 endif()

@@ -91,6 +91,28 @@ MTS_API int mts_format_encode(uint8_t **out, size_t *out_len, mts_format fmt,
                               const mts_session *s, mts_warn_fn warn,
                               void *payload, mts_error *err);
 
+#define MTS_FORMAT_OPTIONS_VERSION 1
+
+/** Options for mts_format_encode_opts. */
+typedef struct mts_format_options {
+    unsigned int version;
+    /**
+     * The target format's own version to write, where it has several
+     * (ferogram: 8 or 5; ferogram-compact: 2 or 1); 0 = the default.
+     * A version the format cannot write is MTS_EINVAL.
+     */
+    int format_version;
+} mts_format_options;
+
+#define MTS_FORMAT_OPTIONS_INIT { MTS_FORMAT_OPTIONS_VERSION, 0 }
+
+/** mts_format_encode with options (opts may be NULL for the defaults). */
+MTS_API int mts_format_encode_opts(uint8_t **out, size_t *out_len,
+                                   mts_format fmt, const mts_session *s,
+                                   const mts_format_options *opts,
+                                   mts_warn_fn warn, void *payload,
+                                   mts_error *err);
+
 MTS_END_DECL
 
 #endif /* MTSESSION_CONVERT_H */

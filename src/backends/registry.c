@@ -10,7 +10,7 @@ static const char *const backend_names[] = {
     "file",
     "memory",
     "string",
-#ifdef MTS_HAVE_SQLITE
+#ifdef MTS_HAVE_SQLITE_BACKEND
     "sqlite",
 #endif
 #ifdef MTS_HAVE_LIBSQL
@@ -36,7 +36,7 @@ mts_backend_available(const char *name)
     return 0;
 }
 
-#ifndef MTS_HAVE_SQLITE
+#ifndef MTS_HAVE_SQLITE_BACKEND
 int
 mts_sqlite_open(mts_storage **out, const char *path, const char *name,
                 mts_error *err)

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,11 +66,13 @@ dec_json(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
 
 static int
 enc_json(uint8_t **out, size_t *out_len, const mts_session *s,
-         mts_warn_fn warn, void *payload, mts_error *err)
+         const mts_format_options *opts, mts_warn_fn warn, void *payload,
+         mts_error *err)
 {
     char *text;
     size_t n;
     int rc;
+    (void)opts;
     (void)warn;
     (void)payload;
     rc = mts_json_encode(&text, &n, s, err);
@@ -103,8 +106,10 @@ dec_binary(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
 
 static int
 enc_binary(uint8_t **out, size_t *out_len, const mts_session *s,
-           mts_warn_fn warn, void *payload, mts_error *err)
+           const mts_format_options *opts, mts_warn_fn warn, void *payload,
+           mts_error *err)
 {
+    (void)opts;
     (void)warn;
     (void)payload;
     return mts_encode(out, out_len, s, err);
@@ -126,10 +131,12 @@ dec_string(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
 
 static int
 enc_string(uint8_t **out, size_t *out_len, const mts_session *s,
-           mts_warn_fn warn, void *payload, mts_error *err)
+           const mts_format_options *opts, mts_warn_fn warn, void *payload,
+           mts_error *err)
 {
     char *str;
     int rc;
+    (void)opts;
     (void)warn;
     (void)payload;
     rc = mts_string_encode(&str, s, err);
@@ -159,7 +166,29 @@ static const mts__format_ops *const formats[] = {
     &fmt_json,
     &fmt_binary,
     &fmt_string,
+    &mts__fmt_ferogram,
+    &mts__fmt_ferogram_string,
+    &mts__fmt_ferogram_compact,
+    &mts__fmt_telethon_string,
+    &mts__fmt_telethon_sqlite,
+    &mts__fmt_pyrogram_string,
+    &mts__fmt_pyrogram_sqlite,
+    &mts__fmt_gramjs_string,
+    &mts__fmt_mtcute_string,
 };
+
+void
+mts__warn(mts_warn_fn warn, void *payload, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    if (warn == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    warn(what, payload);
+}
 
 static const mts__format_ops *
 find_ops(mts_format fmt)
@@ -225,7 +254,8 @@ mts_format_detect(mts_format *out, const uint8_t *data, size_t len,
     if (len == 0)
         return mts__err_at(err, MTS_EFORMAT, 0, "empty input");
     for (size_t i = 0; i < MTS__ARRAY_LEN(formats); i++)
-        if (formats[i]->probe(data, len))
+        if (formats[i]->caps != 0 && formats[i]->probe != NULL &&
+            formats[i]->probe(data, len))
             found[n++] = formats[i]->fmt;
     if (n == 1) {
         *out = found[0];
@@ -292,6 +322,16 @@ mts_format_encode(uint8_t **out, size_t *out_len, mts_format fmt,
                   const mts_session *s, mts_warn_fn warn, void *payload,
                   mts_error *err)
 {
+    return mts_format_encode_opts(out, out_len, fmt, s, NULL, warn, payload,
+                                  err);
+}
+
+int
+mts_format_encode_opts(uint8_t **out, size_t *out_len, mts_format fmt,
+                       const mts_session *s, const mts_format_options *opts,
+                       mts_warn_fn warn, void *payload, mts_error *err)
+{
+    static const mts_format_options defaults = MTS_FORMAT_OPTIONS_INIT;
     const mts__format_ops *ops = find_ops(fmt);
     uint8_t *data, *p;
     size_t n;
@@ -300,7 +340,18 @@ mts_format_encode(uint8_t **out, size_t *out_len, mts_format fmt,
         return mts__err(err, MTS_EINVAL, "encode: NULL argument");
     if (ops == NULL || !(ops->caps & MTS_FORMAT_CAN_WRITE))
         return unsupported(fmt, err);
-    rc = ops->encode(&data, &n, s, warn, payload, err);
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->version < 1 || opts->version > MTS_FORMAT_OPTIONS_VERSION)
+        return mts__err(err, MTS_EINVAL,
+                        "format options: unknown struct version %u",
+                        opts->version);
+    if (opts->format_version != 0 && fmt != MTS_FORMAT_FEROGRAM &&
+        fmt != MTS_FORMAT_FEROGRAM_COMPACT)
+        return mts__err(err, MTS_EINVAL,
+                        "%s has no format versions to choose from",
+                        mts_format_name(fmt));
+    rc = ops->encode(&data, &n, s, opts, warn, payload, err);
     if (rc != 0)
         return rc;
     if (ops->caps & MTS_FORMAT_IS_TEXT) {

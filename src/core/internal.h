@@ -137,8 +137,27 @@ typedef struct mts__format_ops {
     int (*decode)(mts_session **out, const uint8_t *data, size_t len,
                   mts_error *err);
     int (*encode)(uint8_t **out, size_t *out_len, const mts_session *s,
-                  mts_warn_fn warn, void *payload, mts_error *err);
+                  const mts_format_options *opts, mts_warn_fn warn,
+                  void *payload, mts_error *err);
 } mts__format_ops;
+
+/* Other libraries' formats (src/formats/); caps 0 = not in this build. */
+extern const mts__format_ops mts__fmt_ferogram;
+extern const mts__format_ops mts__fmt_ferogram_string;
+extern const mts__format_ops mts__fmt_ferogram_compact;
+extern const mts__format_ops mts__fmt_telethon_string;
+extern const mts__format_ops mts__fmt_telethon_sqlite;
+extern const mts__format_ops mts__fmt_pyrogram_string;
+extern const mts__format_ops mts__fmt_pyrogram_sqlite;
+extern const mts__format_ops mts__fmt_gramjs_string;
+extern const mts__format_ops mts__fmt_mtcute_string;
+
+/* Report one kind of dropped data through the caller's callback. */
+void mts__warn(mts_warn_fn warn, void *payload, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* Trim ASCII white space: returns the start, sets *n to the new length. */
 const uint8_t *mts__trim(const uint8_t *data, size_t *n);

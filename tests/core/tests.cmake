@@ -7,3 +7,11 @@ mts_apply_test_warnings(mts_fixtures)
 mts_add_test(NAME core_codec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_codec.c
              LABELS unit data)
 target_link_libraries(core_codec PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_session SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_session.c
+             LABELS unit)
+target_link_libraries(core_session PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_alloc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_alloc.c
+             LABELS unit fault)
+target_link_libraries(core_alloc PRIVATE mts_fixtures)
