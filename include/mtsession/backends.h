@@ -39,17 +39,26 @@ typedef struct mts_file_options {
  * - save replaces the file atomically: a uniquely named temp file
  *   (created 0600, O_EXCL) in the same directory is written, fsynced and
  *   renamed over `path`, then the directory is fsynced. On any error the
- *   old file is intact and the temp file is removed.
- * - The first write through a handle takes an advisory lock on
- *   "<path>.lock" (kept until the handle is freed; released by the kernel
- *   if the process dies). A second process writing the same file gets
- *   MTS_ELOCKED "locked by pid N". The lock file is never deleted.
- *   Holding the lock, the handle removes temp files left by a crash.
+ *   old file is intact and the temp file is removed, with one exception:
+ *   if only the final fsync of the directory fails, the new file is
+ *   already in place and MTS_EIO says it may not survive a crash.
+ *   I/O errors are MTS_EIO with errno in err->native and a message naming
+ *   the step and the file.
+ * - The first write (save, delete, or a granular change) through a handle
+ *   takes an advisory lock on "<path>.lock" (kept until the handle is
+ *   freed; released by the kernel if the process dies). Another handle
+ *   writing the same file, in this process or another, gets MTS_ELOCKED
+ *   "locked by pid N". The lock file is never deleted. Holding the lock,
+ *   the handle removes temp files left by a crash (best effort).
  * - load of a missing file is MTS_ENOTFOUND; any other failure is an error
- *   naming the problem. The file is never renamed or replaced on load.
+ *   naming the problem (an empty file is MTS_ECORRUPT; a symlink that
+ *   appeared at `path` after open is MTS_EINVAL). The file is never
+ *   renamed or replaced on load.
  *
- * opts may be NULL for the defaults. Returns 0, MTS_EINVAL (empty path,
- * or a symlink without MTS_FILE_FOLLOW_SYMLINK), MTS_EIO, MTS_ENOMEM.
+ * opts may be NULL for the defaults. Returns 0, MTS_EINVAL (empty path, a
+ * path that does not name a file, unknown options, or a symlink without
+ * MTS_FILE_FOLLOW_SYMLINK), MTS_EIO (the path or link could not be
+ * examined), MTS_ENOMEM.
  */
 MTS_API int mts_file_open(mts_storage **out, const char *path,
                           const mts_file_options *opts, mts_error *err);
@@ -59,7 +68,9 @@ MTS_API int mts_file_open(mts_storage **out, const char *path,
  * the same procedure as the file backend's save (unique 0600 temp file in
  * the same directory, fsync, rename, fsync of the directory; a symlink at
  * `path` is refused unless flags has MTS_FILE_FOLLOW_SYMLINK). On error
- * the old file is intact. Returns 0, MTS_EINVAL, MTS_EIO or MTS_ENOMEM.
+ * the old file is intact, except after a failed fsync of the directory
+ * (see mts_file_open). Takes no lock. Returns 0, MTS_EINVAL, MTS_EIO or
+ * MTS_ENOMEM.
  */
 MTS_API int mts_file_write_atomic(const char *path, const void *data,
                                   size_t len, unsigned int flags,
@@ -68,8 +79,10 @@ MTS_API int mts_file_write_atomic(const char *path, const void *data,
 /**
  * Read a whole regular file (at most `max` bytes, 0 meaning MTS_INPUT_MAX)
  * into *out (caller frees with mts_free; NUL-terminated one past *out_len).
- * Returns 0, MTS_ENOTFOUND (no such file), MTS_EIO (with errno in
- * err->native), MTS_ELIMIT (larger than max), MTS_ENOMEM.
+ * Symbolic links are followed. Returns 0, MTS_EINVAL (empty path),
+ * MTS_ENOTFOUND (no such file), MTS_EIO (with errno in err->native; also
+ * for a path that is not a regular file), MTS_ELIMIT (larger than max),
+ * MTS_ENOMEM.
  */
 MTS_API int mts_file_read(uint8_t **out, size_t *out_len, const char *path,
                           size_t max, mts_error *err);

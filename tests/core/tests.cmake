@@ -15,3 +15,7 @@ target_link_libraries(core_session PRIVATE mts_fixtures)
 mts_add_test(NAME core_alloc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_alloc.c
              LABELS unit fault)
 target_link_libraries(core_alloc PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_docs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_docs.c
+             LABELS unit data)
+target_link_libraries(core_docs PRIVATE mts_fixtures)

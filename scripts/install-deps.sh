@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install everything mtsession needs to build and test on Debian 12.
+# Run as root or with sudo available. Safe to run again.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential cmake ninja-build pkg-config git ca-certificates \
+    clang libclang-rt-14-dev \
+    libsqlite3-dev sqlite3 libcurl4-openssl-dev libjansson-dev \
+    python3 python3-telethon nodejs npm xxd >/dev/null
+# Node packages for the test servers and the real-library checks, pinned by
+# their lock files.
+for dir in tests/hrana-server tests/realibs/node; do
+    if [ -f "$here/$dir/package-lock.json" ]; then
+        (cd "$here/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+done
+echo "install-deps: done"

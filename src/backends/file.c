@@ -1,0 +1,813 @@
+/*
+ * file.c - the binary file backend, and atomic whole-file I/O.
+ *
+ * A session lives in one file holding the binary encoding (codec.h,
+ * docs/FORMAT.md). Next to it:
+ *
+ *   <path>.lock                   0600, holds the writer's pid as decimal
+ *                                 text and an open-file-description lock
+ *                                 while a handle that has written is open;
+ *                                 never deleted (deleting a lock file
+ *                                 races with the next process to take it).
+ *   <path>.tmp.<pid>.<n>.<hex>    a save in progress: created 0600 with
+ *                                 O_EXCL, written, fsynced, renamed over
+ *                                 <path>. One that survives was left by a
+ *                                 crash; the next lock holder removes it.
+ *
+ * Readers take no lock: rename replaces the file in one step, so a reader
+ * sees the old or the new file, never a mix. A load never renames,
+ * deletes or rewrites anything; a bad file is reported, not moved away.
+ *
+ * Symbolic links are refused unless the caller asks to follow them; then
+ * the link is resolved once, at open, and the target is used from then
+ * on. Files are opened with O_NOFOLLOW, so a link planted later is refused
+ * rather than followed, and rename replaces a link rather than writing
+ * through it.
+ *
+ * Every system call on files goes through os.h so tests can fail any of
+ * them. Resolving a link (readlink, realpath) and listing the directory
+ * for crash leftovers use the C library directly.
+ *
+ * Thread-safety: the storage wrapper serialises calls on one handle; the
+ * only state shared between handles is the atomic temp-name counter.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* How many links a chain may have before we give up (as the kernel). */
+#define LINK_DEPTH_MAX 40
+/* How many fresh names to try when a temp name already exists. */
+#define TMP_NAME_TRIES 8
+
+typedef struct file_backend {
+    mts_backend base; /* first: the core casts between the two */
+    char *path;       /* the file used (a followed link's target) */
+    char *dir;        /* its directory, for fsync and cleanup */
+    const char *file; /* its last component, inside path */
+    char *lock_path;  /* path + ".lock" */
+    char *name;       /* "file:" + path */
+    int lock_fd;      /* -1 until the first write takes the lock */
+} file_backend;
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const char *
+errstr(int e, char *buf, size_t size)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(e, buf, size);
+#else
+    if (strerror_r(e, buf, size) != 0)
+        snprintf(buf, size, "error %d", e);
+    return buf;
+#endif
+}
+
+/* MTS_EIO naming the step, the file and errno: "fsync /x/a: ...". */
+static int
+io_err(mts_error *err, int e, const char *step, const char *path)
+{
+    char buf[128];
+    return mts__err_native(err, MTS_EIO, e, "%s %s: %s", step, path,
+                           errstr(e, buf, sizeof(buf)));
+}
+
+/* ---- paths ------------------------------------------------------------- */
+
+static char *
+join(const char *a, const char *sep, const char *b)
+{
+    size_t la = strlen(a), ls = strlen(sep), lb = strlen(b);
+    char *p;
+    if (la > SIZE_MAX - ls - lb - 1)
+        return NULL;
+    p = mts_malloc(la + ls + lb + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, a, la);
+    memcpy(p + la, sep, ls);
+    memcpy(p + la + ls, b, lb + 1);
+    return p;
+}
+
+/* The directory part of path ("." when there is none, "/" for "/x"). */
+static char *
+dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return mts__strdup(".");
+    if (slash == path)
+        return mts__strdup("/");
+    return mts__strndup(path, (size_t)(slash - path));
+}
+
+static const char *
+last_component(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* A file name we can write: not empty, not ending in '/', not . or .. */
+static int
+check_file_name(const char *path, const char *what, mts_error *err)
+{
+    const char *f = last_component(path);
+    if (*f == '\0' || strcmp(f, ".") == 0 || strcmp(f, "..") == 0)
+        return mts__err(err, MTS_EINVAL, "%s %s does not name a file", what,
+                        path);
+    return 0;
+}
+
+/*
+ * Follow the link at `path` (and any link it points to) to the file that
+ * would be written: the canonical directory of the last target plus its
+ * name. The target itself need not exist, so a link made before the first
+ * save works; its directory must.
+ */
+static int
+follow_link(char **out, const char *path, mts_error *err)
+{
+    char *cur = mts__strdup(path);
+    char *dir = NULL;
+    char real[PATH_MAX];
+    int depth;
+    if (cur == NULL)
+        return mts__err_oom(err);
+    for (depth = 0;; depth++) {
+        struct stat st;
+        char target[PATH_MAX];
+        ssize_t n;
+        char *next;
+        if (mts__os_lstat(cur, &st) != 0) {
+            int e = errno;
+            if (e == ENOENT)
+                break; /* a dangling link: the file comes with the save */
+            io_err(err, e, "lstat", cur);
+            mts_free(cur);
+            return MTS_EIO;
+        }
+        if (!S_ISLNK(st.st_mode))
+            break;
+        if (depth == LINK_DEPTH_MAX) {
+            mts__err(err, MTS_EINVAL, "%s: too many levels of symbolic links",
+                     path);
+            mts_free(cur);
+            return MTS_EINVAL;
+        }
+        n = readlink(cur, target, sizeof(target));
+        if (n < 0 || (size_t)n >= sizeof(target)) {
+            int e = n < 0 ? errno : ENAMETOOLONG;
+            io_err(err, e, "readlink", cur);
+            mts_free(cur);
+            return MTS_EIO;
+        }
+        target[n] = '\0';
+        if (target[0] == '/') {
+            next = mts__strdup(target);
+        } else {
+            char *d = dir_of(cur);
+            next = d ? join(d, "/", target) : NULL;
+            mts_free(d);
+        }
+        mts_free(cur);
+        if (next == NULL)
+            return mts__err_oom(err);
+        cur = next;
+    }
+    if (check_file_name(cur, "symbolic link target", err) != 0) {
+        mts_free(cur);
+        return MTS_EINVAL;
+    }
+    dir = dir_of(cur);
+    if (dir == NULL) {
+        mts_free(cur);
+        return mts__err_oom(err);
+    }
+    if (realpath(dir, real) == NULL) {
+        io_err(err, errno, "resolve directory", dir);
+        mts_free(dir);
+        mts_free(cur);
+        return MTS_EIO;
+    }
+    *out = join(real, strcmp(real, "/") == 0 ? "" : "/",
+                last_component(cur));
+    mts_free(dir);
+    mts_free(cur);
+    return *out ? 0 : mts__err_oom(err);
+}
+
+/* The path to operate on: `path` itself, or with `follow` its target. */
+static int
+resolve(char **out, const char *path, int follow, mts_error *err)
+{
+    struct stat st;
+    if (path == NULL || *path == '\0')
+        return mts__err(err, MTS_EINVAL, "empty path");
+    if (check_file_name(path, "path", err) != 0)
+        return MTS_EINVAL;
+    if (mts__os_lstat(path, &st) != 0) {
+        int e = errno;
+        if (e != ENOENT)
+            return io_err(err, e, "lstat", path);
+    } else if (S_ISLNK(st.st_mode)) {
+        if (!follow)
+            return mts__err(err, MTS_EINVAL,
+                            "%s is a symbolic link; pass "
+                            "MTS_FILE_FOLLOW_SYMLINK to follow it",
+                            path);
+        return follow_link(out, path, err);
+    }
+    *out = mts__strdup(path);
+    return *out ? 0 : mts__err_oom(err);
+}
+
+/* ---- atomic replace ---------------------------------------------------- */
+
+static atomic_ulong g_tmp_counter;
+
+static uint64_t
+mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+/*
+ * "<path>.tmp.<pid>.<n>.<hex>". pid and the counter make the name unique
+ * among live writers of one pid namespace; the hex (clock and address
+ * bits) separates processes that share a directory across namespaces.
+ * O_EXCL catches whatever is left.
+ */
+static void
+tmp_name(char *buf, size_t size, const char *path)
+{
+    struct timespec ts = { 0, 0 };
+    unsigned long n =
+        atomic_fetch_add_explicit(&g_tmp_counter, 1, memory_order_relaxed);
+    uint64_t r;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    r = mix64((uint64_t)ts.tv_sec ^ mix64((uint64_t)ts.tv_nsec) ^
+              mix64((uint64_t)(uintptr_t)&ts) ^ mix64(n));
+    snprintf(buf, size, "%s.tmp.%ld.%lu.%016llx", path, (long)getpid(), n,
+             (unsigned long long)r);
+}
+
+/* Write all of data, looping over short writes and EINTR. */
+static int
+write_all(int fd, const uint8_t *data, size_t len, const char *path,
+          mts_error *err)
+{
+    while (len > 0) {
+        ssize_t n = mts__os_write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_err(err, errno, "write", path);
+        }
+        if (n == 0)
+            return mts__err_native(err, MTS_EIO, EIO,
+                                   "write %s: no progress (0 bytes written)",
+                                   path);
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Replace `path` (in directory `dir`) with data: temp file, write, fsync,
+ * close, rename, fsync of the directory. The directory is opened before
+ * the rename so that every failure up to and including the rename leaves
+ * the old file in place; only the directory fsync can fail after it.
+ */
+static int
+write_atomic(const char *path, const char *dir, const uint8_t *data,
+             size_t len, mts_error *err)
+{
+    /* ".tmp." + pid + "." + counter + "." + 16 hex digits + NUL. */
+    size_t tmp_size = strlen(path) + 80;
+    char *tmp = mts_malloc(tmp_size);
+    int fd = -1, dfd = -1, rc, tries, e;
+    char ebuf[128];
+    if (tmp == NULL)
+        return mts__err_oom(err);
+    for (tries = 0;; tries++) {
+        tmp_name(tmp, tmp_size, path);
+        fd = mts__os_open(tmp,
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                          0600);
+        if (fd >= 0)
+            break;
+        if (errno != EEXIST || tries + 1 == TMP_NAME_TRIES) {
+            rc = io_err(err, errno, "open", tmp);
+            mts_free(tmp);
+            return rc;
+        }
+    }
+    rc = write_all(fd, data, len, tmp, err);
+    if (rc != 0)
+        goto fail;
+    if (mts__os_fsync(fd) != 0) {
+        rc = io_err(err, errno, "fsync", tmp);
+        goto fail;
+    }
+    e = mts__os_close(fd);
+    fd = -1;
+    if (e != 0 && errno != EINTR) {
+        /* The data may not have reached the file (NFS reports here). */
+        rc = io_err(err, errno, "close", tmp);
+        goto fail;
+    }
+    dfd = mts__os_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0) {
+        rc = io_err(err, errno, "open directory", dir);
+        goto fail;
+    }
+    if (mts__os_rename(tmp, path) != 0) {
+        e = errno;
+        rc = mts__err_native(err, MTS_EIO, e, "rename %s to %s: %s", tmp,
+                             path, errstr(e, ebuf, sizeof(ebuf)));
+        goto fail;
+    }
+    mts_free(tmp);
+    if (mts__os_fsync(dfd) != 0) {
+        e = errno;
+        (void)mts__os_close(dfd);
+        return mts__err_native(err, MTS_EIO, e,
+                               "fsync directory %s: %s (%s was replaced, "
+                               "but the change may not survive a crash)",
+                               dir, errstr(e, ebuf, sizeof(ebuf)), path);
+    }
+    /* Read-only descriptor, already synced: nothing a close could lose. */
+    (void)mts__os_close(dfd);
+    return 0;
+
+fail:
+    if (fd >= 0)
+        (void)mts__os_close(fd);
+    if (dfd >= 0)
+        (void)mts__os_close(dfd);
+    (void)mts__os_unlink(tmp);
+    mts_free(tmp);
+    return rc;
+}
+
+int
+mts_file_write_atomic(const char *path, const void *data, size_t len,
+                      unsigned int flags, mts_error *err)
+{
+    char *real = NULL, *dir;
+    int rc;
+    if (data == NULL && len != 0)
+        return mts__err(err, MTS_EINVAL, "data is NULL");
+    if ((flags & ~(unsigned int)MTS_FILE_FOLLOW_SYMLINK) != 0)
+        return mts__err(err, MTS_EINVAL, "unknown flags 0x%x", flags);
+    rc = resolve(&real, path, (flags & MTS_FILE_FOLLOW_SYMLINK) != 0, err);
+    if (rc != 0)
+        return rc;
+    dir = dir_of(real);
+    if (dir == NULL) {
+        mts_free(real);
+        return mts__err_oom(err);
+    }
+    rc = write_atomic(real, dir, data, len, err);
+    mts_free(dir);
+    mts_free(real);
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void
+free_secret(uint8_t *p, size_t size)
+{
+    mts__wipe(p, size);
+    mts_free(p);
+}
+
+/*
+ * Read the regular file at path, at most max bytes. open_flags are added
+ * to O_RDONLY | O_CLOEXEC | O_NONBLOCK (the last so that a FIFO is refused
+ * instead of blocking the open). The contents may be secret: every buffer
+ * is wiped before it is freed.
+ */
+static int
+read_all(uint8_t **out, size_t *out_len, const char *path, int open_flags,
+         size_t max, mts_error *err)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    int fd, rc = 0;
+    if (max == 0)
+        max = MTS_INPUT_MAX;
+    if (max > SIZE_MAX - 2)
+        max = SIZE_MAX - 2;
+    fd = mts__os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | open_flags, 0);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return mts__err_native(err, MTS_ENOTFOUND, e, "%s: no such file",
+                                   path);
+        if (e == ELOOP && (open_flags & O_NOFOLLOW) != 0)
+            return mts__err_native(err, MTS_EINVAL, e,
+                                   "%s is a symbolic link (refused: it was "
+                                   "not followed when the store was opened)",
+                                   path);
+        return io_err(err, e, "open", path);
+    }
+    if (mts__os_fstat(fd, &st) != 0) {
+        rc = io_err(err, errno, "fstat", path);
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = mts__err_native(err, MTS_EIO,
+                             S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+                             "%s is not a regular file", path);
+        goto done;
+    }
+    if ((uint64_t)st.st_size > (uint64_t)max) {
+        rc = mts__err(err, MTS_ELIMIT,
+                      "%s is larger than the maximum of %zu bytes", path, max);
+        goto done;
+    }
+    /* Room for the whole file, one byte to see EOF or growth, the NUL. */
+    cap = (size_t)st.st_size + 2;
+    buf = mts_malloc(cap);
+    if (buf == NULL) {
+        rc = mts__err_oom(err);
+        goto done;
+    }
+    for (;;) {
+        ssize_t n;
+        if (len + 1 == cap) {
+            /* The file grew since fstat: grow by copy, wiping the old. */
+            size_t ncap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+            uint8_t *p = mts_malloc(ncap);
+            if (p == NULL) {
+                rc = mts__err_oom(err);
+                goto done;
+            }
+            memcpy(p, buf, len);
+            free_secret(buf, cap);
+            buf = p;
+            cap = ncap;
+        }
+        n = mts__os_read(fd, buf + len, cap - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = io_err(err, errno, "read", path);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            rc = mts__err(err, MTS_ELIMIT,
+                          "%s is larger than the maximum of %zu bytes", path,
+                          max);
+            goto done;
+        }
+    }
+    buf[len] = 0;
+    *out = buf;
+    *out_len = len;
+    buf = NULL;
+
+done:
+    if (buf != NULL)
+        free_secret(buf, cap);
+    /* Read-only descriptor: nothing a failed close could lose. */
+    (void)mts__os_close(fd);
+    return rc;
+}
+
+int
+mts_file_read(uint8_t **out, size_t *out_len, const char *path, size_t max,
+              mts_error *err)
+{
+    if (out == NULL || out_len == NULL)
+        return mts__err(err, MTS_EINVAL, "out is NULL");
+    if (path == NULL || *path == '\0')
+        return mts__err(err, MTS_EINVAL, "empty path");
+    return read_all(out, out_len, path, 0, max, err);
+}
+
+/* ---- the lock and crash leftovers -------------------------------------- */
+
+static int
+is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int
+is_xdigit(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+static bool
+all_of(const char **p, int (*is)(int), char end)
+{
+    const char *s = *p;
+    if (!is((unsigned char)*s))
+        return false;
+    while (is((unsigned char)*s))
+        s++;
+    if (*s != end)
+        return false;
+    *p = s + 1;
+    return true;
+}
+
+/* Exactly "<file>.tmp.<digits>.<digits>.<hex>": one of our temp names. */
+static bool
+is_our_tmp(const char *name, const char *file, size_t file_len)
+{
+    const char *p = name;
+    if (strncmp(p, file, file_len) != 0)
+        return false;
+    p += file_len;
+    if (strncmp(p, ".tmp.", 5) != 0)
+        return false;
+    p += 5;
+    return all_of(&p, is_digit, '.') && all_of(&p, is_digit, '.') &&
+           all_of(&p, is_xdigit, '\0');
+}
+
+/*
+ * Remove temp files of ours that a crash left behind. Only the lock
+ * holder calls this, and every handle holds the lock while its temp file
+ * exists, so any match is a leftover. (mts_file_write_atomic takes no
+ * lock: it is not meant for a file that handles write.) Best effort: a
+ * leftover we cannot remove (a directory we may not list, a file we may
+ * not unlink) costs disk space, not correctness, and must not stop the
+ * session being saved.
+ */
+static void
+remove_leftovers(file_backend *fb)
+{
+    size_t file_len = strlen(fb->file);
+    struct dirent *de;
+    DIR *d;
+    int fd = mts__os_open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        (void)mts__os_close(fd);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char full[PATH_MAX];
+        int n;
+        if (de->d_type == DT_DIR ||
+            !is_our_tmp(de->d_name, fb->file, file_len))
+            continue;
+        n = snprintf(full, sizeof(full), "%s/%s", fb->dir, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof(full))
+            continue;
+        (void)mts__os_unlink(full);
+    }
+    closedir(d); /* closes fd */
+}
+
+/* The pid recorded in a lock file we could not lock, or 0. */
+static long
+read_holder(int fd)
+{
+    char text[32];
+    size_t len = 0;
+    long pid = 0;
+    for (;;) {
+        ssize_t n = mts__os_read(fd, text + len, sizeof(text) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(text) - 1)
+            break;
+    }
+    for (size_t i = 0; i < len && is_digit(text[i]); i++) {
+        if (pid > (LONG_MAX - 9) / 10)
+            return 0;
+        pid = pid * 10 + (text[i] - '0');
+    }
+    return pid;
+}
+
+/*
+ * Take the write lock on "<path>.lock" if this handle does not hold it
+ * yet, record our pid in it, and clear crash leftovers. The lock is kept
+ * until the handle is freed; the kernel drops it if the process dies.
+ */
+static int
+take_lock(file_backend *fb, mts_error *err)
+{
+    char text[32];
+    int fd, n, rc;
+    if (fb->lock_fd >= 0)
+        return 0;
+    fd = mts__os_open(fb->lock_path,
+                      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return io_err(err, errno, "open", fb->lock_path);
+    if (mts__os_lock(fd) != 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES || e == EWOULDBLOCK) {
+            long pid = read_holder(fd);
+            (void)mts__os_close(fd);
+            if (pid > 0)
+                return mts__err_native(err, MTS_ELOCKED, e,
+                                       "%s is locked by pid %ld", fb->path,
+                                       pid);
+            return mts__err_native(err, MTS_ELOCKED, e,
+                                   "%s is locked by another process",
+                                   fb->path);
+        }
+        (void)mts__os_close(fd);
+        return io_err(err, e, "lock", fb->lock_path);
+    }
+    /* The descriptor is fresh, so its offset is 0: write the pid there. */
+    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (mts__os_ftruncate(fd, 0) != 0) {
+        rc = io_err(err, errno, "ftruncate", fb->lock_path);
+        (void)mts__os_close(fd);
+        return rc;
+    }
+    rc = write_all(fd, (const uint8_t *)text, (size_t)n, fb->lock_path, err);
+    if (rc != 0) {
+        (void)mts__os_close(fd);
+        return rc;
+    }
+    fb->lock_fd = fd;
+    remove_leftovers(fb);
+    return 0;
+}
+
+/* ---- the backend ------------------------------------------------------- */
+
+static int
+file_save(mts_backend *backend, const mts_session *s, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = take_lock(fb, err);
+    if (rc != 0)
+        return rc;
+    rc = mts_encode(&data, &len, s, err);
+    if (rc != 0)
+        return rc;
+    rc = write_atomic(fb->path, fb->dir, data, len, err);
+    free_secret(data, len);
+    return rc;
+}
+
+static int
+file_load(mts_session **out, mts_backend *backend, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = read_all(&data, &len, fb->path, O_NOFOLLOW, MTS_INPUT_MAX, err);
+    if (rc != 0)
+        return rc;
+    if (len == 0) {
+        /* Not "no session": something truncated the file. */
+        free_secret(data, len + 1);
+        return mts__err_at(err, MTS_ECORRUPT, 0, "%s is empty", fb->path);
+    }
+    rc = mts_decode(out, data, len, err);
+    free_secret(data, len + 1);
+    if (rc != 0)
+        mts__err_prefix(err, "%s", fb->path);
+    return rc;
+}
+
+/* Like a save: the directory is opened first, so only its fsync can fail
+ * after the file is gone. */
+static int
+file_del(mts_backend *backend, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    char ebuf[128];
+    int dfd, e, rc = take_lock(fb, err);
+    if (rc != 0)
+        return rc;
+    dfd = mts__os_open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return io_err(err, errno, "open directory", fb->dir);
+    if (mts__os_unlink(fb->path) != 0) {
+        e = errno;
+        (void)mts__os_close(dfd);
+        return e == ENOENT ? 0 : io_err(err, e, "unlink", fb->path);
+    }
+    if (mts__os_fsync(dfd) != 0) {
+        e = errno;
+        (void)mts__os_close(dfd);
+        return mts__err_native(err, MTS_EIO, e,
+                               "fsync directory %s: %s (%s was removed, "
+                               "but the removal may not survive a crash)",
+                               fb->dir, errstr(e, ebuf, sizeof(ebuf)),
+                               fb->path);
+    }
+    /* Read-only descriptor, already synced: nothing a close could lose. */
+    (void)mts__os_close(dfd);
+    return 0;
+}
+
+static const char *
+file_name(mts_backend *backend)
+{
+    return ((file_backend *)backend)->name;
+}
+
+static void
+file_free(mts_backend *backend)
+{
+    file_backend *fb = (file_backend *)backend;
+    if (fb == NULL)
+        return;
+    if (fb->lock_fd >= 0)
+        (void)mts__os_close(fb->lock_fd); /* releases the lock */
+    mts_free(fb->path);
+    mts_free(fb->dir);
+    mts_free(fb->lock_path);
+    mts_free(fb->name);
+    mts_free(fb);
+}
+
+int
+mts_file_open(mts_storage **out, const char *path,
+              const mts_file_options *opts, mts_error *err)
+{
+    file_backend *fb;
+    unsigned int flags = 0;
+    int rc;
+    if (out == NULL)
+        return mts__err(err, MTS_EINVAL, "out is NULL");
+    *out = NULL;
+    if (opts != NULL) {
+        if (opts->version < 1 || opts->version > MTS_FILE_OPTIONS_VERSION)
+            return mts__err(err, MTS_EINVAL,
+                            "mts_file_options version %u is not supported",
+                            opts->version);
+        flags = opts->flags;
+        if ((flags & ~(unsigned int)MTS_FILE_FOLLOW_SYMLINK) != 0)
+            return mts__err(err, MTS_EINVAL, "unknown file flags 0x%x", flags);
+    }
+    fb = mts__calloc(1, sizeof(*fb));
+    if (fb == NULL)
+        return mts__err_oom(err);
+    fb->lock_fd = -1;
+    rc = resolve(&fb->path, path, (flags & MTS_FILE_FOLLOW_SYMLINK) != 0, err);
+    if (rc != 0) {
+        file_free(&fb->base);
+        return rc;
+    }
+    fb->file = last_component(fb->path);
+    fb->dir = dir_of(fb->path);
+    fb->lock_path = join(fb->path, "", ".lock");
+    fb->name = join("file:", "", fb->path);
+    if (fb->dir == NULL || fb->lock_path == NULL || fb->name == NULL) {
+        file_free(&fb->base);
+        return mts__err_oom(err);
+    }
+    fb->base.version = MTS_BACKEND_VERSION;
+    fb->base.save = file_save;
+    fb->base.load = file_load;
+    fb->base.del = file_del;
+    fb->base.name = file_name;
+    /* Granular slots stay NULL: the core loads, changes and saves, under
+     * the handle's lock. */
+    fb->base.free = file_free;
+    rc = mts_storage_wrap(out, &fb->base, err);
+    if (rc != 0) {
+        file_free(&fb->base);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,156 @@
+/*
+ * cli.h - declarations shared by the files of the mtsession command.
+ *
+ * The command is a client of the public API like any other: it includes
+ * only <mtsession/...> headers, never the library's internal ones. Each
+ * subcommand lives in a cmd_*.c file and returns the process exit status
+ * of the contract (docs/man/mtsession.1): 0 success, 1 invalid or
+ * unsupported input, 2 usage error, 3 I/O or backend error, 4 held by
+ * another owner or fenced off. Messages go to standard error as
+ * "mtsession: WHAT: reason".
+ */
+#ifndef MTSESSION_CLI_H
+#define MTSESSION_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtsession/mtsession.h"
+#include "mtsession/sys/alloc.h"
+
+/* Exit statuses. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_INPUT = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_IO = 3,
+    CLI_EXIT_HELD = 4
+};
+
+/* Options a subcommand accepts (bits of cli_command.options). */
+enum {
+    CLI_OPT_FROM = 1u << 0,
+    CLI_OPT_TO = 1u << 1,
+    CLI_OPT_JSON = 1u << 2,
+    CLI_OPT_DC = 1u << 3,
+    CLI_OPT_TEST = 1u << 4,
+    CLI_OPT_COMMON = 1u << 5 /* --name, --passphrase-file, ... */
+};
+
+/* The parsed command line. Strings point into argv. */
+typedef struct cli_args {
+    const char *cmd;
+    const char *from;
+    const char *to;
+    const char *dc;
+    const char *name;
+    const char *passphrase_file;
+    const char *key_file;
+    const char *passphrase_env;
+    const char *token_env;
+    const char *owner;
+    const char *format_version;
+    int json;
+    int test;
+    const char *pos[2]; /* positional operands */
+    size_t npos;
+} cli_args;
+
+/* A session read from INPUT. */
+typedef struct cli_input {
+    const char *label;  /* INPUT as given ("-" for standard input) */
+    uint8_t *data;      /* the whole input (mts_free), NULL for a store */
+    size_t len;
+    mts_format fmt;     /* the format read (given or detected) */
+    mts_session *s;
+} cli_input;
+
+#define CLI_INPUT_INIT { NULL, NULL, 0, MTS_FORMAT_UNKNOWN, NULL }
+
+/* ---- messages (io.c) ---- */
+
+/* Print "mtsession: what: message" and return status. */
+int cli_fail(int status, const char *what, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Print "mtsession: message", a hint to --help, and return 2. */
+int cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* The exit status for a library error code met while reading input. */
+int cli_status_for(int code);
+
+/* The library's message in err, or the code's description if empty. */
+const char *cli_errmsg(const mts_error *err, int code);
+
+/* ---- formats and options (io.c) ---- */
+
+/*
+ * Resolve the value of option `opt` (e.g. "--to") to a format. A name no
+ * format has is a usage error (2); returns 0 or 2.
+ */
+int cli_format_arg(mts_format *out, const char *opt, const char *name);
+
+/* 0 if fmt can be written by this build, else 1 with a message. */
+int cli_check_writable(mts_format fmt, const char *what);
+
+/* 0 if fmt can be read by this build, else 1 with a message. */
+int cli_check_readable(mts_format fmt, const char *what);
+
+/*
+ * Refuse the common options this build cannot honour for the formats in
+ * play (MTS_FORMAT_UNKNOWN when there is none on that side): returns 0,
+ * 1 (not supported / does not apply) or 2 (a malformed value).
+ */
+int cli_check_common(const cli_args *a, mts_format in, mts_format out);
+
+/* ---- input and output (io.c) ---- */
+
+/*
+ * Read INPUT (a path or "-") into in->data. Returns an exit status.
+ */
+int cli_read(cli_input *in, const char *input);
+
+/*
+ * Detect the format of in->data into in->fmt. String formats are tried
+ * on the whole input and then on its first non-empty line. Returns an
+ * exit status (1 with the library's explanation when nothing or more
+ * than one format fits).
+ */
+int cli_detect(cli_input *in);
+
+/*
+ * Read, detect (when from is MTS_FORMAT_UNKNOWN) and decode INPUT into
+ * in->s, with the options in `a` (store name). Returns an exit status.
+ */
+int cli_load(cli_input *in, const char *input, mts_format from,
+             const cli_args *a);
+
+void cli_input_free(cli_input *in);
+
+/*
+ * Encode s as fmt and write it to OUTPUT (a path, replaced atomically, or
+ * "-"), printing one warning line per kind of data the format drops.
+ * Returns an exit status; on failure an existing OUTPUT is untouched.
+ */
+int cli_save(const mts_session *s, mts_format fmt, const char *output,
+             const cli_args *a);
+
+/* Write len bytes to OUTPUT (atomically, or to standard output). */
+int cli_write(const char *output, const void *data, size_t len);
+
+/* ---- subcommands (cmd_*.c) ---- */
+
+int cli_cmd_inspect(const cli_args *a);
+int cli_cmd_stats(const cli_args *a);
+int cli_cmd_convert(const cli_args *a);
+int cli_cmd_detect(const cli_args *a);
+int cli_cmd_new(const cli_args *a);
+
+#endif /* MTSESSION_CLI_H */

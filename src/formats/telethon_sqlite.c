@@ -1,0 +1,4 @@
+/* telethon_sqlite.c - placeholder: this format is not implemented yet. */
+#include "internal.h"
+
+const mts__format_ops mts__fmt_telethon_sqlite = { MTS_FORMAT_TELETHON_SQLITE, 0, NULL, NULL, NULL };

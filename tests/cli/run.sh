@@ -1,0 +1,566 @@
+#!/usr/bin/env bash
+# run.sh - end-to-end tests of the mtsession command (ctest label "cli").
+#
+# usage: run.sh MTSESSION_BINARY DATA_DIR VERSION
+#
+# Runs the built binary the way scripts use it and checks exact exit
+# statuses, exact standard output against golden files in DATA_DIR
+# (tests/data/cli) and substrings of standard error. Every check counts;
+# the script ends with "N passed, N failed" and exits 1 if any failed.
+# Work files go to a fresh directory under TMPDIR, removed on success.
+set -u
+
+if [ $# -ne 3 ]; then
+    echo "usage: $0 MTSESSION_BINARY DATA_DIR VERSION" >&2
+    exit 2
+fi
+BIN=$1
+DATA=$2
+VERSION=$3
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+case $DATA in /*) ;; *) DATA=$PWD/$DATA ;; esac
+if [ ! -x "$BIN" ] || [ ! -f "$DATA/session.json" ]; then
+    echo "FAIL: no binary at $BIN or no fixtures in $DATA" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/mtsession-cli.XXXXXX") || exit 1
+passed=0
+failed=0
+CASE=start
+RC=0
+KEYHEX=$(tr -d '\n' <"$DATA/session.key.hex")
+TOKENHEX=00112233445566778899aabbccddeeff
+
+# ---- helpers -----------------------------------------------------------
+
+pass() { passed=$((passed + 1)); }
+
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL [$CASE] $*" >&2
+    if [ -s "$T/err" ]; then
+        head -n 5 "$T/err" | sed 's/^/    stderr: /' >&2
+    fi
+}
+
+# run ARGS...: the binary with stdin from /dev/null; sets RC, $T/out, $T/err
+run() {
+    "$BIN" "$@" </dev/null >"$T/out" 2>"$T/err"
+    RC=$?
+}
+
+# run_in FILE ARGS...: the same with stdin from FILE
+run_in() {
+    local in=$1
+    shift
+    "$BIN" "$@" <"$in" >"$T/out" 2>"$T/err"
+    RC=$?
+}
+
+expect_rc() {
+    if [ "$RC" -eq "$1" ]; then pass; else fail "exit status $RC, expected $1"; fi
+}
+
+expect_out_file() {
+    if cmp -s "$T/out" "$1"; then
+        pass
+    else
+        fail "stdout differs from $1"
+        diff -u "$1" "$T/out" | head -n 30 >&2
+    fi
+}
+
+expect_out() {
+    printf '%s\n' "$1" >"$T/expected"
+    expect_out_file "$T/expected"
+}
+
+expect_out_empty() {
+    if [ ! -s "$T/out" ]; then pass; else fail "stdout not empty"; fi
+}
+
+expect_out_has() {
+    if grep -qF -- "$1" "$T/out"; then pass; else fail "stdout lacks '$1'"; fi
+}
+
+expect_out_lacks() {
+    if grep -qiF -- "$1" "$T/out"; then fail "stdout contains '$1'"; else pass; fi
+}
+
+expect_err() {
+    if grep -qF -- "$1" "$T/err"; then pass; else fail "stderr lacks '$1'"; fi
+}
+
+expect_err_re() {
+    if grep -qE -- "$1" "$T/err"; then pass; else fail "stderr does not match /$1/"; fi
+}
+
+expect_err_lacks() {
+    if grep -qiF -- "$1" "$T/err"; then fail "stderr contains '$1'"; else pass; fi
+}
+
+expect_same() {
+    if cmp -s "$1" "$2"; then pass; else fail "$1 and $2 differ"; fi
+}
+
+expect_missing() {
+    if [ ! -e "$1" ]; then pass; else fail "$1 exists"; fi
+}
+
+expect_content() { # FILE TEXT: FILE holds exactly TEXT and a newline
+    if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then pass; else fail "$1 changed"; fi
+}
+
+# ---- version and help --------------------------------------------------
+
+CASE=version
+run --version
+expect_rc 0
+expect_err_lacks mtsession
+if [ "$(sed -n 1p "$T/out")" = "mtsession $VERSION" ]; then pass; else fail "first line: $(sed -n 1p "$T/out")"; fi
+if sed -n 2p "$T/out" | grep -qE '^backends: file memory string( |$)'; then pass; else fail "backends line: $(sed -n 2p "$T/out")"; fi
+FORMATS=$(sed -n 3p "$T/out")
+case "$FORMATS" in
+formats:\ json\ \(read/write\),\ mtsession\ \(read/write\),\ mtsession-string\ \(read/write\)*) pass ;;
+*) fail "formats line: $FORMATS" ;;
+esac
+if [ "$(wc -l <"$T/out")" -eq 3 ]; then pass; else fail "not 3 lines"; fi
+
+CASE=help
+for h in --help -h; do
+    run $h
+    expect_rc 0
+    expect_out_has "usage: mtsession"
+    expect_out_has "convert [--from FMT] --to FMT INPUT OUTPUT"
+done
+run inspect --help
+expect_rc 0
+expect_out_has "usage: mtsession"
+
+# ---- usage errors: exit 2, nothing written -----------------------------
+
+CASE=usage
+run
+expect_rc 2
+expect_out_empty
+expect_err "usage: mtsession"
+usage_case() { # EXPECTED-STDERR ARGS...
+    local want=$1
+    shift
+    run "$@"
+    expect_rc 2
+    expect_out_empty
+    expect_err "$want"
+}
+usage_case "unknown command 'frobnicate'" frobnicate
+usage_case "unknown option '--frob'" --frob
+usage_case "unexpected operand" --version extra
+usage_case "inspect: missing INPUT" inspect
+usage_case "inspect: unexpected operand 'b'" inspect a b
+usage_case "unknown option '--frob'" inspect --frob "$DATA/session.json"
+usage_case "unknown option '-x'" inspect -x "$DATA/session.json"
+usage_case "option --to does not apply" inspect --to json "$DATA/session.json"
+usage_case "option --from needs a value" inspect "$DATA/session.json" --from
+usage_case "option --json takes no value" inspect --json=yes "$DATA/session.json"
+usage_case "option --from given twice" convert --from json --from json --to json "$DATA/session.json" -
+usage_case "--from 'nosuch': no such format" inspect --from nosuch "$DATA/session.json"
+usage_case "--to FMT is required" convert "$DATA/session.json" "$T/u1"
+usage_case "--to 'nosuch': no such format" convert --to nosuch "$DATA/session.json" "$T/u1"
+usage_case "convert: missing OUTPUT" convert --to json "$DATA/session.json"
+usage_case "--dc 'abc': not a DC id" new --dc abc "$T/u1"
+usage_case "--dc '0': not a DC id" new --dc 0 "$T/u1"
+usage_case "--dc 9: not in the default production DC table (1, 2, 3, 4, 5)" new --dc 9 "$T/u1"
+usage_case "--dc 4: not in the default test DC table (1, 2, 3)" new --test --dc 4 "$T/u1"
+usage_case "--format-version 'x'" convert --format-version x --to json "$DATA/session.json" "$T/u1"
+usage_case "give only one of" inspect --key-file a --passphrase-env B "$DATA/session.json"
+usage_case "option --test does not apply" detect --test "$DATA/session.json"
+expect_missing "$T/u1"
+
+# ---- new, then inspect (golden) ----------------------------------------
+
+CASE=new
+run new "$T/new.mts"
+expect_rc 0
+expect_out_empty
+run inspect "$T/new.mts"
+expect_rc 0
+expect_out_file "$DATA/inspect-new.txt"
+run detect "$T/new.mts"
+expect_rc 0
+expect_out "mtsession"
+# options after the operand, and --opt=value
+run new "$T/new2.mts" --to=mtsession
+expect_rc 0
+expect_same "$T/new.mts" "$T/new2.mts"
+
+CASE=new-test-dc1
+run new --test --dc 1 "$T/newt.mts"
+expect_rc 0
+run inspect "$T/newt.mts"
+expect_rc 0
+expect_out_file "$DATA/inspect-new-test-dc1.txt"
+
+CASE=new-stdout
+run new --to json -
+expect_rc 0
+cp "$T/out" "$T/new-stdout.json"
+run convert --to json "$T/new.mts" -
+expect_rc 0
+expect_same "$T/out" "$T/new-stdout.json"
+run new --to mtsession-string -
+expect_rc 0
+if grep -qE '^mts:[A-Za-z0-9_-]+$' "$T/out" && [ "$(wc -l <"$T/out")" -eq 1 ]; then pass; else fail "new --to mtsession-string: not one mts: line"; fi
+
+# ---- conversions and the canonical JSON ---------------------------------
+
+CASE=roundtrip
+run convert --to mtsession "$DATA/session.json" "$T/k1.mts"
+expect_rc 0
+expect_out_empty
+expect_err_lacks warning
+run convert --to json "$T/k1.mts" "$T/k1.json"
+expect_rc 0
+run convert --to mtsession "$T/k1.json" "$T/k2.mts"
+expect_rc 0
+run convert --to json "$T/k2.mts" "$T/k2.json"
+expect_rc 0
+expect_same "$T/k1.json" "$T/k2.json"
+expect_same "$T/k1.mts" "$T/k2.mts"
+run convert --from json --to json "$DATA/session.json" "$T/kc.json"
+expect_rc 0
+expect_same "$T/kc.json" "$T/k1.json"
+run convert --to json "$T/kc.json" "$T/kc2.json"
+expect_rc 0
+expect_same "$T/kc.json" "$T/kc2.json"
+# the file backend and standard output write the same bytes
+run convert --to mtsession "$DATA/session.json" -
+expect_rc 0
+expect_same "$T/out" "$T/k1.mts"
+# inspect --json is the canonical document
+run inspect --json "$T/k1.mts"
+expect_rc 0
+expect_out_file "$T/k1.json"
+# "--" ends the options: an operand may then start with a dash
+cp "$DATA/session.json" "$T/-dash.json"
+(cd "$T" && "$BIN" convert --to json -- -dash.json -dash.out >"$T/out" 2>"$T/err")
+RC=$?
+expect_rc 0
+expect_same "$T/-dash.out" "$T/k1.json"
+run convert --to json "$T/-dash.json" -- -
+expect_rc 0
+expect_out_file "$T/k1.json"
+# converting a file over itself
+cp "$T/k1.json" "$T/self.json"
+run convert --to json "$T/self.json" "$T/self.json"
+expect_rc 0
+expect_same "$T/self.json" "$T/k1.json"
+
+CASE=string
+run convert --to mtsession-string "$T/k1.mts" "$T/k.str"
+expect_rc 0
+if grep -qE '^mts:[A-Za-z0-9_-]+$' "$T/k.str" && [ "$(wc -l <"$T/k.str")" -eq 1 ]; then pass; else fail "k.str is not one mts: line"; fi
+run convert --to json "$T/k.str" "$T/ks.json"
+expect_rc 0
+expect_same "$T/ks.json" "$T/k1.json"
+run convert --to mtsession-string "$T/ks.json" "$T/k2.str"
+expect_rc 0
+expect_same "$T/k.str" "$T/k2.str"
+# the first non-empty line, surrounding white space ignored
+printf '\n  \n\t%s  \r\nsecond line\n' "$(cat "$T/k.str")" >"$T/padded.str"
+run convert --to json "$T/padded.str" -
+expect_rc 0
+expect_out_file "$T/k1.json"
+run convert --from mtsession-string --to json "$T/padded.str" -
+expect_rc 0
+expect_out_file "$T/k1.json"
+
+# ---- detect -------------------------------------------------------------
+
+CASE=detect
+run detect "$DATA/session.json"
+expect_rc 0
+expect_out json
+run detect "$T/k1.mts"
+expect_rc 0
+expect_out mtsession
+run detect "$T/k.str"
+expect_rc 0
+expect_out mtsession-string
+run detect "$T/padded.str"
+expect_rc 0
+expect_out mtsession-string
+run detect "$DATA/garbage.bin"
+expect_rc 1
+expect_out_empty
+expect_err "mtsession: $DATA/garbage.bin: "
+: >"$T/empty"
+run detect "$T/empty"
+expect_rc 1
+expect_err "mtsession: $T/empty: "
+run detect "$T/no-such-file"
+expect_rc 3
+expect_err "mtsession: $T/no-such-file: "
+
+# ---- standard input and output -----------------------------------------
+
+CASE=stdio
+run_in "$T/k1.mts" convert --to json - -
+expect_rc 0
+expect_out_file "$T/k1.json"
+run_in "$T/k.str" detect -
+expect_rc 0
+expect_out mtsession-string
+run_in "$DATA/session.json" inspect -
+expect_rc 0
+expect_out_file "$DATA/inspect-session.txt"
+run_in "$T/k.str" convert --to mtsession - "$T/stdin.mts"
+expect_rc 0
+expect_same "$T/stdin.mts" "$T/k1.mts"
+run_in "$DATA/garbage.bin" inspect -
+expect_rc 1
+expect_err "mtsession: -: "
+
+# ---- inspect and stats (golden), secrets --------------------------------
+
+CASE=inspect
+run inspect "$DATA/session.json"
+expect_rc 0
+expect_out_file "$DATA/inspect-session.txt"
+expect_out_lacks "${KEYHEX:0:32}"
+expect_out_lacks "$TOKENHEX"
+expect_err_lacks "${KEYHEX:0:32}"
+run inspect "$T/k1.mts"
+expect_rc 0
+{ echo "format: mtsession"; tail -n +2 "$DATA/inspect-session.txt"; } >"$T/expected-mts"
+expect_out_file "$T/expected-mts"
+expect_out_lacks "${KEYHEX:0:32}"
+run inspect "$T/k.str"
+expect_rc 0
+expect_out_lacks "${KEYHEX:0:32}"
+# --json is a full dump: it does print the key and the token
+run inspect --json "$DATA/session.json"
+expect_rc 0
+expect_out_has "$KEYHEX"
+expect_out_has "$TOKENHEX"
+
+CASE=stats
+run stats "$DATA/session.json"
+expect_rc 0
+head -n 12 "$T/out" >"$T/stats-head"
+expect_same "$T/stats-head" "$DATA/stats-session.txt"
+if [ "$(sed -n 13p "$T/out")" = "encoded_bytes: $(wc -c <"$T/k1.mts" | tr -d ' ')" ]; then pass; else fail "encoded_bytes line: $(sed -n 13p "$T/out")"; fi
+if [ "$(wc -l <"$T/out")" -eq 13 ]; then pass; else fail "stats: not 13 lines"; fi
+expect_out_lacks "${KEYHEX:0:32}"
+run stats --from mtsession "$T/k1.mts"
+expect_rc 0
+expect_out_has "input_bytes: $(wc -c <"$T/k1.mts" | tr -d ' ')"
+expect_out_has "dcs_with_key: 1"
+
+# ---- invalid input: exit 1, format and byte offset named ----------------
+
+CASE=corrupt
+size=$(wc -c <"$T/k1.mts")
+cp "$T/k1.mts" "$T/bad.mts"
+# flip one byte in the middle
+mid=$((size / 2))
+orig=$(od -An -tu1 -j "$mid" -N1 "$T/bad.mts" | tr -d ' ')
+printf "$(printf '\\%03o' $(((orig + 1) % 256)))" |
+    dd of="$T/bad.mts" bs=1 seek="$mid" conv=notrunc 2>/dev/null
+run convert --to json "$T/bad.mts" "$T/bad.json"
+expect_rc 1
+expect_err "mtsession: $T/bad.mts: mtsession: "
+expect_err_re '(byte|offset) [0-9]+'
+expect_missing "$T/bad.json"
+run inspect --from mtsession "$T/bad.mts"
+expect_rc 1
+expect_out_empty
+expect_err_re '(byte|offset) [0-9]+'
+# truncated
+head -c $((size - 3)) "$T/k1.mts" >"$T/short.mts"
+run inspect --from mtsession "$T/short.mts"
+expect_rc 1
+expect_err "mtsession: $T/short.mts: mtsession: "
+# a JSON error names the field path and offset
+sed 's/"port": 8443/"port": 70000/' "$DATA/session.json" >"$T/badport.json"
+run inspect "$T/badport.json"
+expect_rc 1
+expect_err "mtsession: $T/badport.json: json: "
+expect_err "port"
+expect_err_re '(byte|offset) [0-9]+'
+head -c 700 "$DATA/session.json" >"$T/cut.json"
+run inspect --from json "$T/cut.json"
+expect_rc 1
+expect_err "mtsession: $T/cut.json: json: "
+expect_err_re '(byte|offset) [0-9]+'
+# the wrong --from is reported with that format's name
+run inspect --from json "$T/k1.mts"
+expect_rc 1
+expect_err "mtsession: $T/k1.mts: json: "
+run inspect --from mtsession-string "$DATA/session.json"
+expect_rc 1
+expect_err "mtsession: $DATA/session.json: mtsession-string: "
+
+# ---- failed writes: exit 3, nothing clobbered ---------------------------
+
+CASE=write-fail
+run convert --to json "$DATA/session.json" "$T/nodir/out.json"
+expect_rc 3
+expect_err "mtsession: $T/nodir/out.json: "
+expect_missing "$T/nodir"
+run new "$T/nodir/out.mts"
+expect_rc 3
+expect_missing "$T/nodir"
+mkdir "$T/isdir"
+echo keep >"$T/isdir/keep"
+for to in json mtsession mtsession-string; do
+    run convert --to $to "$DATA/session.json" "$T/isdir"
+    expect_rc 3
+    expect_err "mtsession: $T/isdir: "
+    if [ -d "$T/isdir" ]; then pass; else fail "$T/isdir is no longer a directory"; fi
+    expect_content "$T/isdir/keep" keep
+done
+expect_missing "$T/isdir.lock"
+# an existing OUTPUT survives a failed input and a refused format
+echo old >"$T/keep.json"
+run convert --to json "$DATA/garbage.bin" "$T/keep.json"
+expect_rc 1
+expect_content "$T/keep.json" old
+run convert --to json "$T/bad.mts" "$T/keep.json"
+expect_rc 1
+expect_content "$T/keep.json" old
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$T/ro"
+    echo old >"$T/ro/out.json"
+    chmod 555 "$T/ro"
+    run convert --to json "$DATA/session.json" "$T/ro/out.json"
+    expect_rc 3
+    expect_content "$T/ro/out.json" old
+    run convert --to mtsession "$DATA/session.json" "$T/ro/out.json"
+    expect_rc 3
+    expect_content "$T/ro/out.json" old
+    chmod 755 "$T/ro"
+fi
+# an existing file in a directory nobody can create files in, even root
+if [ -f /proc/version ]; then
+    cat /proc/version >"$T/proc-version"
+    for to in json mtsession; do
+        run convert --to $to "$DATA/session.json" /proc/version
+        expect_rc 3
+        expect_err "mtsession: /proc/version: "
+        cat /proc/version >"$T/proc-version-after"
+        expect_same "$T/proc-version" "$T/proc-version-after"
+    done
+fi
+if [ -w /dev/full ]; then
+    "$BIN" convert --to json "$DATA/session.json" - >/dev/full 2>"$T/err"
+    RC=$?
+    expect_rc 3
+    "$BIN" inspect "$DATA/session.json" >/dev/full 2>"$T/err"
+    RC=$?
+    expect_rc 3
+fi
+
+# ---- held by another writer: exit 4 ---------------------------------------
+
+CASE=locked
+# A helper process holds the file backend's writer lock on OUTPUT.lock
+# (a POSIX record lock conflicts with the backend's open-file lock).
+if command -v python3 >/dev/null 2>&1; then
+    echo old >"$T/held.mts"
+    python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+' "$T/held.mts.lock" "$T/held.ready" &
+holder=$!
+for _ in $(seq 1 100); do
+    [ -e "$T/held.ready" ] && break
+    sleep 0.05
+done
+if [ -e "$T/held.ready" ]; then
+    run convert --to mtsession "$DATA/session.json" "$T/held.mts"
+    expect_rc 4
+    expect_err "mtsession: $T/held.mts: "
+    expect_err locked
+    expect_content "$T/held.mts" old
+    run new "$T/held.mts"
+    expect_rc 4
+    expect_content "$T/held.mts" old
+else
+    fail "the lock helper did not start"
+fi
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+fi
+
+# ---- not in this build: exit 1 -------------------------------------------
+
+CASE=later
+run lease acquire --owner me "$T/k1.mts"
+expect_rc 1
+expect_err "mtsession: lease: not supported in this build"
+run rekey "$T/k1.mts"
+expect_rc 1
+expect_err "mtsession: rekey: not supported in this build"
+
+CASE=unsupported
+# a byte format this build cannot write (telethon-string first)
+unsup=""
+for f in telethon-string gramjs-string mtcute-string pyrogram-string \
+    ferogram-string ferogram-compact ferogram; do
+    case "$FORMATS" in
+    *" $f (read/write)"* | *" $f (write)"*) ;;
+    *) unsup=$f; break ;;
+    esac
+done
+if [ -n "$unsup" ]; then
+    echo old >"$T/keep.out"
+    run convert --to "$unsup" "$DATA/session.json" "$T/keep.out"
+    expect_rc 1
+    expect_err "mtsession: $T/keep.out: unsupported format $unsup"
+    expect_content "$T/keep.out" old
+    run new --to "$unsup" "$T/un.out"
+    expect_rc 1
+    expect_err "unsupported format $unsup"
+    expect_missing "$T/un.out"
+fi
+# store formats without a backend in this build
+for f in libsql postgres telethon-sqlite pyrogram-sqlite; do
+    run inspect --from $f "$T/k1.mts"
+    expect_rc 1
+    expect_err "unsupported format $f"
+done
+# options this build cannot honour are refused, not ignored
+run inspect --name other "$DATA/session.json"
+expect_rc 1
+expect_err "mtsession: --name: applies only to"
+run inspect --key-file "$T/k1.mts" "$DATA/session.json"
+expect_rc 1
+expect_err "mtsession: --key-file: encrypted sessions are not supported"
+run convert --passphrase-env X --to json "$DATA/session.json" "$T/un.json"
+expect_rc 1
+expect_missing "$T/un.json"
+run new --owner me "$T/un.mts"
+expect_rc 1
+expect_err "mtsession: --owner: "
+expect_missing "$T/un.mts"
+run convert --format-version 5 --to json "$DATA/session.json" "$T/un.json"
+expect_rc 1
+expect_err "mtsession: --format-version: applies only to --to ferogram"
+expect_missing "$T/un.json"
+run detect --token-env TOKEN "$DATA/session.json"
+expect_rc 1
+expect_err "mtsession: --token-env: applies only to the libsql format"
+
+# ---- the end ---------------------------------------------------------------
+
+echo "$passed passed, $failed failed"
+if [ "$failed" -eq 0 ]; then
+    rm -rf "$T"
+    exit 0
+fi
+echo "work files kept in $T" >&2
+exit 1

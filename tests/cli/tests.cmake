@@ -1,0 +1,15 @@
+# The command-line tool, end to end: tests/cli/run.sh drives the built
+# binary against the golden files in tests/data/cli (label "cli").
+if(TARGET mtsession_cli)
+    find_program(MTS_BASH bash)
+    if(MTS_BASH)
+        add_test(NAME cli
+                 COMMAND ${MTS_BASH} ${CMAKE_CURRENT_LIST_DIR}/run.sh
+                         $<TARGET_FILE:mtsession_cli>
+                         ${PROJECT_SOURCE_DIR}/tests/data/cli
+                         ${PROJECT_VERSION})
+        set_tests_properties(cli PROPERTIES LABELS "cli" TIMEOUT 120)
+    else()
+        message(STATUS "bash not found: the cli test is not registered")
+    endif()
+endif()

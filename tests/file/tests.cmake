@@ -1,0 +1,11 @@
+# The binary file backend and atomic file I/O.
+set(MTS_FILE_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+mts_add_test(NAME file_unit
+    SOURCES ${MTS_FILE_TEST_DIR}/file_unit.c ${MTS_FILE_TEST_DIR}/helpers.c
+    LABELS unit TIMEOUT 120)
+mts_add_test(NAME file_fault
+    SOURCES ${MTS_FILE_TEST_DIR}/file_fault.c ${MTS_FILE_TEST_DIR}/helpers.c
+    LABELS fault TIMEOUT 300)
+mts_add_test(NAME file_crash
+    SOURCES ${MTS_FILE_TEST_DIR}/file_crash.c ${MTS_FILE_TEST_DIR}/helpers.c
+    LABELS fault TIMEOUT 60)
