@@ -9,7 +9,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates \
     clang libclang-rt-14-dev \
-    libsqlite3-dev sqlite3 libcurl4-openssl-dev libjansson-dev \
+    libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libjansson-dev \
     python3 python3-telethon nodejs npm xxd >/dev/null
 # Node packages for the test servers and the real-library checks, pinned by
 # their lock files.

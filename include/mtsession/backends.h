@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "seal.h"
 #include "storage.h"
 
 MTS_BEGIN_DECL
@@ -29,9 +30,15 @@ typedef enum mts_file_flag {
 typedef struct mts_file_options {
     unsigned int version;
     unsigned int flags; /* mts_file_flag bits */
+    /**
+     * When not NULL, saves write a sealed (encrypted) file and loads open
+     * sealed files with this secret (seal.h). Borrowed: it must outlive
+     * the handle. When NULL, a sealed file loads as MTS_EENCRYPTED.
+     */
+    mts_secret *secret;
 } mts_file_options;
 
-#define MTS_FILE_OPTIONS_INIT { MTS_FILE_OPTIONS_VERSION, 0 }
+#define MTS_FILE_OPTIONS_INIT { MTS_FILE_OPTIONS_VERSION, 0, NULL }
 
 /**
  * A session in one binary file (docs/FORMAT.md).
@@ -104,6 +111,13 @@ MTS_API int mts_memory_open(mts_storage **out, mts_error *err);
  */
 MTS_API int mts_string_open(mts_storage **out, const char *initial,
                             mts_error *err);
+
+/**
+ * As mts_string_open, but saves produce sealed strings and loads open
+ * sealed strings with `secret` (borrowed: it must outlive the handle).
+ */
+MTS_API int mts_string_open_sealed(mts_storage **out, const char *initial,
+                                   mts_secret *secret, mts_error *err);
 
 /**
  * A copy of the string a string-backend handle holds now ("" when nothing

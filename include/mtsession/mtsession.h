@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "session.h"
 #include "codec.h"
+#include "seal.h"
 #include "convert.h"
 #include "storage.h"
 #include "backends.h"

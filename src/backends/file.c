@@ -32,6 +32,7 @@
  * only state shared between handles is the atomic temp-name counter.
  */
 #include "internal.h"
+#include "mtsession/seal.h"
 #include "os.h"
 
 #include <dirent.h>
@@ -62,6 +63,7 @@ typedef struct file_backend {
     char *lock_path;  /* path + ".lock" */
     char *name;       /* "file:" + path */
     int lock_fd;      /* -1 until the first write takes the lock */
+    mts_secret *secret; /* borrowed; NULL: plain files */
 } file_backend;
 
 /* ---- errors ------------------------------------------------------------ */
@@ -678,7 +680,10 @@ file_save(mts_backend *backend, const mts_session *s, mts_error *err)
     int rc = take_lock(fb, err);
     if (rc != 0)
         return rc;
-    rc = mts_encode(&data, &len, s, err);
+    if (fb->secret != NULL)
+        rc = mts_encode_sealed(&data, &len, s, fb->secret, err);
+    else
+        rc = mts_encode(&data, &len, s, err);
     if (rc != 0)
         return rc;
     rc = write_atomic(fb->path, fb->dir, data, len, err);
@@ -700,7 +705,7 @@ file_load(mts_session **out, mts_backend *backend, mts_error *err)
         free_secret(data, len + 1);
         return mts__err_at(err, MTS_ECORRUPT, 0, "%s is empty", fb->path);
     }
-    rc = mts_decode(out, data, len, err);
+    rc = mts_decode_any(out, data, len, fb->secret, err);
     free_secret(data, len + 1);
     if (rc != 0)
         mts__err_prefix(err, "%s", fb->path);
@@ -766,6 +771,7 @@ mts_file_open(mts_storage **out, const char *path,
 {
     file_backend *fb;
     unsigned int flags = 0;
+    mts_secret *secret = NULL;
     int rc;
     if (out == NULL)
         return mts__err(err, MTS_EINVAL, "out is NULL");
@@ -776,6 +782,7 @@ mts_file_open(mts_storage **out, const char *path,
                             "mts_file_options version %u is not supported",
                             opts->version);
         flags = opts->flags;
+        secret = opts->secret;
         if ((flags & ~(unsigned int)MTS_FILE_FOLLOW_SYMLINK) != 0)
             return mts__err(err, MTS_EINVAL, "unknown file flags 0x%x", flags);
     }
@@ -783,6 +790,7 @@ mts_file_open(mts_storage **out, const char *path,
     if (fb == NULL)
         return mts__err_oom(err);
     fb->lock_fd = -1;
+    fb->secret = secret;
     rc = resolve(&fb->path, path, (flags & MTS_FILE_FOLLOW_SYMLINK) != 0, err);
     if (rc != 0) {
         file_free(&fb->base);

@@ -9,12 +9,14 @@
  * replaced or freed.
  */
 #include "internal.h"
+#include "mtsession/seal.h"
 
 #include <string.h>
 
 typedef struct string_backend {
     mts_backend parent; /* must be first */
     char *str;          /* never NULL */
+    mts_secret *secret; /* borrowed; NULL: plain strings */
 } string_backend;
 
 static const char *string_name(mts_backend *b);
@@ -30,11 +32,14 @@ replace(string_backend *sb, char *str)
 static int
 str_save(mts_backend *b, const mts_session *s, mts_error *err)
 {
+    string_backend *sb = (string_backend *)b;
     char *str;
-    int rc = mts_string_encode(&str, s, err);
+    int rc = sb->secret != NULL
+                 ? mts_string_encode_sealed(&str, s, sb->secret, err)
+                 : mts_string_encode(&str, s, err);
     if (rc != 0)
         return rc;
-    replace((string_backend *)b, str);
+    replace(sb, str);
     return 0;
 }
 
@@ -49,7 +54,7 @@ str_load(mts_session **out, mts_backend *b, mts_error *err)
         i++;
     if (i == n)
         return MTS_ENOTFOUND;
-    return mts_string_decode(out, sb->str, n, err);
+    return mts_string_decode_any(out, sb->str, n, sb->secret, err);
 }
 
 static int
@@ -81,6 +86,13 @@ str_free(mts_backend *b)
 int
 mts_string_open(mts_storage **out, const char *initial, mts_error *err)
 {
+    return mts_string_open_sealed(out, initial, NULL, err);
+}
+
+int
+mts_string_open_sealed(mts_storage **out, const char *initial,
+                       mts_secret *secret, mts_error *err)
+{
     string_backend *sb;
     int rc;
     if (out == NULL)
@@ -93,6 +105,7 @@ mts_string_open(mts_storage **out, const char *initial, mts_error *err)
         mts_free(sb);
         return mts__err_oom(err);
     }
+    sb->secret = secret;
     sb->parent.version = MTS_BACKEND_VERSION;
     sb->parent.save = str_save;
     sb->parent.load = str_load;

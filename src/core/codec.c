@@ -374,7 +374,7 @@ decode_info(rd *r, mts_session *s)
 {
     int32_t home, api;
     int64_t uid;
-    bool test, has_api, has_user, bot;
+    bool test = false, has_api = false, has_user = false, bot = false;
     size_t at;
     int rc;
     NEED(r, INFO_LEN, "INFO");
@@ -435,7 +435,7 @@ decode_dcs(rd *r, mts_session *s)
     for (uint32_t i = 0; i < count; i++) {
         mts_dc dc = MTS_DC_INIT;
         uint8_t key[MTS_AUTH_KEY_SIZE];
-        bool has_key;
+        bool has_key = false;
         size_t rec = r->off, iplen;
         snprintf(path, sizeof(path), "dcs[%u]", i);
         NEED(r, 6, path);
@@ -644,6 +644,10 @@ decode_v2(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
                            "0x%08x, the data gives 0x%08x (corrupt)",
                            len - V2_CRC_LEN, want, crc);
     flags = mts__rd32(data + 12);
+    if (flags == 1)
+        return mts__err_at(err, MTS_EENCRYPTED, 12,
+                           "the session is encrypted: open it with its key "
+                           "or passphrase");
     if (flags != 0)
         return mts__err_at(err, MTS_EVERSION, 12,
                            "header flags 0x%08x at byte 12 need a newer "
@@ -752,7 +756,7 @@ decode_v1(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
     for (unsigned i = 0; i < count; i++) {
         mts_dc dc = MTS_DC_INIT;
         uint8_t key[MTS_AUTH_KEY_SIZE];
-        bool has_key;
+        bool has_key = false;
         size_t rec = r.off, alen;
         char path[48];
         snprintf(path, sizeof(path), "dcs[%u]", i);

@@ -51,6 +51,14 @@ mts_errname(int code)
 static int
 verr(mts_error *err, int code, int native, int64_t offset, const char *fmt,
      va_list ap)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 0)))
+#endif
+    ;
+
+static int
+verr(mts_error *err, int code, int native, int64_t offset, const char *fmt,
+     va_list ap)
 {
     if (err == NULL)
         return code;

@@ -379,9 +379,9 @@ typedef struct jp {
     size_t peers_seen; /* elements of the top-level "peers" array */
     uint8_t format[KEY_MAX];
     size_t format_len;
-    size_t format_off;
-    int64_t version;
-    size_t version_off;
+    size_t format_off; /* of the value; 0: absent */
+    bool format_is_string;
+    size_t version_off; /* of the value; 0: absent */
 } jp;
 
 /* A decoded string. dst may be NULL (validate only); bytes past cap are
@@ -1159,38 +1159,43 @@ parse_array(jp *j, int depth, element_fn fn, void *ctx)
 enum { SCAN_FORMAT, SCAN_VERSION, SCAN_PEERS };
 static const char *const scan_keys[] = { "format", "version", "peers" };
 
+/* Only remembers where "format" and "version" stand (and the format
+ * string when it is one): they are judged after the syntax of the whole
+ * document, so that the order of the checks does not depend on the order
+ * of the keys. */
 static int
 scan_member(jp *j, void *ctx, int k, int depth)
 {
     jstr s;
     int rc;
     (void)ctx;
-    switch (k) {
-    case SCAN_FORMAT:
-        if (peek(j) < 0)
-            return expect_fail(j, "a string");
-        if (peek(j) != '"')
-            return fail_at(j, MTS_EFORMAT, j->pos,
-                           "expected the string \"" JSON_FORMAT
-                           "\": not an mtsession-json document");
-        s.dst = j->format;
-        s.cap = sizeof(j->format);
-        if ((rc = lex_string(j, &s)) != 0)
-            return rc;
-        j->format_len = s.len;
-        j->format_off = s.start;
-        return 0;
-    case SCAN_VERSION:
-        return get_int(j, 64, &j->version, &j->version_off);
-    default:
+    if (k == SCAN_PEERS)
         return skip_value(j, depth, &j->peers_seen);
+    if (peek(j) < 0)
+        return expect_fail(j, "a value");
+    if (k == SCAN_VERSION) {
+        j->version_off = j->pos;
+        return skip_value(j, depth, NULL);
     }
+    j->format_off = j->pos;
+    if (peek(j) != '"')
+        return skip_value(j, depth, NULL);
+    s.dst = j->format;
+    s.cap = sizeof(j->format);
+    if ((rc = lex_string(j, &s)) != 0)
+        return rc;
+    j->format_len = s.len;
+    j->format_is_string = true;
+    return 0;
 }
 
 static int
 scan_document(jp *j)
 {
+    static const uint8_t version_key[] = "version";
+    char echo[ECHO_MAX + 4];
     size_t start;
+    int64_t version;
     int rc, c = peek(j);
     if (c < 0)
         return fail_at(j, MTS_EFORMAT, j->pos,
@@ -1204,13 +1209,17 @@ scan_document(jp *j)
         return rc;
     if (peek(j) >= 0)
         return CORRUPT(j, j->pos, "unexpected data after the document");
+    /* Offsets are never 0 here: the document's '{' comes first. */
     if (j->format_off == 0)
         return fail_at(j, MTS_EFORMAT, start,
                        "missing key \"format\": not an mtsession-json "
                        "document");
+    if (!j->format_is_string)
+        return fail_at(j, MTS_EFORMAT, j->format_off,
+                       "format: expected the string \"" JSON_FORMAT
+                       "\": not an mtsession-json document");
     if (j->format_len != strlen(JSON_FORMAT) ||
         memcmp(j->format, JSON_FORMAT, j->format_len) != 0) {
-        char echo[ECHO_MAX + 4];
         sanitize(echo, j->format,
                  j->format_len < KEY_MAX ? j->format_len : KEY_MAX);
         return fail_at(j, MTS_EFORMAT, j->format_off,
@@ -1219,11 +1228,16 @@ scan_document(jp *j)
     }
     if (j->version_off == 0)
         return CORRUPT(j, start, "missing key \"version\"");
-    if (j->version != JSON_VERSION)
+    /* Read the version now, with its path for any message. */
+    j->pos = j->version_off;
+    path_push_key(j, version_key, sizeof(version_key) - 1);
+    if ((rc = get_int(j, 64, &version, NULL)) != 0)
+        return rc;
+    if (version != JSON_VERSION)
         return fail_at(j, MTS_EVERSION, j->version_off,
-                       "version: %" PRId64 " is not supported (this library "
-                       "reads version %d)",
-                       j->version, JSON_VERSION);
+                       "%" PRId64 " is not supported (this library reads "
+                       "version %d)",
+                       version, JSON_VERSION);
     return 0;
 }
 

@@ -19,3 +19,7 @@ target_link_libraries(core_alloc PRIVATE mts_fixtures)
 mts_add_test(NAME core_docs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_docs.c
              LABELS unit data)
 target_link_libraries(core_docs PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_seal SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_seal.c
+             LABELS unit)
+target_link_libraries(core_seal PRIVATE mts_fixtures)
