@@ -73,7 +73,8 @@ MTS_API int mts_string_decode(mts_session **out, const char *text, size_t len,
  * Encode as the canonical mtsession-json document (ends with a newline).
  * *out is NUL-terminated; *out_len excludes the NUL. Auth keys are
  * included: the document is a full dump.
- * Returns 0 or MTS_ENOMEM.
+ * Returns 0, MTS_ENOMEM, MTS_ELIMIT (the document would exceed
+ * MTS_INPUT_MAX bytes) or MTS_EINVAL (NULL out or s).
  */
 MTS_API int mts_json_encode(char **out, size_t *out_len, const mts_session *s,
                             mts_error *err);
@@ -83,7 +84,8 @@ MTS_API int mts_json_encode(char **out, size_t *out_len, const mts_session *s,
  * key is required. Integers must be exact JSON integers in range for their
  * field. Errors name the field path (e.g. "peers[3].access_hash") and the
  * byte offset. Returns 0, MTS_ECORRUPT, MTS_EVERSION (document version),
- * MTS_EFORMAT (not an mtsession-json document), MTS_ENOMEM.
+ * MTS_EFORMAT (not an mtsession-json document), MTS_ENOMEM, MTS_EINVAL
+ * (NULL out, or NULL text with len > 0).
  */
 MTS_API int mts_json_decode(mts_session **out, const char *text, size_t len,
                             mts_error *err);

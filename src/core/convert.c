@@ -90,10 +90,14 @@ probe_binary(const uint8_t *data, size_t len)
     mts_session *s;
     if (len >= 8 && data[0] == MTS_FORMAT_VERSION_CURRENT)
         return memcmp(data + 1, "MTSESS\x1a", 7) == 0;
-    if (len >= 6 && data[0] == MTS_FORMAT_VERSION_LEGACY &&
-        mts_decode(&s, data, len, NULL) == 0) {
-        mts_session_free(s);
-        return 1;
+    if (len >= 6 && data[0] == MTS_FORMAT_VERSION_LEGACY) {
+        int rc = mts_decode(&s, data, len, NULL);
+        if (rc == MTS_ENOMEM)
+            return rc;
+        if (rc == 0) {
+            mts_session_free(s);
+            return 1;
+        }
     }
     return 0;
 }
@@ -253,10 +257,17 @@ mts_format_detect(mts_format *out, const uint8_t *data, size_t len,
         return mts__err(err, MTS_EINVAL, "detect: NULL argument");
     if (len == 0)
         return mts__err_at(err, MTS_EFORMAT, 0, "empty input");
-    for (size_t i = 0; i < MTS__ARRAY_LEN(formats); i++)
-        if (formats[i]->caps != 0 && formats[i]->probe != NULL &&
-            formats[i]->probe(data, len))
+    for (size_t i = 0; i < MTS__ARRAY_LEN(formats); i++) {
+        int fits;
+        if (formats[i]->caps == 0 || formats[i]->probe == NULL)
+            continue;
+        fits = formats[i]->probe(data, len);
+        if (fits < 0)
+            return fits == MTS_ENOMEM ? mts__err_oom(err)
+                                      : mts__err(err, fits, "detect failed");
+        if (fits)
             found[n++] = formats[i]->fmt;
+    }
     if (n == 1) {
         *out = found[0];
         return 0;

@@ -132,7 +132,8 @@ int mts__has_peer(const mts_session *s, mts_peer_kind kind, int64_t id);
 typedef struct mts__format_ops {
     mts_format fmt;
     unsigned int caps;
-    /* 1 if the bytes have this format's structure, else 0. Never errors. */
+    /* 1 if the bytes have this format's structure, else 0; MTS_ENOMEM
+     * (negative) if it could not tell for lack of memory. */
     int (*probe)(const uint8_t *data, size_t len);
     int (*decode)(mts_session **out, const uint8_t *data, size_t len,
                   mts_error *err);

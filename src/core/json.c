@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_FORMAT "mtsession-json"
+#define JSON_FORMAT  "mtsession-json"
 #define JSON_VERSION 1
 /* Containers nest at most this deep; the document object is level 1. */
 #define JSON_MAX_DEPTH 64
@@ -52,8 +52,8 @@
  * Encoder
  * ====================================================================== */
 
-static const char *const dc_flag_names[] = { "ipv6", "media_only",
-                                             "tcpo_only", "cdn", "static" };
+static const char *const dc_flag_names[] = { "ipv6", "media_only", "tcpo_only",
+                                             "cdn", "static" };
 
 static const char *const peer_kind_names[] = { "user", "chat", "channel" };
 
@@ -146,9 +146,9 @@ put_dc(mts__buf *b, const mts_dc *dc)
     } else {
         mts__buf_str(b, "null");
     }
-    mts__buf_printf(b, ", \"server_salt\": %" PRId64
-                       ", \"time_offset\": %" PRId32 "}",
-                    dc->server_salt, dc->time_offset);
+    mts__buf_printf(
+        b, ", \"server_salt\": %" PRId64 ", \"time_offset\": %" PRId32 "}",
+        dc->server_salt, dc->time_offset);
 }
 
 static void
@@ -156,8 +156,9 @@ put_peer(mts__buf *b, const mts_peer *p)
 {
     mts__buf_str(b, "{\"kind\": ");
     put_string(b, peer_kind_names[p->kind]);
-    mts__buf_printf(b, ", \"id\": %" PRId64 ", \"access_hash\": %" PRId64
-                       ", \"channel_kind\": ",
+    mts__buf_printf(b,
+                    ", \"id\": %" PRId64 ", \"access_hash\": %" PRId64
+                    ", \"channel_kind\": ",
                     p->id, p->access_hash);
     if (p->channel_kind != MTS_CHANNEL_UNKNOWN)
         put_string(b, channel_kind_names[p->channel_kind]);
@@ -217,7 +218,9 @@ min_cmp(const void *a, const void *b)
 }
 
 int
-mts_json_encode(char **out, size_t *out_len, const mts_session *s,
+mts_json_encode(char **out,
+                size_t *out_len,
+                const mts_session *s,
                 mts_error *err)
 {
     mts__buf b;
@@ -267,8 +270,7 @@ mts_json_encode(char **out, size_t *out_len, const mts_session *s,
     guess = 1024 + mts_session_dc_count(s) * 700 +
             mts_session_peer_count(s) * 160 +
             (mts_session_channel_count(s) + n) * 64;
-    mts__buf_reserve(&b, guess < MTS_INPUT_MAX / 4 ? guess
-                                                   : MTS_INPUT_MAX / 4);
+    mts__buf_reserve(&b, guess < MTS_INPUT_MAX / 4 ? guess : MTS_INPUT_MAX / 4);
 
     mts__buf_str(&b, "{\n  \"format\": \"" JSON_FORMAT "\",\n");
     mts__buf_printf(&b, "  \"version\": %d,\n", JSON_VERSION);
@@ -314,8 +316,8 @@ mts_json_encode(char **out, size_t *out_len, const mts_session *s,
     n = mts_session_channel_count(s);
     for (size_t i = 0; i < n; i++) {
         put_item_sep(&b, i, "      ");
-        mts__buf_printf(&b, "{\"channel_id\": %" PRId64 ", \"pts\": %" PRId32
-                            "}",
+        mts__buf_printf(&b,
+                        "{\"channel_id\": %" PRId64 ", \"pts\": %" PRId32 "}",
                         chans[i].channel_id, chans[i].pts);
     }
     put_list_end(&b, n, "    ");
@@ -336,8 +338,9 @@ mts_json_encode(char **out, size_t *out_len, const mts_session *s,
     n = mts_session_min_peer_count(s);
     for (size_t i = 0; i < n; i++) {
         put_item_sep(&b, i, "    ");
-        mts__buf_printf(&b, "{\"user_id\": %" PRId64 ", \"peer_id\": %" PRId64
-                            ", \"msg_id\": %" PRId32 "}",
+        mts__buf_printf(&b,
+                        "{\"user_id\": %" PRId64 ", \"peer_id\": %" PRId64
+                        ", \"msg_id\": %" PRId32 "}",
                         mins[i].user_id, mins[i].peer_id, mins[i].msg_id);
     }
     put_list_end(&b, n, "  ");
@@ -527,8 +530,7 @@ expect_fail(jp *j, const char *want)
     int c = peek(j);
     const char *found;
     if (c < 0)
-        return CORRUPT(j, j->pos, "unexpected end of input, expected %s",
-                       want);
+        return CORRUPT(j, j->pos, "unexpected end of input, expected %s", want);
     switch (c) {
     case '"':
         found = "a string";
@@ -817,8 +819,7 @@ lex_literal(jp *j, const char *word)
 {
     size_t n = strlen(word), left = j->len - j->pos;
     if (left < n && memcmp(j->in + j->pos, word, left) == 0)
-        return CORRUPT(j, j->len, "unexpected end of input in \"%s\"",
-                       word);
+        return CORRUPT(j, j->len, "unexpected end of input in \"%s\"", word);
     if (left < n || memcmp(j->in + j->pos, word, n) != 0)
         return CORRUPT(j, j->pos, "invalid literal (expected %s)", word);
     j->pos += n;
@@ -833,7 +834,7 @@ get_int(jp *j, int bits, int64_t *out, size_t *off)
 {
     char lit[ECHO_MAX + 4];
     uint64_t limit;
-    jnum n;
+    jnum n = { 0, 0, false, false, false, false, 0 };
     int c = peek(j), rc;
     if (c != '-' && !is_digit(c))
         return expect_fail(j, "an integer");
@@ -927,8 +928,7 @@ name_index(const char *const *names, size_t n, const uint8_t *s, size_t len)
 
 /* Lower-case hex digits s[0..count) into out (count even). */
 static int
-decode_hex(jp *j, const jstr *s, const uint8_t *hex, size_t count,
-           uint8_t *out)
+decode_hex(jp *j, const jstr *s, const uint8_t *hex, size_t count, uint8_t *out)
 {
     for (size_t i = 0; i < count; i++) {
         int c = hex[i];
@@ -983,7 +983,7 @@ container_open(jp *j, int depth, int open, const char *want, jobj *o)
 static int
 obj_next(jp *j, jobj *o, uint8_t *key, size_t *klen, size_t *koff)
 {
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int c = peek(j), rc;
     if (c == '}') {
         j->pos++;
@@ -1042,9 +1042,9 @@ arr_next(jp *j, jobj *a)
 static int
 skip_value(jp *j, int depth, size_t *count)
 {
-    jobj o;
-    jstr s;
-    jnum n;
+    jobj o = { 0, 0 };
+    jstr s = { NULL, 0, 0, 0, 0 };
+    jnum n = { 0, 0, false, false, false, false, 0 };
     uint8_t key[KEY_MAX];
     size_t klen, koff, mark;
     int rc;
@@ -1099,13 +1099,19 @@ typedef int (*element_fn)(jp *j, void *ctx, size_t i, int depth);
  * names) must appear. *start receives the offset of its '{'.
  */
 static int
-parse_object(jp *j, int depth, const char *const *names, size_t nnames,
-             uint32_t required, member_fn fn, void *ctx, size_t *start)
+parse_object(jp *j,
+             int depth,
+             const char *const *names,
+             size_t nnames,
+             uint32_t required,
+             member_fn fn,
+             void *ctx,
+             size_t *start)
 {
     uint8_t key[KEY_MAX];
     size_t klen, koff;
     uint32_t seen = 0;
-    jobj o;
+    jobj o = { 0, 0 };
     int rc;
     if ((rc = container_open(j, depth, '{', "an object", &o)) != 0)
         return rc;
@@ -1137,7 +1143,7 @@ parse_object(jp *j, int depth, const char *const *names, size_t nnames,
 static int
 parse_array(jp *j, int depth, element_fn fn, void *ctx)
 {
-    jobj a;
+    jobj a = { 0, 0 };
     int rc;
     if ((rc = container_open(j, depth, '[', "an array", &a)) != 0)
         return rc;
@@ -1166,7 +1172,7 @@ static const char *const scan_keys[] = { "format", "version", "peers" };
 static int
 scan_member(jp *j, void *ctx, int k, int depth)
 {
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc;
     (void)ctx;
     if (k == SCAN_PEERS)
@@ -1274,17 +1280,9 @@ user_member(jp *j, void *ctx, int k, int depth)
 
 /* ---- dcs ---- */
 
-enum {
-    DC_ID,
-    DC_IP,
-    DC_PORT,
-    DC_FLAGS,
-    DC_AUTH_KEY,
-    DC_SALT,
-    DC_TIME_OFFSET
-};
-static const char *const dc_keys[] = { "dc_id",    "ip",          "port",
-                                       "flags",    "auth_key",    "server_salt",
+enum { DC_ID, DC_IP, DC_PORT, DC_FLAGS, DC_AUTH_KEY, DC_SALT, DC_TIME_OFFSET };
+static const char *const dc_keys[] = { "dc_id",      "ip",       "port",
+                                       "flags",      "auth_key", "server_salt",
                                        "time_offset" };
 
 typedef struct dc_ctx {
@@ -1297,17 +1295,17 @@ dc_flag_element(jp *j, void *ctx, size_t i, int depth)
 {
     unsigned *flags = ctx;
     char name[16], echo[ECHO_MAX + 4];
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc, f;
     (void)i;
     (void)depth;
-    if ((rc = get_short_string(j, name, sizeof(name) - 1, &s,
-                               "a flag name")) != 0)
+    if ((rc = get_short_string(j, name, sizeof(name) - 1, &s, "a flag name")) !=
+        0)
         return rc;
-    f = s.len < sizeof(name) ? name_index(dc_flag_names,
-                                          MTS__ARRAY_LEN(dc_flag_names),
-                                          (const uint8_t *)name, s.len)
-                             : -1;
+    f = s.len < sizeof(name)
+            ? name_index(dc_flag_names, MTS__ARRAY_LEN(dc_flag_names),
+                         (const uint8_t *)name, s.len)
+            : -1;
     if (f < 0) {
         sanitize(echo, (const uint8_t *)name, s.len < 15 ? s.len : 15);
         return CORRUPT(j, s.start,
@@ -1325,7 +1323,7 @@ static int
 get_auth_key(jp *j, uint8_t key[MTS_AUTH_KEY_SIZE], const uint8_t **out)
 {
     uint8_t hex[MTS_AUTH_KEY_SIZE * 2];
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc = take_null(j);
     if (rc != 0) {
         *out = NULL;
@@ -1356,15 +1354,14 @@ dc_member(jp *j, void *ctx, int k, int depth)
     char ip[64], echo[ECHO_MAX + 4];
     int32_t v;
     size_t off;
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc;
     switch (k) {
     case DC_ID:
         if ((rc = get_i32(j, &d->dc.dc_id, &off)) != 0)
             return rc;
         if (d->dc.dc_id <= 0)
-            return CORRUPT(j, off,
-                           "%" PRId32 " is not a DC id (1..2147483647)",
+            return CORRUPT(j, off, "%" PRId32 " is not a DC id (1..2147483647)",
                            d->dc.dc_id);
         return 0;
     case DC_IP:
@@ -1469,8 +1466,7 @@ chan_element(jp *j, void *ctx, size_t i, int depth)
     if (rc != 0)
         return rc;
     if (mts_session_channel_pts(j->s, c.channel_id, NULL) == 0)
-        return CORRUPT(j, start, "duplicate channel_id %" PRId64,
-                       c.channel_id);
+        return CORRUPT(j, start, "duplicate channel_id %" PRId64, c.channel_id);
     rc = mts_session_set_channel_pts(j->s, c.channel_id, c.pts);
     if (rc == MTS_ENOMEM)
         return mts__err_oom(j->err);
@@ -1509,10 +1505,10 @@ enum {
     PEER_USERNAME,
     PEER_PHONE
 };
-static const char *const peer_keys[] = {
-    "kind",      "id",  "access_hash", "channel_kind",
-    "community", "bot", "username",    "phone"
-};
+static const char *const peer_keys[] = { "kind",        "id",
+                                         "access_hash", "channel_kind",
+                                         "community",   "bot",
+                                         "username",    "phone" };
 
 typedef struct peer_ctx {
     mts_peer p;
@@ -1525,7 +1521,7 @@ typedef struct peer_ctx {
 static int
 get_peer_string(jp *j, char *buf, const char **out)
 {
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc = take_null(j);
     if (rc != 0) {
         *out = NULL;
@@ -1547,11 +1543,10 @@ get_peer_string(jp *j, char *buf, const char **out)
 
 /* A name from a table (NULL entries never match) as an enum value. */
 static int
-get_name(jp *j, const char *const *names, size_t n, const char *what,
-         int *out)
+get_name(jp *j, const char *const *names, size_t n, const char *what, int *out)
 {
     char buf[16], echo[ECHO_MAX + 4];
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     int rc, k;
     *out = 0;
     if ((rc = get_short_string(j, buf, sizeof(buf) - 1, &s, "a string")) != 0)
@@ -1597,8 +1592,7 @@ peer_member(jp *j, void *ctx, int k, int depth)
             p->channel_kind = MTS_CHANNEL_UNKNOWN;
             return rc < 0 ? rc : 0;
         }
-        rc = get_name(j, channel_kind_names,
-                      MTS__ARRAY_LEN(channel_kind_names),
+        rc = get_name(j, channel_kind_names, MTS__ARRAY_LEN(channel_kind_names),
                       "broadcast, megagroup, gigagroup or null", &v);
         p->channel_kind = (mts_channel_kind)v;
         return rc;
@@ -1621,7 +1615,7 @@ static const char *
 peer_kind_name(mts_peer_kind k)
 {
     return (unsigned)k < MTS__ARRAY_LEN(peer_kind_names) ? peer_kind_names[k]
-                                                          : "?";
+                                                         : "?";
 }
 
 static int
@@ -1718,9 +1712,10 @@ enum {
     DOC_TOKEN
 };
 static const char *const doc_keys[] = {
-    "format",       "version", "home_dc_id", "test_mode",
-    "api_id",       "user",    "dcs",        "update_state",
-    "peers",        "min_peers", "future_auth_token"
+    "format",    "version",          "home_dc_id",
+    "test_mode", "api_id",           "user",
+    "dcs",       "update_state",     "peers",
+    "min_peers", "future_auth_token"
 };
 
 /* Hex string or null. The string is measured first, then decoded into a
@@ -1728,7 +1723,7 @@ static const char *const doc_keys[] = {
 static int
 get_token(jp *j)
 {
-    jstr s;
+    jstr s = { NULL, 0, 0, 0, 0 };
     size_t at;
     uint8_t *buf;
     int rc = take_null(j);
@@ -1837,8 +1832,7 @@ doc_member(jp *j, void *ctx, int k, int depth)
 }
 
 int
-mts_json_decode(mts_session **out, const char *text, size_t len,
-                mts_error *err)
+mts_json_decode(mts_session **out, const char *text, size_t len, mts_error *err)
 {
     jp j;
     int rc;

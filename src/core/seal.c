@@ -402,8 +402,10 @@ mts_string_decode_any(mts_session **out, const char *text, size_t len,
         return mts_string_decode(out, text, len, err); /* its diagnosis */
     rc = mts_base64url_decode(&bin, &blen, (const char *)p + plen, n - plen,
                               NULL);
+    if (rc == MTS_ENOMEM)
+        return mts__err_oom(err);
     if (rc != 0)
-        return mts_string_decode(out, text, len, err);
+        return mts_string_decode(out, text, len, err); /* its diagnosis */
     rc = mts_decode_any(out, bin, blen, secret, err);
     mts__wipe(bin, blen);
     mts_free(bin);

@@ -379,11 +379,14 @@ test_v2_sections(void)
     reseal(img, n + 12);
     T_EQ_INT(mts_decode(&back, img, n + 12, &err), MTS_EVERSION);
     T_CONTAINS(err.message, "section 0x0100");
-    /* Header flags from a newer writer. */
+    /* Header flags from a newer writer; flag 1 means sealed. */
     memcpy(img, enc, n);
-    img[12] = 1;
+    img[12] = 2;
     reseal(img, n);
     T_EQ_INT(mts_decode(&back, img, n, &err), MTS_EVERSION);
+    img[12] = 1;
+    reseal(img, n);
+    T_EQ_INT(mts_decode(&back, img, n, &err), MTS_EENCRYPTED);
     /* A required section missing: drop MIN_PEERS (last, 12 bytes). */
     memcpy(img, enc, n);
     memmove(img + n - 16, img + n - 4, 4);
