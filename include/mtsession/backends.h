@@ -22,7 +22,20 @@ typedef enum mts_file_flag {
      * Follow a symbolic link at `path` (resolved once, at open). Without
      * it a symlink is refused with MTS_EINVAL.
      */
-    MTS_FILE_FOLLOW_SYMLINK = 1
+    MTS_FILE_FOLLOW_SYMLINK = 1,
+    /**
+     * Group commit for mts_storage_apply_update_state: sync the journal
+     * only once group_commit_changes changes are unsynced, or when a call
+     * finds the oldest unsynced change group_commit_ms old; saves, folds
+     * and mts_storage_free sync as well. This gives up durability, not
+     * consistency: after an operating-system crash or power loss the
+     * changes of up to group_commit_changes - 1 acknowledged calls, all
+     * made less than group_commit_ms before the last call that returned,
+     * may be lost; the store still loads, as of some earlier acknowledged
+     * call (never torn, never reordered). A process crash loses nothing:
+     * every change is written to the kernel before its call returns.
+     */
+    MTS_FILE_GROUP_COMMIT = 2
 } mts_file_flag;
 
 #define MTS_FILE_OPTIONS_VERSION 1
@@ -36,9 +49,19 @@ typedef struct mts_file_options {
      * the handle. When NULL, a sealed file loads as MTS_EENCRYPTED.
      */
     mts_secret *secret;
+    /**
+     * The journal ("<path>.journal") is folded into a new snapshot before
+     * it would grow past this many bytes. 0 means 1 MiB; otherwise
+     * 64 .. 1 GiB.
+     */
+    size_t journal_max_bytes;
+    /** With MTS_FILE_GROUP_COMMIT: changes per sync; 0 means 100. */
+    unsigned int group_commit_changes;
+    /** With MTS_FILE_GROUP_COMMIT: milliseconds; 0 means 1000. */
+    unsigned int group_commit_ms;
 } mts_file_options;
 
-#define MTS_FILE_OPTIONS_INIT { MTS_FILE_OPTIONS_VERSION, 0, NULL }
+#define MTS_FILE_OPTIONS_INIT { MTS_FILE_OPTIONS_VERSION, 0, NULL, 0, 0, 0 }
 
 /**
  * A session in one binary file (docs/FORMAT.md).
@@ -57,14 +80,37 @@ typedef struct mts_file_options {
  *   writing the same file, in this process or another, gets MTS_ELOCKED
  *   "locked by pid N". The lock file is never deleted. Holding the lock,
  *   the handle removes temp files left by a crash (best effort).
+ * - mts_storage_apply_update_state appends one record (28 bytes for all
+ *   but MTS_UPDATE_ALL) to the journal "<path>.journal" (created 0600) and
+ *   syncs it, under the lock, instead of rewriting the file: its cost does
+ *   not depend on the size of the session. The journal has the same crash
+ *   guarantee as a save: after a crash the store loads as of the last
+ *   acknowledged call or the one in flight. A load replays the journal
+ *   over the snapshot; a save writes a new snapshot and then empties the
+ *   journal; a change that would take the journal past journal_max_bytes
+ *   is folded into a new snapshot (a save) instead. The first change of a
+ *   handle reads the store once, and rewrites it if the snapshot carries
+ *   no id yet (one written by a handle that never used the journal).
+ *   update_dc, set_home_dc and cache_peer load, change and save. The
+ *   journal is plain even with a secret: it holds update-sequence numbers
+ *   and channel ids, never keys, hashes, names or phone numbers. Copy
+ *   <path> and <path>.journal together, or save first. The format:
+ *   docs/FORMAT.md, "Journal".
  * - load of a missing file is MTS_ENOTFOUND; any other failure is an error
  *   naming the problem (an empty file is MTS_ECORRUPT; a symlink that
  *   appeared at `path` after open is MTS_EINVAL). The file is never
  *   renamed or replaced on load.
  *
+ * - A load that finds the journal damaged before its last record (a bad
+ *   record followed by one written after it was durable) is MTS_ECORRUPT
+ *   naming "<path>.journal" and the byte offset; an incomplete or damaged
+ *   last record was never acknowledged and is ignored. A save repairs the
+ *   store: it does not read the journal.
+ *
  * opts may be NULL for the defaults. Returns 0, MTS_EINVAL (empty path, a
- * path that does not name a file, unknown options, or a symlink without
- * MTS_FILE_FOLLOW_SYMLINK), MTS_EIO (the path or link could not be
+ * path that does not name a file, unknown options, out-of-range sizes,
+ * group-commit settings without MTS_FILE_GROUP_COMMIT, or a symlink
+ * without MTS_FILE_FOLLOW_SYMLINK), MTS_EIO (the path or link could not be
  * examined), MTS_ENOMEM.
  */
 MTS_API int mts_file_open(mts_storage **out, const char *path,
@@ -140,16 +186,72 @@ MTS_API int mts_sqlite_open_memory(mts_storage **out, const char *name,
 
 /* ---- libSQL (MTSESSION_WITH_LIBSQL) ----------------------------------- */
 
+/*
+ * The session called `name` (NULL means "default") in a libSQL database,
+ * on the SQLite backend's schema (docs/SQL.md, docs/LIBSQL.md). Values are
+ * stored as given in every mode. Names: "libsql:<path>#<name>",
+ * "libsql::memory:#<name>", "libsql:<url>#<name>" and
+ * "libsql:<path> (replica of <url>)#<name>"; a URL is shown as scheme,
+ * host, port and path only, never with a token.
+ */
+
+/**
+ * A local database file, through the SQLite engine: the file is an
+ * ordinary mtsession SQLite database (mts_sqlite_open reads it, and the
+ * other way round). Returns what mts_sqlite_open returns.
+ */
 MTS_API int mts_libsql_open_local(mts_storage **out, const char *path,
                                   const char *name, mts_error *err);
+/** A private in-memory database (see mts_sqlite_open_memory). */
 MTS_API int mts_libsql_open_memory(mts_storage **out, const char *name,
                                    mts_error *err);
+/**
+ * A libSQL server (sqld, Turso) over Hrana over HTTP. `url` is
+ * "libsql://host[:port][/path]" (HTTPS; "?tls=0" for plain HTTP with an
+ * explicit port), "https://..." or "http://..."; `auth_token` may be NULL
+ * or "" (no Authorization header). Nothing is contacted here.
+ *
+ * Every operation is one HTTP request holding one transaction, committed
+ * or rolled back as a whole; no server-side stream outlives a call. The
+ * schema is checked on first use and created when the database is empty.
+ * HTTP 429 and 503 are retried with exponential backoff (5 tries, at most
+ * 8 s of pauses); requests time out (10 s to connect, 60 s in all).
+ *
+ * Open returns 0, MTS_EINVAL (a URL that is not libsql://, https:// or
+ * http://; a bad session name) or MTS_ENOMEM. Operations return, besides
+ * their usual codes: MTS_EIO (the server could not be reached; native: the
+ * libcurl code), MTS_EBACKEND with native = the HTTP status and the
+ * message "libsql: authentication failed (HTTP 401)" for 401/403, for
+ * other HTTP errors, and for busy answers once the retries are used up;
+ * MTS_EBACKEND with the server's error code and message for an SQL error
+ * (native: the SQLite primary result code when there is one);
+ * MTS_EFORMAT or MTS_EVERSION for a database that is not (or is a newer)
+ * mtsession schema.
+ */
 MTS_API int mts_libsql_open_remote(mts_storage **out, const char *url,
                                    const char *auth_token, const char *name,
                                    mts_error *err);
+/**
+ * A local replica file at `path` (SQLite, same schema) of the session on
+ * the server at `url`. Loads are served from the local file once this
+ * handle has pulled the remote state: the first load pulls it (and fails
+ * when the server cannot be reached), as does mts_libsql_sync. Writes go
+ * to the server first, in one transaction, and then to the local file; a
+ * write the server refuses never reaches the file. If the local write
+ * fails after the server accepted it, the error says so and the next load
+ * pulls again. Errors: those of mts_libsql_open_remote and mts_sqlite_open
+ * (MTS_EINVAL also for an empty path or ":memory:").
+ */
 MTS_API int mts_libsql_open_replica(mts_storage **out, const char *path,
                                     const char *url, const char *auth_token,
                                     const char *name, mts_error *err);
+/**
+ * Pull the server's state of a replica's session into its local file (a
+ * session the server does not have is removed locally). Returns 0,
+ * MTS_EINVAL (st is not a libsql replica handle), or the errors of a
+ * remote load and of a local save; on error the local file is unchanged.
+ */
+MTS_API int mts_libsql_sync(mts_storage *st, mts_error *err);
 
 /* ---- run-time discovery ------------------------------------------------ */
 

@@ -2,8 +2,14 @@
  * file.c - the binary file backend, and atomic whole-file I/O.
  *
  * A session lives in one file holding the binary encoding (codec.h,
- * docs/FORMAT.md). Next to it:
+ * docs/FORMAT.md), the snapshot. Next to it:
  *
+ *   <path>.journal                0600, the update journal (journal.c,
+ *                                 docs/FORMAT.md "Journal"): one record per
+ *                                 apply_update_state call, appended and
+ *                                 synced, bound to the snapshot by the
+ *                                 snapshot's id. A load replays it over
+ *                                 the snapshot; a save empties it.
  *   <path>.lock                   0600, holds the writer's pid as decimal
  *                                 text and an open-file-description lock
  *                                 while a handle that has written is open;
@@ -14,9 +20,24 @@
  *                                 <path>. One that survives was left by a
  *                                 crash; the next lock holder removes it.
  *
+ * The journal and the snapshot. A handle that has used the journal writes
+ * snapshots with an id (a random GENERATION section; a sealed snapshot's
+ * envelope nonce is its id), and the journal header names the id of the
+ * snapshot it extends. A save renames the new snapshot into place, syncs
+ * the directory, and only then empties the journal: a crash in between
+ * leaves a journal naming the old id, which every reader ignores. A
+ * journal is emptied (truncated and synced) before it gets its new header,
+ * so a torn header never sits in front of old records. Snapshots written
+ * by a handle that never used the journal are exactly mts_encode's bytes;
+ * no journal extends them, so the first journaled change of a handle on
+ * such a snapshot is a save (a fold).
+ *
  * Readers take no lock: rename replaces the file in one step, so a reader
- * sees the old or the new file, never a mix. A load never renames,
- * deletes or rewrites anything; a bad file is reported, not moved away.
+ * sees the old or the new file, never a mix. A load keeps the snapshot
+ * open while it reads the journal and then checks that the path still
+ * names the file it read; if a save replaced it meanwhile, it reads again.
+ * A load never renames, deletes or rewrites anything; a bad file is
+ * reported, not moved away.
  *
  * Symbolic links are refused unless the caller asks to follow them; then
  * the link is resolved once, at open, and the target is used from then
@@ -32,6 +53,7 @@
  * only state shared between handles is the atomic temp-name counter.
  */
 #include "internal.h"
+#include "journal.h"
 #include "mtsession/seal.h"
 #include "os.h"
 
@@ -43,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +77,13 @@
 #define LINK_DEPTH_MAX 40
 /* How many fresh names to try when a temp name already exists. */
 #define TMP_NAME_TRIES 8
+/* How many times a load reads again when a save replaced the file. */
+#define LOAD_TRIES 8
+/* Defaults of mts_file_options. */
+#define JOURNAL_MAX_DEFAULT ((size_t)1 << 20)
+#define JOURNAL_MAX_MIN 64
+#define GROUP_CHANGES_DEFAULT 100
+#define GROUP_MS_DEFAULT 1000
 
 typedef struct file_backend {
     mts_backend base; /* first: the core casts between the two */
@@ -64,6 +94,23 @@ typedef struct file_backend {
     char *name;       /* "file:" + path */
     int lock_fd;      /* -1 until the first write takes the lock */
     mts_secret *secret; /* borrowed; NULL: plain files */
+
+    /* The journal. Only the lock holder appends; jfd >= 0 means the
+     * journal is open, bound to the snapshot `jid`, and the disk is known
+     * to match the fields below. Any doubt closes it (jfd = -1): the next
+     * change then reads the store again (journal_start). */
+    char *journal_path; /* path + ".journal" */
+    int jfd;            /* O_WRONLY | O_APPEND, or -1 */
+    bool journaling;    /* saves write an id, so a journal can extend them */
+    bool fold_next;     /* a sync failed: the next change is a save */
+    uint64_t jid;       /* the id of the snapshot the journal extends */
+    size_t jlen;        /* bytes in the journal */
+    size_t jsynced;     /* of which known durable */
+    size_t jmax;        /* fold rather than grow past this */
+    bool group;         /* MTS_FILE_GROUP_COMMIT */
+    unsigned int group_changes, group_ms;
+    unsigned int pending;          /* changes written since the last sync */
+    struct timespec pending_since; /* when the first of them was written */
 } file_backend;
 
 /* ---- errors ------------------------------------------------------------ */
@@ -406,26 +453,15 @@ free_secret(uint8_t *p, size_t size)
     mts_free(p);
 }
 
-/*
- * Read the regular file at path, at most max bytes. open_flags are added
- * to O_RDONLY | O_CLOEXEC | O_NONBLOCK (the last so that a FIFO is refused
- * instead of blocking the open). The contents may be secret: every buffer
- * is wiped before it is freed.
- */
+/* Open `path` for reading with open_flags added to O_RDONLY | O_CLOEXEC |
+ * O_NONBLOCK (the last so that a FIFO is refused instead of blocking the
+ * open). A missing file is MTS_ENOTFOUND. */
 static int
-read_all(uint8_t **out, size_t *out_len, const char *path, int open_flags,
-         size_t max, mts_error *err)
+open_read(int *fd, const char *path, int open_flags, mts_error *err)
 {
-    struct stat st;
-    uint8_t *buf = NULL;
-    size_t cap = 0, len = 0;
-    int fd, rc = 0;
-    if (max == 0)
-        max = MTS_INPUT_MAX;
-    if (max > SIZE_MAX - 2)
-        max = SIZE_MAX - 2;
-    fd = mts__os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | open_flags, 0);
-    if (fd < 0) {
+    *fd = mts__os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | open_flags,
+                       0);
+    if (*fd < 0) {
         int e = errno;
         if (e == ENOENT)
             return mts__err_native(err, MTS_ENOTFOUND, e, "%s: no such file",
@@ -437,28 +473,40 @@ read_all(uint8_t **out, size_t *out_len, const char *path, int open_flags,
                                    path);
         return io_err(err, e, "open", path);
     }
-    if (mts__os_fstat(fd, &st) != 0) {
-        rc = io_err(err, errno, "fstat", path);
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = mts__err_native(err, MTS_EIO,
-                             S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
-                             "%s is not a regular file", path);
-        goto done;
-    }
-    if ((uint64_t)st.st_size > (uint64_t)max) {
-        rc = mts__err(err, MTS_ELIMIT,
-                      "%s is larger than the maximum of %zu bytes", path, max);
-        goto done;
-    }
+    return 0;
+}
+
+/*
+ * Read the regular file open at fd (named path), at most max bytes; *st
+ * receives its fstat. The contents may be secret: every buffer is wiped
+ * before it is freed. The caller closes fd.
+ */
+static int
+read_fd(uint8_t **out, size_t *out_len, struct stat *st, int fd,
+        const char *path, size_t max, mts_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    int rc = 0;
+    if (max == 0)
+        max = MTS_INPUT_MAX;
+    if (max > SIZE_MAX - 2)
+        max = SIZE_MAX - 2;
+    if (mts__os_fstat(fd, st) != 0)
+        return io_err(err, errno, "fstat", path);
+    if (!S_ISREG(st->st_mode))
+        return mts__err_native(err, MTS_EIO,
+                               S_ISDIR(st->st_mode) ? EISDIR : EINVAL,
+                               "%s is not a regular file", path);
+    if ((uint64_t)st->st_size > (uint64_t)max)
+        return mts__err(err, MTS_ELIMIT,
+                        "%s is larger than the maximum of %zu bytes", path,
+                        max);
     /* Room for the whole file, one byte to see EOF or growth, the NUL. */
-    cap = (size_t)st.st_size + 2;
+    cap = (size_t)st->st_size + 2;
     buf = mts_malloc(cap);
-    if (buf == NULL) {
-        rc = mts__err_oom(err);
-        goto done;
-    }
+    if (buf == NULL)
+        return mts__err_oom(err);
     for (;;) {
         ssize_t n;
         if (len + 1 == cap) {
@@ -499,6 +547,19 @@ read_all(uint8_t **out, size_t *out_len, const char *path, int open_flags,
 done:
     if (buf != NULL)
         free_secret(buf, cap);
+    return rc;
+}
+
+/* open_read, read_fd, close. */
+static int
+read_all(uint8_t **out, size_t *out_len, const char *path, int open_flags,
+         size_t max, mts_error *err)
+{
+    struct stat st;
+    int fd, rc = open_read(&fd, path, open_flags, err);
+    if (rc != 0)
+        return rc;
+    rc = read_fd(out, out_len, &st, fd, path, max, err);
     /* Read-only descriptor: nothing a failed close could lose. */
     (void)mts__os_close(fd);
     return rc;

@@ -105,4 +105,11 @@ mts_libsql_open_replica(mts_storage **out, const char *path, const char *url,
     (void)name;
     return no_libsql(err);
 }
+
+int
+mts_libsql_sync(mts_storage *st, mts_error *err)
+{
+    (void)st;
+    return no_libsql(err);
+}
 #endif

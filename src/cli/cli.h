@@ -58,14 +58,17 @@ typedef struct cli_args {
 
 /* A session read from INPUT. */
 typedef struct cli_input {
-    const char *label;  /* INPUT as given ("-" for standard input) */
-    uint8_t *data;      /* the whole input (mts_free), NULL for a store */
+    const char *label; /* INPUT as given ("-" for standard input) */
+    uint8_t *data;     /* the whole input (mts_free), NULL for a store */
     size_t len;
-    mts_format fmt;     /* the format read (given or detected) */
+    mts_format fmt; /* the format read (given or detected) */
     mts_session *s;
 } cli_input;
 
-#define CLI_INPUT_INIT { NULL, NULL, 0, MTS_FORMAT_UNKNOWN, NULL }
+#define CLI_INPUT_INIT                                                         \
+    {                                                                          \
+        NULL, NULL, 0, MTS_FORMAT_UNKNOWN, NULL                                \
+    }
 
 /* ---- messages (io.c) ---- */
 
@@ -86,16 +89,28 @@ int cli_usage_error(const char *fmt, ...)
 /* The exit status for a library error code met while reading input. */
 int cli_status_for(int code);
 
+/* The exit status for a library error code met while writing OUTPUT. */
+int cli_write_status(int code);
+
 /* The library's message in err, or the code's description if empty. */
 const char *cli_errmsg(const mts_error *err, int code);
 
-/* ---- formats and options (io.c) ---- */
+/* Overwrite n bytes at p (may be NULL) with zeros, not optimised away. */
+void cli_wipe(void *p, size_t n);
+
+/* ---- formats and options (io.c, secret.c) ---- */
 
 /*
  * Resolve the value of option `opt` (e.g. "--to") to a format. A name no
  * format has is a usage error (2); returns 0 or 2.
  */
 int cli_format_arg(mts_format *out, const char *opt, const char *name);
+
+/*
+ * What this build can do with fmt: the library's mts_format_caps, plus
+ * read, write and store for a store format whose backend is compiled in.
+ */
+unsigned int cli_format_caps(mts_format fmt);
 
 /* 0 if fmt can be written by this build, else 1 with a message. */
 int cli_check_writable(mts_format fmt, const char *what);
@@ -104,11 +119,21 @@ int cli_check_writable(mts_format fmt, const char *what);
 int cli_check_readable(mts_format fmt, const char *what);
 
 /*
- * Refuse the common options this build cannot honour for the formats in
- * play (MTS_FORMAT_UNKNOWN when there is none on that side): returns 0,
- * 1 (not supported / does not apply) or 2 (a malformed value).
+ * Refuse the common options that this build cannot honour, or that do not
+ * apply to the formats in play (MTS_FORMAT_UNKNOWN when there is none on
+ * that side). Returns 0 or 1 with a message.
  */
 int cli_check_common(const cli_args *a, mts_format in, mts_format out);
+
+/* The key option given (--key-file, ...), or NULL. */
+const char *cli_key_option(const cli_args *a);
+
+/*
+ * The at-rest secret named by --key-file, --passphrase-file or
+ * --passphrase-env into *out (NULL when none was given; free with
+ * mts_secret_free). Returns an exit status.
+ */
+int cli_secret(mts_secret **out, const cli_args *a);
 
 /* ---- input and output (io.c) ---- */
 
@@ -127,23 +152,45 @@ int cli_detect(cli_input *in);
 
 /*
  * Read, detect (when from is MTS_FORMAT_UNKNOWN) and decode INPUT into
- * in->s, with the options in `a` (store name). Returns an exit status.
+ * in->s, with the options in `a` (store name) and `secret` (may be NULL)
+ * to open a sealed session. Returns an exit status.
  */
-int cli_load(cli_input *in, const char *input, mts_format from,
-             const cli_args *a);
+int cli_load(cli_input *in,
+             const char *input,
+             mts_format from,
+             const cli_args *a,
+             mts_secret *secret);
 
 void cli_input_free(cli_input *in);
 
 /*
  * Encode s as fmt and write it to OUTPUT (a path, replaced atomically, or
  * "-"), printing one warning line per kind of data the format drops.
+ * With a secret, mtsession and mtsession-string outputs are sealed.
  * Returns an exit status; on failure an existing OUTPUT is untouched.
  */
-int cli_save(const mts_session *s, mts_format fmt, const char *output,
-             const cli_args *a);
+int cli_save(const mts_session *s,
+             mts_format fmt,
+             const char *output,
+             const cli_args *a,
+             mts_secret *secret);
 
 /* Write len bytes to OUTPUT (atomically, or to standard output). */
 int cli_write(const char *output, const void *data, size_t len);
+
+/* ---- stores (store.c) ---- */
+
+/*
+ * Load the session named by --name from the store INPUT (in->fmt) into
+ * in->s. Returns an exit status.
+ */
+int cli_store_load(cli_input *in, const char *input, const cli_args *a);
+
+/* Save s to the store OUTPUT as fmt. Returns an exit status. */
+int cli_store_save(const mts_session *s,
+                   mts_format fmt,
+                   const char *output,
+                   const cli_args *a);
 
 /* ---- subcommands (cmd_*.c) ---- */
 

@@ -16,7 +16,9 @@ int
 cli_cmd_convert(const cli_args *a)
 {
     cli_input in = CLI_INPUT_INIT;
-    mts_format from = MTS_FORMAT_UNKNOWN, to = MTS_FORMAT_UNKNOWN;
+    mts_format from = MTS_FORMAT_UNKNOWN;
+    mts_format to = MTS_FORMAT_UNKNOWN;
+    mts_secret *secret = NULL;
     int status;
 
     if (a->to == NULL)
@@ -30,10 +32,13 @@ cli_cmd_convert(const cli_args *a)
     if (status != 0)
         return status;
 
-    status = cli_load(&in, a->pos[0], from, a);
+    status = cli_secret(&secret, a);
     if (status == CLI_EXIT_OK)
-        status = cli_save(in.s, to, a->pos[1], a);
+        status = cli_load(&in, a->pos[0], from, a, secret);
+    if (status == CLI_EXIT_OK)
+        status = cli_save(in.s, to, a->pos[1], a, secret);
     cli_input_free(&in);
+    mts_secret_free(secret);
     return status;
 }
 
@@ -59,7 +64,8 @@ static int
 in_default_table(int32_t dc_id, int test, char *ids, size_t size)
 {
     const mts_dc *dcs = NULL;
-    size_t count = 0, used = 0;
+    size_t count = 0;
+    size_t used = 0;
     int found = 0;
     int32_t last = 0;
 
@@ -83,9 +89,11 @@ int
 cli_cmd_new(const cli_args *a)
 {
     mts_session *s = NULL;
+    mts_secret *secret = NULL;
     mts_format to = MTS_FORMAT_MTSESSION;
     int32_t dc_id = 0;
-    int status, rc;
+    int status;
+    int rc;
 
     if (a->to != NULL) {
         status = cli_format_arg(&to, "--to", a->to);
@@ -99,8 +107,7 @@ cli_cmd_new(const cli_args *a)
         if (!in_default_table(dc_id, a->test, ids, sizeof(ids)))
             return cli_usage_error("new: --dc %s: not in the default %s DC "
                                    "table (%s)",
-                                   a->dc, a->test ? "test" : "production",
-                                   ids);
+                                   a->dc, a->test ? "test" : "production", ids);
     }
     status = cli_check_writable(to, a->pos[0]);
     if (status == 0)
@@ -119,7 +126,10 @@ cli_cmd_new(const cli_args *a)
                             mts_strerror(rc));
         }
     }
-    status = cli_save(s, to, a->pos[0], a);
+    status = cli_secret(&secret, a);
+    if (status == 0)
+        status = cli_save(s, to, a->pos[0], a, secret);
+    mts_secret_free(secret);
     mts_session_free(s);
     return status;
 }

@@ -18,7 +18,7 @@ static const struct {
     unsigned int bit;
     const char *name;
 } dc_flag_names[] = {
-    { MTS_DC_IPV6, "ipv6" },       { MTS_DC_MEDIA_ONLY, "media_only" },
+    { MTS_DC_IPV6, "ipv6" },           { MTS_DC_MEDIA_ONLY, "media_only" },
     { MTS_DC_TCPO_ONLY, "tcpo_only" }, { MTS_DC_CDN, "cdn" },
     { MTS_DC_STATIC, "static" },
 };
@@ -111,7 +111,8 @@ print_json(const cli_input *in)
     mts_error err = MTS_ERROR_INIT;
     char *text = NULL;
     size_t len = 0;
-    int rc, status;
+    int rc;
+    int status;
 
     rc = mts_json_encode(&text, &len, in->s, &err);
     if (rc != 0)
@@ -131,6 +132,7 @@ static int
 load_input(cli_input *in, const cli_args *a)
 {
     mts_format from = MTS_FORMAT_UNKNOWN;
+    mts_secret *secret = NULL;
     int rc;
 
     if (a->from != NULL) {
@@ -138,7 +140,11 @@ load_input(cli_input *in, const cli_args *a)
         if (rc != 0)
             return rc;
     }
-    return cli_load(in, a->pos[0], from, a);
+    rc = cli_secret(&secret, a);
+    if (rc == 0)
+        rc = cli_load(in, a->pos[0], from, a, secret);
+    mts_secret_free(secret);
+    return rc;
 }
 
 int

@@ -10,12 +10,17 @@
  * files, so its writer lock applies; mts_file_write_atomic otherwise), or
  * "-" for standard output. Nothing is written until the whole output is
  * encoded, so a failure never leaves a partial or clobbered OUTPUT.
+ *
+ * With an at-rest secret (secret.c), mtsession files and strings are
+ * opened sealed on input and sealed on output. Store formats live in
+ * store.c.
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -104,6 +109,25 @@ errmsg_at(char *buf, size_t size, const mts_error *err, int code)
     return buf;
 }
 
+void
+cli_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    for (size_t i = 0; v != NULL && i < n; i++)
+        v[i] = 0;
+}
+
+/* msg without a leading "FMT: " (the CLI names the format itself). */
+static const char *
+skip_format_name(const char *msg, mts_format fmt)
+{
+    const char *name = mts_format_name(fmt);
+    size_t n = strlen(name);
+    if (strncmp(msg, name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
 /* ---- formats ----------------------------------------------------------- */
 
 int
@@ -119,7 +143,7 @@ cli_format_arg(mts_format *out, const char *opt, const char *name)
 int
 cli_check_readable(mts_format fmt, const char *what)
 {
-    if (mts_format_caps(fmt) & MTS_FORMAT_CAN_READ)
+    if (cli_format_caps(fmt) & MTS_FORMAT_CAN_READ)
         return 0;
     return cli_fail(CLI_EXIT_INPUT, what,
                     "unsupported format %s: this build cannot read it",
@@ -129,7 +153,7 @@ cli_check_readable(mts_format fmt, const char *what)
 int
 cli_check_writable(mts_format fmt, const char *what)
 {
-    if (mts_format_caps(fmt) & MTS_FORMAT_CAN_WRITE)
+    if (cli_format_caps(fmt) & MTS_FORMAT_CAN_WRITE)
         return 0;
     return cli_fail(CLI_EXIT_INPUT, what,
                     "unsupported format %s: this build cannot write it",
@@ -144,27 +168,37 @@ takes_name(mts_format fmt)
            fmt == MTS_FORMAT_POSTGRES;
 }
 
+/* Formats that can be sealed (encrypted at rest). */
+static int
+sealable(mts_format fmt)
+{
+    return fmt == MTS_FORMAT_MTSESSION || fmt == MTS_FORMAT_MTSESSION_STRING;
+}
+
+const char *
+cli_key_option(const cli_args *a)
+{
+    return a->passphrase_file != NULL  ? "--passphrase-file"
+           : a->key_file != NULL       ? "--key-file"
+           : a->passphrase_env != NULL ? "--passphrase-env"
+                                       : NULL;
+}
+
 int
 cli_check_common(const cli_args *a, mts_format in, mts_format out)
 {
-    const char *keyopt = a->passphrase_file != NULL ? "--passphrase-file"
-                         : a->key_file != NULL      ? "--key-file"
-                         : a->passphrase_env != NULL ? "--passphrase-env"
-                                                     : NULL;
-    if (keyopt != NULL)
+    const char *keyopt = cli_key_option(a);
+    if (keyopt != NULL && !sealable(in) && !sealable(out))
         return cli_fail(CLI_EXIT_INPUT, keyopt,
-                        "encrypted sessions are not supported in this build");
+                        "applies only to the mtsession and mtsession-string "
+                        "formats");
     if (a->owner != NULL)
         return cli_fail(CLI_EXIT_INPUT, "--owner",
                         "leases are not supported in this build");
-    if (a->format_version != NULL) {
-        if (out != MTS_FORMAT_FEROGRAM)
-            return cli_fail(CLI_EXIT_INPUT, "--format-version",
-                            "applies only to --to ferogram");
+    if (a->format_version != NULL && out != MTS_FORMAT_FEROGRAM &&
+        out != MTS_FORMAT_FEROGRAM_COMPACT)
         return cli_fail(CLI_EXIT_INPUT, "--format-version",
-                        "choosing the written version is not supported in "
-                        "this build");
-    }
+                        "applies only to --to ferogram and ferogram-compact");
     if (a->token_env != NULL && in != MTS_FORMAT_LIBSQL &&
         out != MTS_FORMAT_LIBSQL)
         return cli_fail(CLI_EXIT_INPUT, "--token-env",
@@ -203,7 +237,8 @@ is_space(uint8_t c)
 static void
 first_line(const uint8_t *data, size_t len, size_t *off, size_t *n)
 {
-    size_t i = 0, end;
+    size_t i = 0;
+    size_t end;
     while (i < len && is_space(data[i]))
         i++;
     end = i;
@@ -218,7 +253,8 @@ first_line(const uint8_t *data, size_t len, size_t *off, size_t *n)
 static int
 read_stdin(cli_input *in)
 {
-    size_t cap = 0, len = 0;
+    size_t cap = 0;
+    size_t len = 0;
     uint8_t *buf = NULL;
 
     for (;;) {
@@ -280,8 +316,7 @@ cli_read(cli_input *in, const char *input)
         in->len = 0;
         if (rc == MTS_ENOTFOUND)
             return cli_fail(CLI_EXIT_IO, input, "no such file");
-        return cli_fail(cli_status_for(rc), input, "%s",
-                        cli_errmsg(&err, rc));
+        return cli_fail(cli_status_for(rc), input, "%s", cli_errmsg(&err, rc));
     }
     return CLI_EXIT_OK;
 }
@@ -289,10 +324,12 @@ cli_read(cli_input *in, const char *input)
 static int
 detect_error(const cli_input *in, const mts_error *err, int rc)
 {
-    if (rc == MTS_EAMBIGUOUS)
-        return cli_fail(CLI_EXIT_INPUT, in->label,
-                        "%s; choose one with --from", cli_errmsg(err, rc));
-    return cli_fail(cli_status_for(rc), in->label, "%s", cli_errmsg(err, rc));
+    const char *msg = cli_errmsg(err, rc);
+    /* Point at --from unless the library's message already does. */
+    if (rc == MTS_EAMBIGUOUS && strstr(msg, "--from") == NULL)
+        return cli_fail(CLI_EXIT_INPUT, in->label, "%s; choose one with --from",
+                        msg);
+    return cli_fail(cli_status_for(rc), in->label, "%s", msg);
 }
 
 int
@@ -300,7 +337,8 @@ cli_detect(cli_input *in)
 {
     mts_error err = MTS_ERROR_INIT;
     mts_format fmt = MTS_FORMAT_UNKNOWN;
-    size_t off, n;
+    size_t off;
+    size_t n;
     int rc;
 
     rc = mts_format_detect(&fmt, in->data, in->len, &err);
@@ -314,7 +352,7 @@ cli_detect(cli_input *in)
         mts_error err2 = MTS_ERROR_INIT;
         mts_format fmt2 = MTS_FORMAT_UNKNOWN;
         int rc2 = mts_format_detect(&fmt2, in->data + off, n, &err2);
-        if (rc2 == 0 && (mts_format_caps(fmt2) & MTS_FORMAT_IS_TEXT)) {
+        if (rc2 == 0 && (cli_format_caps(fmt2) & MTS_FORMAT_IS_TEXT)) {
             in->fmt = fmt2;
             return CLI_EXIT_OK;
         }
@@ -324,43 +362,12 @@ cli_detect(cli_input *in)
     return detect_error(in, &err, rc);
 }
 
-static int
-load_store(cli_input *in, const char *input, const cli_args *a)
-{
-    mts_error err = MTS_ERROR_INIT;
-    mts_storage *st = NULL;
-    int rc;
-
-    /* A store is opened by path; bytes read for detection are dropped. */
-    mts_free(in->data);
-    in->data = NULL;
-    in->len = 0;
-    if (strcmp(input, "-") == 0)
-        return cli_fail(CLI_EXIT_USAGE, input,
-                        "a %s store cannot be read from standard input",
-                        mts_format_name(in->fmt));
-    if (in->fmt != MTS_FORMAT_SQLITE || !mts_backend_available("sqlite"))
-        return cli_fail(CLI_EXIT_INPUT, input,
-                        "unsupported format %s: no backend for this store in "
-                        "this build",
-                        mts_format_name(in->fmt));
-    rc = mts_sqlite_open(&st, input, a->name, &err);
-    if (rc == 0)
-        rc = mts_storage_load(&in->s, st, &err);
-    mts_storage_free(st);
-    if (rc == MTS_ENOTFOUND)
-        return cli_fail(CLI_EXIT_INPUT, input, "%s: no session named '%s'",
-                        mts_format_name(in->fmt),
-                        a->name != NULL ? a->name : "default");
-    if (rc != 0)
-        return cli_fail(cli_status_for(rc), input, "%s: %s",
-                        mts_format_name(in->fmt), cli_errmsg(&err, rc));
-    return CLI_EXIT_OK;
-}
-
 int
-cli_load(cli_input *in, const char *input, mts_format from,
-         const cli_args *a)
+cli_load(cli_input *in,
+         const char *input,
+         mts_format from,
+         const cli_args *a,
+         mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
     char msg[MTS_ERROR_MESSAGE_SIZE + 32];
@@ -378,8 +385,8 @@ cli_load(cli_input *in, const char *input, mts_format from,
         if (rc != 0)
             return rc;
         in->fmt = from;
-        if (mts_format_caps(from) & MTS_FORMAT_IS_STORE)
-            return load_store(in, input, a);
+        if (cli_format_caps(from) & MTS_FORMAT_IS_STORE)
+            return cli_store_load(in, input, a);
         rc = cli_read(in, input);
         if (rc != 0)
             return rc;
@@ -396,11 +403,11 @@ cli_load(cli_input *in, const char *input, mts_format from,
         rc = cli_check_common(a, in->fmt, output_format(a));
         if (rc != 0)
             return rc;
-        if (mts_format_caps(in->fmt) & MTS_FORMAT_IS_STORE)
-            return load_store(in, input, a);
+        if (cli_format_caps(in->fmt) & MTS_FORMAT_IS_STORE)
+            return cli_store_load(in, input, a);
     }
 
-    caps = mts_format_caps(in->fmt);
+    caps = cli_format_caps(in->fmt);
     data = in->data;
     len = in->len;
     if (caps & MTS_FORMAT_IS_TEXT) {
@@ -408,12 +415,22 @@ cli_load(cli_input *in, const char *input, mts_format from,
         first_line(in->data, in->len, &off, &len);
         data = in->data + off;
     }
-    rc = mts_format_decode(&in->s, in->fmt, data, len, &err);
+    if (in->fmt == MTS_FORMAT_MTSESSION)
+        rc = mts_decode_any(&in->s, data, len, secret, &err);
+    else if (in->fmt == MTS_FORMAT_MTSESSION_STRING)
+        rc = mts_string_decode_any(&in->s, (const char *)data, len, secret,
+                                   &err);
+    else
+        rc = mts_format_decode(&in->s, in->fmt, data, len, &err);
     if (rc != 0) {
         in->s = NULL;
-        return cli_fail(cli_status_for(rc), input, "%s: %s",
-                        mts_format_name(in->fmt),
-                        errmsg_at(msg, sizeof(msg), &err, rc));
+        return cli_fail(
+            cli_status_for(rc), input, "%s: %s%s", mts_format_name(in->fmt),
+            skip_format_name(errmsg_at(msg, sizeof(msg), &err, rc), in->fmt),
+            rc == MTS_EENCRYPTED && secret == NULL
+                ? " (give --key-file, --passphrase-file or "
+                  "--passphrase-env)"
+                : "");
     }
     return CLI_EXIT_OK;
 }
@@ -425,9 +442,7 @@ cli_input_free(cli_input *in)
     in->s = NULL;
     if (in->data != NULL) {
         /* The input may hold auth keys: wipe it before it goes. */
-        volatile uint8_t *p = in->data;
-        for (size_t i = 0; i < in->len; i++)
-            p[i] = 0;
+        cli_wipe(in->data, in->len);
         mts_free(in->data);
     }
     in->data = NULL;
@@ -452,28 +467,33 @@ cli_write(const char *output, const void *data, size_t len)
         return CLI_EXIT_OK;
     }
     rc = mts_file_write_atomic(output, data, len, 0, &err);
-    if (rc != 0) {
-        /* Whatever the cause, OUTPUT could not be written. */
-        int status = (rc == MTS_ELOCKED || rc == MTS_EFENCED) ? CLI_EXIT_HELD
-                                                               : CLI_EXIT_IO;
-        return cli_fail(status, output, "%s", cli_errmsg(&err, rc));
-    }
+    if (rc != 0)
+        return cli_fail(cli_write_status(rc), output, "%s",
+                        cli_errmsg(&err, rc));
     return CLI_EXIT_OK;
 }
 
-static int
-write_status(int rc)
+int
+cli_write_status(int code)
 {
-    return (rc == MTS_ELOCKED || rc == MTS_EFENCED) ? CLI_EXIT_HELD
-                                                    : CLI_EXIT_IO;
+    switch (code) {
+    case MTS_ELOCKED:
+    case MTS_EFENCED:
+        return CLI_EXIT_HELD;
+    case MTS_ENOTSUPPORTED:
+    case MTS_ELIMIT:
+        return CLI_EXIT_INPUT;
+    default: /* whatever the cause, OUTPUT could not be written */
+        return CLI_EXIT_IO;
+    }
 }
 
-/* Save through a storage handle (mtsession file, sqlite store). */
+/* Save an mtsession file through the file backend (its lock applies). */
 static int
-save_storage(const mts_session *s, mts_format fmt, const char *output,
-             const cli_args *a)
+save_file(const mts_session *s, const char *output, mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
+    mts_file_options opts = MTS_FILE_OPTIONS_INIT;
     mts_storage *st = NULL;
     struct stat sb;
     int rc;
@@ -481,65 +501,103 @@ save_storage(const mts_session *s, mts_format fmt, const char *output,
     /* Refused before the backend leaves a lock file beside a directory. */
     if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_fail(CLI_EXIT_IO, output, "is a directory");
-    if (fmt == MTS_FORMAT_MTSESSION)
-        rc = mts_file_open(&st, output, NULL, &err);
-    else
-        rc = mts_sqlite_open(&st, output, a->name, &err);
+    opts.secret = secret;
+    rc = mts_file_open(&st, output, &opts, &err);
     if (rc == 0)
         rc = mts_storage_save(st, s, &err);
     mts_storage_free(st);
-    if (rc != 0) {
-        if (rc == MTS_ENOTSUPPORTED)
-            return cli_fail(CLI_EXIT_INPUT, output, "%s: %s",
-                            mts_format_name(fmt), cli_errmsg(&err, rc));
-        return cli_fail(write_status(rc), output, "%s", cli_errmsg(&err, rc));
-    }
+    if (rc != 0)
+        return cli_fail(cli_write_status(rc), output, "%s",
+                        cli_errmsg(&err, rc));
     return CLI_EXIT_OK;
 }
+
+/* The payload of warn_dropped: where the output goes. */
+typedef struct warn_ctx {
+    const char *output;
+} warn_ctx;
 
 static void
 warn_dropped(const char *what, void *payload)
 {
-    fprintf(stderr, "mtsession: warning: %s: dropped %s\n",
-            (const char *)payload, what);
+    const warn_ctx *ctx = payload;
+    fprintf(stderr, "mtsession: warning: %s: dropped %s\n", ctx->output, what);
+}
+
+/* Encode s as a sealed mtsession file or string (with its newline). */
+static int
+encode_sealed(uint8_t **out,
+              size_t *out_len,
+              mts_format fmt,
+              const mts_session *s,
+              mts_secret *secret,
+              mts_error *err)
+{
+    char *str = NULL;
+    uint8_t *line;
+    size_t n;
+    int rc;
+
+    if (fmt == MTS_FORMAT_MTSESSION)
+        return mts_encode_sealed(out, out_len, s, secret, err);
+    rc = mts_string_encode_sealed(&str, s, secret, err);
+    if (rc != 0)
+        return rc;
+    n = strlen(str);
+    line = mts_malloc(n + 2);
+    if (line == NULL) {
+        mts_free(str);
+        if (err != NULL) {
+            err->code = MTS_ENOMEM;
+            snprintf(err->message, sizeof(err->message), "out of memory");
+        }
+        return MTS_ENOMEM;
+    }
+    memcpy(line, str, n);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    mts_free(str); /* ciphertext: nothing secret in it */
+    *out = line;
+    *out_len = n + 1;
+    return 0;
 }
 
 int
-cli_save(const mts_session *s, mts_format fmt, const char *output,
-         const cli_args *a)
+cli_save(const mts_session *s,
+         mts_format fmt,
+         const char *output,
+         const cli_args *a,
+         mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
+    mts_format_options opts = MTS_FORMAT_OPTIONS_INIT;
+    warn_ctx ctx;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc, status;
+    int rc;
+    int status;
     int to_stdout = strcmp(output, "-") == 0;
 
-    if (mts_format_caps(fmt) & MTS_FORMAT_IS_STORE) {
-        if (to_stdout)
-            return cli_fail(CLI_EXIT_USAGE, output,
-                            "a %s store cannot be written to standard output",
-                            mts_format_name(fmt));
-        if (fmt != MTS_FORMAT_SQLITE || !mts_backend_available("sqlite"))
-            return cli_fail(CLI_EXIT_INPUT, output,
-                            "unsupported format %s: no backend for this store "
-                            "in this build",
-                            mts_format_name(fmt));
-        return save_storage(s, fmt, output, a);
-    }
+    if (cli_format_caps(fmt) & MTS_FORMAT_IS_STORE)
+        return cli_store_save(s, fmt, output, a);
     if (fmt == MTS_FORMAT_MTSESSION && !to_stdout)
-        return save_storage(s, fmt, output, a);
+        return save_file(s, output, secret);
 
-    rc = mts_format_encode(&data, &len, fmt, s, warn_dropped,
-                           (void *)(uintptr_t)output, &err);
+    ctx.output = output;
+    if (secret != NULL && sealable(fmt)) {
+        rc = encode_sealed(&data, &len, fmt, s, secret, &err);
+    } else {
+        if (a->format_version != NULL)
+            opts.format_version = (int)strtol(a->format_version, NULL, 10);
+        rc = mts_format_encode_opts(&data, &len, fmt, s, &opts, warn_dropped,
+                                    &ctx, &err);
+    }
     if (rc != 0)
         return cli_fail(cli_status_for(rc), output, "%s: %s",
-                        mts_format_name(fmt), cli_errmsg(&err, rc));
+                        mts_format_name(fmt),
+                        skip_format_name(cli_errmsg(&err, rc), fmt));
     status = cli_write(output, data, len);
-    {
-        volatile uint8_t *p = data;
-        for (size_t i = 0; i < len; i++)
-            p[i] = 0;
-    }
+    cli_wipe(data, len);
     mts_free(data);
     return status;
 }

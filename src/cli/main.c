@@ -23,13 +23,14 @@ static const char usage_text[] =
     "       mtsession --version | --help\n"
     "\n"
     "commands:\n"
-    "  inspect [--from FMT] [--json] INPUT         summary, or the JSON document\n"
-    "  convert [--from FMT] --to FMT INPUT OUTPUT  convert between formats\n"
-    "  detect  INPUT                               print the format of INPUT\n"
-    "  stats   [--from FMT] INPUT                  counts and sizes\n"
-    "  new     [--dc N] [--test] [--to FMT] OUTPUT a session on the default DCs\n"
-    "  lease   ...                                 (not supported in this build)\n"
-    "  rekey   ...                                 (not supported in this build)\n"
+    "  inspect [--from FMT] [--json] INPUT   summary, or the JSON document\n"
+    "  convert [--from FMT] --to FMT INPUT OUTPUT\n"
+    "                                        convert between formats\n"
+    "  detect INPUT                          print the format of INPUT\n"
+    "  stats [--from FMT] INPUT              counts and sizes\n"
+    "  new [--dc N] [--test] [--to FMT] OUTPUT\n"
+    "                                        a session on the default DCs\n"
+    "  lease ..., rekey ...                  (not supported in this build)\n"
     "\n"
     "options:\n"
     "  --from FMT            format of INPUT (detected when omitted)\n"
@@ -37,12 +38,17 @@ static const char usage_text[] =
     "  --json                inspect: print the canonical JSON document\n"
     "  --dc N                new: home DC (one of the default table)\n"
     "  --test                new: Telegram's test DCs\n"
-    "  --name NAME           session in a store holding many (sqlite)\n"
-    "  --passphrase-file F, --key-file F, --passphrase-env VAR\n"
-    "                        at-rest key (not supported in this build)\n"
-    "  --token-env VAR       libsql token (libsql only)\n"
+    "  --name NAME           session in a store holding many (default\n"
+    "                        \"default\")\n"
+    "  --key-file F          at-rest key: 32 raw bytes (opens and seals\n"
+    "                        mtsession files and strings)\n"
+    "  --passphrase-file F   at-rest passphrase: the first line of F\n"
+    "  --passphrase-env VAR  at-rest passphrase from the environment\n"
+    "  --token-env VAR       token of a remote libsql store (default\n"
+    "                        MTSESSION_LIBSQL_TOKEN)\n"
     "  --owner NAME          write as this lease holder (not in this build)\n"
-    "  --format-version N    version of the written format (ferogram only)\n"
+    "  --format-version N    version written (ferogram: 8 or 5;\n"
+    "                        ferogram-compact: 2 or 1)\n"
     "  --                    end of options\n"
     "\n"
     "INPUT and OUTPUT are paths, or - for standard input and output.\n"
@@ -59,15 +65,27 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
-    { "inspect", CLI_OPT_FROM | CLI_OPT_JSON | CLI_OPT_COMMON, 1,
-      { "INPUT", NULL }, cli_cmd_inspect },
-    { "convert", CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_COMMON, 2,
-      { "INPUT", "OUTPUT" }, cli_cmd_convert },
+    { "inspect",
+      CLI_OPT_FROM | CLI_OPT_JSON | CLI_OPT_COMMON,
+      1,
+      { "INPUT", NULL },
+      cli_cmd_inspect },
+    { "convert",
+      CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_COMMON,
+      2,
+      { "INPUT", "OUTPUT" },
+      cli_cmd_convert },
     { "detect", CLI_OPT_COMMON, 1, { "INPUT", NULL }, cli_cmd_detect },
-    { "stats", CLI_OPT_FROM | CLI_OPT_COMMON, 1, { "INPUT", NULL },
+    { "stats",
+      CLI_OPT_FROM | CLI_OPT_COMMON,
+      1,
+      { "INPUT", NULL },
       cli_cmd_stats },
-    { "new", CLI_OPT_DC | CLI_OPT_TEST | CLI_OPT_TO | CLI_OPT_COMMON, 1,
-      { "OUTPUT", NULL }, cli_cmd_new },
+    { "new",
+      CLI_OPT_DC | CLI_OPT_TEST | CLI_OPT_TO | CLI_OPT_COMMON,
+      1,
+      { "OUTPUT", NULL },
+      cli_cmd_new },
     /* Answered before parsing: they come with the lease and key work. */
     { "lease", 0, 0, { NULL, NULL }, NULL },
     { "rekey", 0, 0, { NULL, NULL }, NULL },
@@ -113,7 +131,7 @@ print_version(void)
         printf(" %s", backends[i]);
     fputs("\nformats: ", stdout);
     for (f = MTS_FORMAT_UNKNOWN + 1; f < MTS__FORMAT_COUNT; f++) {
-        unsigned int caps = mts_format_caps((mts_format)f);
+        unsigned int caps = cli_format_caps((mts_format)f);
         const char *mode;
         if ((caps & MTS_FORMAT_CAN_READ) && (caps & MTS_FORMAT_CAN_WRITE))
             mode = "read/write";
@@ -183,8 +201,8 @@ parse_args(cli_args *a, const cli_command *cmd, int argc, char **argv)
 
         if (only_operands || arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (a->npos >= cmd->npos)
-                return cli_usage_error("%s: unexpected operand '%s'",
-                                       cmd->name, arg);
+                return cli_usage_error("%s: unexpected operand '%s'", cmd->name,
+                                       arg);
             a->pos[a->npos++] = arg;
             continue;
         }
@@ -203,16 +221,16 @@ parse_args(cli_args *a, const cli_command *cmd, int argc, char **argv)
             return cli_usage_error("%s: unknown option '%.*s'", cmd->name,
                                    (int)namelen, arg);
         if ((cmd->options & opt->bit) == 0)
-            return cli_usage_error("%s: option %s does not apply",
-                                   cmd->name, opt->name);
+            return cli_usage_error("%s: option %s does not apply", cmd->name,
+                                   opt->name);
         if (opt->has_value) {
             if (eq != NULL)
                 value = eq + 1;
             else if (i + 1 < argc)
                 value = argv[++i];
             else
-                return cli_usage_error("%s: option %s needs a value",
-                                       cmd->name, opt->name);
+                return cli_usage_error("%s: option %s needs a value", cmd->name,
+                                       opt->name);
             {
                 const char **field =
                     (const char **)(void *)((char *)a + opt->offset);
@@ -227,8 +245,8 @@ parse_args(cli_args *a, const cli_command *cmd, int argc, char **argv)
                 return cli_usage_error("%s: option %s takes no value",
                                        cmd->name, opt->name);
             if (*field)
-                return cli_usage_error("%s: option %s given twice",
-                                       cmd->name, opt->name);
+                return cli_usage_error("%s: option %s given twice", cmd->name,
+                                       opt->name);
             *field = 1;
         }
     }

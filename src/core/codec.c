@@ -42,12 +42,13 @@ enum {
     TAG_PEERS = 4,
     TAG_MIN_PEERS = 5,
     TAG_TOKEN = 6,
-    TAG_LAST_KNOWN = 6
+    TAG_GENERATION = 7, /* written by the file backend, not by mts_encode */
+    TAG_LAST_KNOWN = 7
 };
 
 static const char *const tag_names[] = { "?",       "INFO",      "DCS",
                                          "UPDATES", "PEERS",     "MIN_PEERS",
-                                         "TOKEN" };
+                                         "TOKEN",   "GENERATION" };
 
 #define INFO_LEN 20
 #define DC_FIXED_LEN (4 + 1 + 1 + 2 + 8 + 4 + 1) /* without ip and key */
@@ -705,6 +706,17 @@ decode_v2(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
             if (rc != 0)
                 return mts__err_oom(err);
             r.off += slen;
+            break;
+        case TAG_GENERATION:
+            /* Binds the file backend's journal to this snapshot; it is not
+             * part of the session. */
+            if (slen != 8)
+                return mts__err_at(err, MTS_ECORRUPT, (int64_t)sec,
+                                   "generation at byte %zu: length %u is "
+                                   "not 8",
+                                   sec, slen);
+            r.off += slen;
+            rc = 0;
             break;
         default:
             if (sflags & SECTION_CRITICAL)

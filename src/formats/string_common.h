@@ -120,6 +120,15 @@ void mts__warn_drops(const mts_session *s, const mts__keeps *keeps,
                      void *payload);
 
 /*
+ * 1 when `raw` (a decoded '1'-string payload of n bytes) has the shape of
+ * GramJS's own layout: dc u8, address length u16 (1..100), exactly that
+ * many printable ASCII bytes, port u16, a 256-byte key, nothing after. A
+ * Telethon IPv6 payload never has it in practice (its first address group
+ * would have to be 1..100 and the next bytes text). In gramjs.c.
+ */
+int mts__gramjs_text_shape(const uint8_t *raw, size_t n);
+
+/*
  * When `data` is recognisably some format other than `self` (exactly one
  * probe fits), fill err with MTS_EFORMAT "this is <a Telethon string>,
  * not <a Pyrogram one>" and return MTS_EFORMAT; else return `rc` and leave

@@ -507,39 +507,60 @@ expect_rc 1
 expect_err "mtsession: rekey: not supported in this build"
 
 CASE=unsupported
-# a byte format this build cannot write (telethon-string first)
-unsup=""
-for f in telethon-string gramjs-string mtcute-string pyrogram-string \
-    ferogram-string ferogram-compact ferogram; do
-    case "$FORMATS" in
-    *" $f (read/write)"* | *" $f (write)"*) ;;
-    *) unsup=$f; break ;;
-    esac
+can_write() {
+    case "$FORMATS" in *" $1 (read/write)"* | *" $1 (write)"*) return 0 ;; esac
+    return 1
+}
+can_read() {
+    case "$FORMATS" in *" $1 (read/write)"* | *" $1 (read)"*) return 0 ;; esac
+    return 1
+}
+ALL_FORMATS="telethon-string gramjs-string mtcute-string pyrogram-string
+ferogram-string ferogram-compact ferogram telethon-sqlite pyrogram-sqlite
+postgres libsql sqlite"
+# the first format this build cannot write, and the first it cannot read
+unsup_w=""
+unsup_r=""
+for f in $ALL_FORMATS; do
+    [ -z "$unsup_w" ] && ! can_write $f && unsup_w=$f
+    [ -z "$unsup_r" ] && ! can_read $f && unsup_r=$f
 done
-if [ -n "$unsup" ]; then
+if [ -n "$unsup_w" ]; then
     echo old >"$T/keep.out"
-    run convert --to "$unsup" "$DATA/session.json" "$T/keep.out"
+    run convert --to "$unsup_w" "$DATA/session.json" "$T/keep.out"
     expect_rc 1
-    expect_err "mtsession: $T/keep.out: unsupported format $unsup"
+    expect_err "mtsession: $T/keep.out: unsupported format $unsup_w"
     expect_content "$T/keep.out" old
-    run new --to "$unsup" "$T/un.out"
+    run new --to "$unsup_w" "$T/un.out"
     expect_rc 1
-    expect_err "unsupported format $unsup"
+    expect_err "unsupported format $unsup_w"
     expect_missing "$T/un.out"
+else
+    echo "note: every format is writable here; --to of an unsupported one not run" >&2
 fi
-# store formats without a backend in this build
-for f in libsql postgres telethon-sqlite pyrogram-sqlite; do
-    run inspect --from $f "$T/k1.mts"
+if [ -n "$unsup_r" ]; then
+    run inspect --from "$unsup_r" "$T/k1.mts"
     expect_rc 1
-    expect_err "unsupported format $f"
+    expect_err "mtsession: $T/k1.mts: unsupported format $unsup_r"
+fi
+# a format this build reads, given data that is something else: exit 1
+# and the message names the format tried
+for f in $ALL_FORMATS; do
+    [ "$f" = postgres ] && continue
+    if can_read $f; then
+        run inspect --from $f "$T/k1.mts"
+        expect_rc 1
+        expect_err "mtsession: $T/k1.mts: $f: "
+    fi
 done
-# options this build cannot honour are refused, not ignored
+# options are refused where they do not apply, never ignored
+printf '0123456789abcdef0123456789abcdef' >"$T/k.key"
 run inspect --name other "$DATA/session.json"
 expect_rc 1
 expect_err "mtsession: --name: applies only to"
-run inspect --key-file "$T/k1.mts" "$DATA/session.json"
+run inspect --key-file "$T/k.key" "$DATA/session.json"
 expect_rc 1
-expect_err "mtsession: --key-file: encrypted sessions are not supported"
+expect_err "mtsession: --key-file: applies only to the mtsession and mtsession-string formats"
 run convert --passphrase-env X --to json "$DATA/session.json" "$T/un.json"
 expect_rc 1
 expect_missing "$T/un.json"
@@ -549,11 +570,150 @@ expect_err "mtsession: --owner: "
 expect_missing "$T/un.mts"
 run convert --format-version 5 --to json "$DATA/session.json" "$T/un.json"
 expect_rc 1
-expect_err "mtsession: --format-version: applies only to --to ferogram"
+expect_err "mtsession: --format-version: applies only to --to ferogram and ferogram-compact"
 expect_missing "$T/un.json"
 run detect --token-env TOKEN "$DATA/session.json"
 expect_rc 1
 expect_err "mtsession: --token-env: applies only to the libsql format"
+
+# ---- sealed sessions ------------------------------------------------------
+
+CASE=sealed
+hexdump_of() { od -An -tx1 -v "$1" | tr -d ' \n'; }
+printf 'fedcba9876543210fedcba9876543210' >"$T/w.key"
+run convert --key-file "$T/k.key" --to mtsession "$DATA/session.json" "$T/s.mts"
+expect_rc 0
+# the plain file holds the auth key bytes, the sealed one does not
+if hexdump_of "$T/k1.mts" | grep -q "$KEYHEX"; then pass; else fail "plain file lacks the key bytes"; fi
+if hexdump_of "$T/s.mts" | grep -q "${KEYHEX:0:32}"; then fail "sealed file holds the key bytes"; else pass; fi
+run detect "$T/s.mts"
+expect_rc 0
+expect_out mtsession
+run inspect "$T/s.mts"
+expect_rc 1
+expect_out_empty
+expect_err "mtsession: $T/s.mts: mtsession: "
+expect_err "encrypted"
+expect_err "--key-file"
+run inspect --key-file "$T/w.key" "$T/s.mts"
+expect_rc 1
+expect_err "wrong key"
+run inspect --key-file "$T/k.key" "$T/s.mts"
+expect_rc 0
+expect_out_file "$T/expected-mts"
+run convert --key-file "$T/k.key" --to json "$T/s.mts" -
+expect_rc 0
+expect_out_file "$T/k1.json"
+# sealing to standard output gives a file the key opens
+run convert --key-file "$T/k.key" --to mtsession "$DATA/session.json" -
+expect_rc 0
+cp "$T/out" "$T/s2.mts"
+run convert --key-file "$T/k.key" --to json "$T/s2.mts" -
+expect_rc 0
+expect_out_file "$T/k1.json"
+# sealed string
+run convert --key-file "$T/k.key" --to mtsession-string "$T/s.mts" "$T/s.str"
+expect_rc 0
+if grep -qE '^mts:[A-Za-z0-9_-]+$' "$T/s.str" && [ "$(wc -l <"$T/s.str")" -eq 1 ]; then pass; else fail "s.str is not one mts: line"; fi
+run inspect "$T/s.str"
+expect_rc 1
+expect_err "encrypted"
+run_in "$T/s.str" convert --key-file "$T/k.key" --to json - -
+expect_rc 0
+expect_out_file "$T/k1.json"
+# a passphrase from the environment, then from a file
+MTS_CLI_TEST_PASS=hunter2 run convert --passphrase-env MTS_CLI_TEST_PASS --to mtsession "$DATA/session.json" "$T/p.mts"
+expect_rc 0
+printf 'hunter2\n' >"$T/pass.txt"
+run stats --passphrase-file "$T/pass.txt" "$T/p.mts"
+expect_rc 0
+expect_out_has "dcs_with_key: 1"
+printf 'hunter3\n' >"$T/pass.txt"
+run stats --passphrase-file "$T/pass.txt" "$T/p.mts"
+expect_rc 1
+expect_err "wrong key"
+# a new sealed session
+run new --key-file "$T/k.key" "$T/sn.mts"
+expect_rc 0
+run inspect --key-file "$T/k.key" "$T/sn.mts"
+expect_rc 0
+expect_out_file "$DATA/inspect-new.txt"
+# bad key material
+head -c 31 "$T/k.key" >"$T/short.key"
+run inspect --key-file "$T/short.key" "$T/s.mts"
+expect_rc 1
+expect_err "a key is exactly 32 raw bytes"
+run inspect --key-file "$T/no-such.key" "$T/s.mts"
+expect_rc 3
+run inspect --passphrase-env MTS_CLI_TEST_UNSET "$T/s.mts"
+expect_rc 1
+expect_err "MTS_CLI_TEST_UNSET is not set"
+
+# ---- formats that drop data, format versions ------------------------------
+
+CASE=lossy
+if can_write telethon-string; then
+    run convert --to telethon-string "$DATA/session.json" "$T/tel.txt"
+    expect_rc 0
+    expect_err "mtsession: warning: $T/tel.txt: dropped peers (4)"
+    if grep -v "^mtsession: warning: $T/tel.txt: dropped " "$T/err" | grep -q .; then fail "a stderr line is not a warning"; else pass; fi
+    if [ "$(wc -l <"$T/tel.txt")" -eq 1 ]; then pass; else fail "tel.txt is not one line"; fi
+    run detect "$T/tel.txt"
+    expect_rc 0
+    expect_out telethon-string
+    # the key survives: same key id, still never printed
+    run inspect "$T/tel.txt"
+    expect_rc 0
+    expect_out_has "key id 0x869c47c13d34b9d5"
+    expect_out_lacks "${KEYHEX:0:32}"
+    # a fresh session has no key for its home DC: nothing to write
+    run new --to telethon-string -
+    expect_rc 1
+    expect_out_empty
+    expect_err "mtsession: -: telethon-string: "
+fi
+if can_write ferogram; then
+    run convert --to ferogram --format-version 5 "$DATA/session.json" "$T/f5.bin"
+    expect_rc 0
+    run detect "$T/f5.bin"
+    expect_out ferogram
+    run convert --to ferogram --format-version 9 "$DATA/session.json" "$T/f9.bin"
+    expect_rc 1
+    expect_err "mtsession: $T/f9.bin: ferogram: "
+    expect_missing "$T/f9.bin"
+fi
+
+# ---- stores ------------------------------------------------------------------
+
+CASE=sqlite
+if can_write sqlite; then
+    run convert --to sqlite "$DATA/session.json" "$T/s.db"
+    expect_rc 0
+    run convert --from sqlite --to json "$T/s.db" -
+    expect_rc 0
+    expect_out_file "$T/k1.json"
+    run inspect --from sqlite "$T/s.db"
+    expect_rc 0
+    { echo "format: sqlite"; tail -n +2 "$DATA/inspect-session.txt"; } >"$T/expected-sqlite"
+    expect_out_file "$T/expected-sqlite"
+    run inspect --from sqlite --name other "$T/s.db"
+    expect_rc 1
+    expect_err "no session named 'other'"
+    run new --to sqlite --name other "$T/s.db"
+    expect_rc 0
+    run stats --from sqlite --name other "$T/s.db"
+    expect_rc 0
+    expect_out_has "dcs: 10"
+    run stats --from sqlite "$T/s.db"
+    expect_out_has "dcs: 4"
+    run inspect --from sqlite "$T/missing.db"
+    expect_rc 3
+    expect_missing "$T/missing.db"
+    run convert --to sqlite "$DATA/session.json" -
+    expect_rc 2
+    run_in "$T/s.db" inspect --from sqlite -
+    expect_rc 2
+fi
 
 # ---- the end ---------------------------------------------------------------
 

@@ -1,0 +1,17 @@
+/*
+ * fuzz_ferogram_compact.c - the ferogram-compact format through
+ * mts_format_decode.
+ *
+ * The input is the one-line string as given (white space included).
+ * A decoded session goes through fuzz_check_format: the session round
+ * trips, then ferogram-compact's own write/read/write fixed point.
+ */
+#include "common.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_check_format(MTS_FORMAT_FEROGRAM_COMPACT, data, size,
+                      FUZZ_DECODE_CODES);
+    return 0;
+}

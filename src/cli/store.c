@@ -1,0 +1,165 @@
+/*
+ * store.c - store formats: sessions kept in SQL databases.
+ *
+ * A store is not read whole like a file: INPUT or OUTPUT names a database
+ * that a backend opens. sqlite takes a path; libsql a path, or a
+ * libsql://, https:// or http:// URL with the token from --token-env VAR
+ * (default MTSESSION_LIBSQL_TOKEN). --name picks the session (default
+ * "default"). The CLI can use a store whenever its backend is compiled in
+ * (mts_backend_available), whatever the converter table says.
+ *
+ * Reading never creates anything: a local database that does not exist is
+ * reported missing before the backend could create it.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The backend that holds fmt's stores, or NULL. */
+static const char *
+store_backend(mts_format fmt)
+{
+    switch (fmt) {
+    case MTS_FORMAT_SQLITE:
+        return "sqlite";
+    case MTS_FORMAT_LIBSQL:
+        return "libsql";
+    default:
+        return NULL;
+    }
+}
+
+unsigned int
+cli_format_caps(mts_format fmt)
+{
+    unsigned int caps = mts_format_caps(fmt);
+    const char *backend = store_backend(fmt);
+    if (backend != NULL && mts_backend_available(backend))
+        caps |=
+            MTS_FORMAT_CAN_READ | MTS_FORMAT_CAN_WRITE | MTS_FORMAT_IS_STORE;
+    return caps;
+}
+
+static int
+is_url(const char *where)
+{
+    return strncmp(where, "libsql://", 9) == 0 ||
+           strncmp(where, "https://", 8) == 0 ||
+           strncmp(where, "http://", 7) == 0;
+}
+
+/*
+ * Open the store `where` as fmt. Returns an exit status; on a library
+ * error the message is printed here.
+ */
+static int
+open_store(mts_storage **st,
+           mts_format fmt,
+           const char *where,
+           const cli_args *a)
+{
+    mts_error err = MTS_ERROR_INIT;
+    const char *backend = store_backend(fmt);
+    int rc;
+
+    *st = NULL;
+    if (backend == NULL || !mts_backend_available(backend))
+        return cli_fail(CLI_EXIT_INPUT, where,
+                        "unsupported format %s: no backend for this store in "
+                        "this build",
+                        mts_format_name(fmt));
+    if (fmt == MTS_FORMAT_LIBSQL && is_url(where)) {
+        const char *var =
+            a->token_env != NULL ? a->token_env : "MTSESSION_LIBSQL_TOKEN";
+        const char *token = getenv(var);
+        if (token == NULL && a->token_env != NULL)
+            return cli_fail(CLI_EXIT_INPUT, "--token-env", "%s is not set",
+                            var);
+        rc = mts_libsql_open_remote(st, where, token, a->name, &err);
+    } else if (fmt == MTS_FORMAT_LIBSQL) {
+        rc = mts_libsql_open_local(st, where, a->name, &err);
+    } else {
+        rc = mts_sqlite_open(st, where, a->name, &err);
+    }
+    if (rc != 0) {
+        *st = NULL;
+        return cli_fail(cli_status_for(rc), where, "%s: %s",
+                        mts_format_name(fmt), cli_errmsg(&err, rc));
+    }
+    return CLI_EXIT_OK;
+}
+
+int
+cli_store_load(cli_input *in, const char *input, const cli_args *a)
+{
+    mts_error err = MTS_ERROR_INIT;
+    mts_storage *st = NULL;
+    int rc;
+    int status;
+
+    /* Bytes read for detection are not needed: the backend reads. */
+    cli_wipe(in->data, in->len);
+    mts_free(in->data);
+    in->data = NULL;
+    in->len = 0;
+    if (strcmp(input, "-") == 0)
+        return cli_fail(CLI_EXIT_USAGE, input,
+                        "a %s store cannot be read from standard input",
+                        mts_format_name(in->fmt));
+    if (!(in->fmt == MTS_FORMAT_LIBSQL && is_url(input))) {
+        struct stat sb;
+        if (stat(input, &sb) != 0)
+            return cli_fail(CLI_EXIT_IO, input, "%s",
+                            errno == ENOENT ? "no such file" : strerror(errno));
+    }
+    status = open_store(&st, in->fmt, input, a);
+    if (status != 0)
+        return status;
+    rc = mts_storage_load(&in->s, st, &err);
+    mts_storage_free(st);
+    if (rc == MTS_ENOTFOUND) {
+        in->s = NULL;
+        return cli_fail(CLI_EXIT_INPUT, input, "%s: no session named '%s'",
+                        mts_format_name(in->fmt),
+                        a->name != NULL ? a->name : "default");
+    }
+    if (rc != 0) {
+        in->s = NULL;
+        return cli_fail(cli_status_for(rc), input, "%s: %s",
+                        mts_format_name(in->fmt), cli_errmsg(&err, rc));
+    }
+    return CLI_EXIT_OK;
+}
+
+int
+cli_store_save(const mts_session *s,
+               mts_format fmt,
+               const char *output,
+               const cli_args *a)
+{
+    mts_error err = MTS_ERROR_INIT;
+    mts_storage *st = NULL;
+    struct stat sb;
+    int rc;
+    int status;
+
+    if (strcmp(output, "-") == 0)
+        return cli_fail(CLI_EXIT_USAGE, output,
+                        "a %s store cannot be written to standard output",
+                        mts_format_name(fmt));
+    if (!is_url(output) && stat(output, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_fail(CLI_EXIT_IO, output, "is a directory");
+    status = open_store(&st, fmt, output, a);
+    if (status != 0)
+        return status;
+    rc = mts_storage_save(st, s, &err);
+    mts_storage_free(st);
+    if (rc != 0)
+        return cli_fail(cli_write_status(rc), output, "%s: %s",
+                        mts_format_name(fmt), cli_errmsg(&err, rc));
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,665 @@
+/*
+ * libsql_remote.c - the libSQL backend against the Hrana test server
+ * (tests/hrana-server), which ctest starts first and proves faithful with
+ * the official clients:
+ *
+ * - the conformance suite on the remote and replica modes;
+ * - exact 64-bit values and blobs over the wire;
+ * - auth failure, 429/503 retries, giving up after the cap, Hrana 2
+ *   fallback, SQL errors with the server's code and message (and the
+ *   whole transaction rolled back), no stream left open;
+ * - the server's database file is an mtsession SQLite database;
+ * - replica: loads served locally after a sync (with the server stopped),
+ *   writes reaching the server, sync pulling another handle's change.
+ *
+ * Environment (set by tests.cmake): MTS_HRANA_PORT_FILE, MTS_HRANA_TOKEN,
+ * MTS_HRANA_DB, and MTS_HRANA_NODE + MTS_HRANA_SERVER to start a private
+ * server for the replica test.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conformance.h"
+#include "fixtures.h"
+#include "hrana.h"
+#include "t.h"
+
+extern char **environ;
+
+static char url[256];
+static const char *token;
+
+static const char *
+env(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        fprintf(stderr, "  %s is not set: run this test through ctest\n",
+                name);
+        exit(1);
+    }
+    return v;
+}
+
+static void
+setup(void)
+{
+    FILE *f;
+    int port = 0;
+    if (url[0] != '\0')
+        return;
+    token = env("MTS_HRANA_TOKEN");
+    f = fopen(env("MTS_HRANA_PORT_FILE"), "r");
+    if (f == NULL || fscanf(f, "%d", &port) != 1 || port <= 0) {
+        fprintf(stderr, "  no port in %s: is the server running?\n",
+                getenv("MTS_HRANA_PORT_FILE"));
+        exit(1);
+    }
+    fclose(f);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A session name no other case or run uses. */
+static const char *
+unique_name(const char *prefix)
+{
+    static char buf[8][96];
+    static int next, counter;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof(buf[0]), "%s-%ld-%d-%ld", prefix, (long)getpid(),
+             ++counter, (long)time(NULL));
+    return p;
+}
+
+/* ---- the server's test hooks ----------------------------------------------- */
+
+static size_t
+collect(char *ptr, size_t size, size_t n, void *data)
+{
+    char *buf = data;
+    size_t have = strlen(buf), add = size * n;
+    if (have + add >= 4096)
+        add = 4095 - have;
+    memcpy(buf + have, ptr, add);
+    buf[have + add] = '\0';
+    return size * n;
+}
+
+/* Call a /_test hook on the server at base; returns the HTTP status. */
+static long
+hook(const char *base, const char *path, const char *json, char *out)
+{
+    char u[512], auth[256], resp[4096] = "";
+    struct curl_slist *h = NULL;
+    long status = 0;
+    CURL *c = curl_easy_init();
+    snprintf(u, sizeof(u), "%s%s", base, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    if (json != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (out != NULL)
+        strcpy(out, resp);
+    return status;
+}
+
+/* A number from the stats JSON: the value after "key": */
+static long
+stat_value(const char *base, const char *key)
+{
+    char resp[4096], pat[128];
+    const char *p;
+    if (hook(base, "/_test/stats", NULL, resp) != 200)
+        return -1;
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    p = strstr(resp, pat);
+    return p != NULL ? strtol(p + strlen(pat), NULL, 10) : 0;
+}
+
+static void
+reset_hooks(const char *base)
+{
+    T_EQ_INT(hook(base, "/_test/reset", "{}", NULL), 200);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static mts_storage *
+remote(const char *name)
+{
+    mts_storage *st = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    int rc = mts_libsql_open_remote(&st, url, token, name, &err);
+    if (rc != 0)
+        t_fail(__FILE__, __LINE__, "open_remote: %s", err.message);
+    return st;
+}
+
+static mts_session *
+load_or_fail(mts_storage *st)
+{
+    mts_session *s = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    int rc;
+    if (st == NULL) {
+        t_fail(__FILE__, __LINE__, "no handle to load from");
+        return NULL;
+    }
+    rc = mts_storage_load(&s, st, &err);
+    if (rc != 0)
+        t_fail(__FILE__, __LINE__, "load %s: %s: %s", mts_storage_name(st),
+               mts_errname(rc), err.message);
+    return s;
+}
+
+/* Run SQL on the server directly, through the Hrana client. */
+static int
+raw_sql(const char *base, const char *sql)
+{
+    mts__hrana *h = NULL;
+    mts__hrana_tx *tx = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    int rc = mts__hrana_new(&h, base, token, &err);
+    if (rc == 0)
+        rc = mts__hrana_tx_new(&tx, 1);
+    if (rc == 0)
+        rc = mts__hrana_tx_add(tx, sql, NULL, 0, 0);
+    if (rc == 0)
+        rc = mts__hrana_tx_run(NULL, h, tx, &err);
+    if (rc != 0)
+        fprintf(stderr, "  raw sql failed: %s\n", err.message);
+    mts__hrana_tx_free(tx);
+    mts__hrana_free(h);
+    return rc;
+}
+
+/* ---- conformance ------------------------------------------------------------ */
+
+static char conf_name[96];
+
+static int
+open_remote_conf(mts_storage **out, void *ctx)
+{
+    (void)ctx;
+    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("conf"));
+    return mts_libsql_open_remote(out, url, token, conf_name, NULL);
+}
+
+static int
+reopen_remote_conf(mts_storage **out, void *ctx)
+{
+    (void)ctx;
+    return mts_libsql_open_remote(out, url, token, conf_name, NULL);
+}
+
+static char replica_path[4096];
+
+static int
+open_replica_conf(mts_storage **out, void *ctx)
+{
+    static int n;
+    (void)ctx;
+    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("rconf"));
+    snprintf(replica_path, sizeof(replica_path), "%s/replica-conf-%d.db",
+             t_tmpdir(), ++n);
+    return mts_libsql_open_replica(out, replica_path, url, token, conf_name,
+                                   NULL);
+}
+
+static int
+reopen_replica_conf(mts_storage **out, void *ctx)
+{
+    (void)ctx;
+    return mts_libsql_open_replica(out, replica_path, url, token, conf_name,
+                                   NULL);
+}
+
+static void
+test_conformance_remote(void)
+{
+    conf_backend b = { "libsql-remote", open_remote_conf, reopen_remote_conf,
+                       NULL, 0 };
+    double t0 = now_s();
+    setup();
+    conf_run(&b);
+    fprintf(stderr, "  remote conformance: %.2f s\n", now_s() - t0);
+    /* every call closed its stream in the same request */
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+}
+
+static void
+test_conformance_replica(void)
+{
+    conf_backend b = { "libsql-replica", open_replica_conf,
+                       reopen_replica_conf, NULL, 0 };
+    setup();
+    conf_run(&b);
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+static void
+test_int64_and_blobs(void)
+{
+    mts_storage *st;
+    mts_session *s = NULL, *got;
+    mts_peer p = MTS_PEER_INIT;
+    mts_dc dc = MTS_DC_INIT;
+    mts_min_peer mp = { 7, -1002147483647LL, 2147483647 };
+    uint8_t key[256], tok[300];
+    setup();
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof(tok); i++)
+        tok[i] = (uint8_t)(255 - i);
+    T_EQ_INT(mts_session_new(&s, MTS_NEW_EMPTY), 0);
+    p.id = INT64_MAX;
+    p.access_hash = INT64_MIN;
+    T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
+    p.kind = MTS_PEER_CHANNEL;
+    p.id = 1;
+    p.access_hash = INT64_MAX;
+    p.username = "ünïcödé_name";
+    T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
+    dc.dc_id = 2147483647;
+    T_EQ_INT(mts_ip_parse(&dc.ip, "2001:db8::1"), 0);
+    dc.port = 65535;
+    dc.auth_key = key;
+    dc.server_salt = INT64_MIN;
+    dc.time_offset = -2147483647 - 1;
+    T_EQ_INT(mts_session_put_dc(s, &dc), 0);
+    T_EQ_INT(mts_session_put_min_peer(s, &mp), 0);
+    T_EQ_INT(mts_session_set_user(s, INT64_MAX, 1), 0);
+    T_EQ_INT(mts_session_set_future_auth_token(s, tok, sizeof(tok)), 0);
+    T_EQ_INT(mts_session_set_channel_pts(s, INT64_MAX, -1), 0);
+
+    st = remote(unique_name("values"));
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    if (got != NULL) {
+        mts_peer q;
+        mts_dc d;
+        T_EQ_INT(mts_session_get_peer(&q, got, MTS_PEER_USER, INT64_MAX), 0);
+        T_CHECK(q.access_hash == INT64_MIN);
+        T_EQ_INT(mts_session_dc_at(&d, got, 0), 0);
+        T_CHECK(d.server_salt == INT64_MIN);
+        T_CHECK(d.auth_key != NULL && memcmp(d.auth_key, key, 256) == 0);
+    }
+    mts_session_free(got);
+    mts_session_free(s);
+    mts_storage_free(st);
+}
+
+/* The server's database is an mtsession SQLite database, both ways. */
+static void
+test_server_file_is_sqlite(void)
+{
+    const char *name = unique_name("file");
+    mts_storage *st, *sq = NULL;
+    mts_session *full = fx_session("full"), *small = fx_session("small"),
+                *got;
+    setup();
+    st = remote(name);
+    T_EQ_INT(mts_storage_save(st, full, NULL), 0);
+    T_EQ_INT(mts_sqlite_open(&sq, env("MTS_HRANA_DB"), name, NULL), 0);
+    if (sq == NULL) {
+        mts_storage_free(st);
+        mts_session_free(full);
+        mts_session_free(small);
+        return;
+    }
+    got = load_or_fail(sq);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    T_EQ_INT(mts_storage_save(sq, small, NULL), 0);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, small));
+    mts_session_free(got);
+    mts_storage_free(sq);
+    mts_storage_free(st);
+    mts_session_free(full);
+    mts_session_free(small);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static void
+test_auth_failure(void)
+{
+    mts_storage *st = NULL;
+    mts_session *s = fx_session("small"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    setup();
+    T_EQ_INT(mts_libsql_open_remote(&st, url, "wrong-secret-token", "auth",
+                                    NULL),
+             0);
+    T_EQ_INT(mts_storage_save(st, s, &err), MTS_EBACKEND);
+    T_EQ_INT(err.native, 401);
+    T_EQ_STR(err.message, "libsql: authentication failed (HTTP 401)");
+    T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EBACKEND);
+    T_EQ_INT(err.native, 401);
+    T_CHECK(strstr(mts_storage_name(st), "secret") == NULL);
+    mts_storage_free(st);
+    /* no token at all */
+    T_EQ_INT(mts_libsql_open_remote(&st, url, NULL, "auth", NULL), 0);
+    T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EBACKEND);
+    T_EQ_INT(err.native, 401);
+    mts_storage_free(st);
+    mts_session_free(s);
+}
+
+static void
+test_retry_then_success(void)
+{
+    mts__hrana_tuning fast = { 0, 0, 5, 20, 1000 };
+    mts_storage *st;
+    mts_session *s = fx_session("full"), *got;
+    setup();
+    st = remote(unique_name("retry"));
+    T_EQ_INT(mts__libsql_tune(st, &fast, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0); /* schema checked */
+    reset_hooks(url);
+    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":429,\"count\":3}", NULL),
+             200);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    T_EQ_INT(stat_value(url, "injected"), 3);
+    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":503,\"count\":2}", NULL),
+             200);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    T_EQ_INT(stat_value(url, "injected"), 5);
+    mts_session_free(got);
+    reset_hooks(url);
+    mts_session_free(s);
+    mts_storage_free(st);
+}
+
+static void
+test_retry_gives_up(void)
+{
+    mts__hrana_tuning capped = { 0, 0, 5, 50, 2000 };
+    mts__hrana_tuning tight = { 0, 0, 5, 200, 300 };
+    mts_storage *st;
+    mts_session *s = fx_session("small"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    double t0, dt;
+    setup();
+    st = remote(unique_name("busy"));
+    T_EQ_INT(mts__libsql_tune(st, &capped, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":429,\"count\":-1}", NULL),
+             200);
+    t0 = now_s();
+    T_EQ_INT(mts_storage_save(st, s, &err), MTS_EBACKEND);
+    dt = now_s() - t0;
+    T_EQ_INT(err.native, 429);
+    T_CONTAINS(err.message, "gave up after 5 tries");
+    T_CHECK(dt >= 0.7 && dt < 2.0); /* 50+100+200+400 ms of pauses */
+    /* the cap on the pauses' sum ends it earlier */
+    T_EQ_INT(mts__libsql_tune(st, &tight, NULL), 0);
+    t0 = now_s();
+    T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EBACKEND);
+    dt = now_s() - t0;
+    T_CONTAINS(err.message, "gave up after 2 tries");
+    T_CHECK(dt < 1.0);
+    reset_hooks(url);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    mts_session_free(s);
+    mts_storage_free(st);
+}
+
+/* A server without Hrana 3 (/v3 answers 404): the client uses /v2. */
+static void
+test_v2_fallback(void)
+{
+    mts_storage *st;
+    mts_session *s = fx_session("full"), *got;
+    setup();
+    reset_hooks(url);
+    T_EQ_INT(hook(url, "/_test/v3", "{\"enabled\":false}", NULL), 200);
+    st = remote(unique_name("v2"));
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    T_EQ_INT(stat_value(url, "POST /v3/pipeline"), 1); /* tried once */
+    T_CHECK(stat_value(url, "POST /v2/pipeline") >= 3);
+    reset_hooks(url);
+    mts_session_free(s);
+    mts_storage_free(st);
+}
+
+/* An SQL error comes back with the server's code and message, and the
+ * whole transaction is rolled back. */
+static void
+test_sql_error(void)
+{
+    const char *name = unique_name("sqlerr");
+    mts_storage *st;
+    mts_session *a = fx_session("full"), *b = fx_session("full"), *got;
+    mts_peer p = MTS_PEER_INIT;
+    mts_error err = MTS_ERROR_INIT;
+    setup();
+    st = remote(name);
+    T_EQ_INT(mts_storage_save(st, a, NULL), 0);
+    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_boom "
+                          "BEFORE INSERT ON peers WHEN NEW.username = 'boom' "
+                          "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"),
+             0);
+    p.id = 4242;
+    p.access_hash = 1;
+    p.username = "boom";
+    T_EQ_INT(mts_storage_cache_peer(st, &p, &err), MTS_EBACKEND);
+    T_EQ_INT(err.native, 19);
+    T_CONTAINS(err.message, "SQLITE_CONSTRAINT");
+    T_CONTAINS(err.message, "boom refused");
+    T_CONTAINS(err.message, "statement 2 of 2");
+    /* a snapshot with the bad peer among good changes: all or nothing */
+    T_EQ_INT(mts_session_set_home_dc(b, 5), 0);
+    T_EQ_INT(mts_session_put_peer(b, &p, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, b, &err), MTS_EBACKEND);
+    T_CONTAINS(err.message, "boom refused");
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, a));
+    mts_session_free(got);
+    T_EQ_INT(raw_sql(url, "DROP TRIGGER mts_test_boom"), 0);
+    T_EQ_INT(mts_storage_save(st, b, NULL), 0);
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    mts_session_free(a);
+    mts_session_free(b);
+    mts_storage_free(st);
+}
+
+/* ---- replica --------------------------------------------------------------- */
+
+typedef struct server {
+    pid_t pid;
+    int in;  /* its stdin: closing it stops the server too */
+    int out; /* its stdout: the port */
+    char url[64];
+} server;
+
+/* Start a private server (this test stops it) on a fresh database. */
+static int
+server_start(server *sv, const char *db)
+{
+    posix_spawn_file_actions_t fa;
+    int in[2], out[2], rc;
+    char line[32] = "";
+    size_t n = 0;
+    const char *node = env("MTS_HRANA_NODE"), *script = env("MTS_HRANA_SERVER");
+    char *argv[] = { (char *)node, (char *)script, "--db", (char *)db,
+                     "--token", (char *)token, "--exit-on-stdin-eof", NULL };
+    if (pipe(in) != 0 || pipe(out) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, in[1]);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    rc = posix_spawn(&sv->pid, node, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    sv->in = in[1];
+    sv->out = out[0];
+    if (rc != 0)
+        return -1;
+    while (n < sizeof(line) - 1 && strchr(line, '\n') == NULL) {
+        struct pollfd pf = { sv->out, POLLIN, 0 };
+        ssize_t r;
+        if (poll(&pf, 1, 15000) <= 0)
+            return -1;
+        r = read(sv->out, line + n, sizeof(line) - 1 - n);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+        line[n] = '\0';
+    }
+    snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%d", atoi(line));
+    return 0;
+}
+
+static void
+server_stop(server *sv)
+{
+    int status;
+    if (sv->pid <= 0)
+        return;
+    kill(sv->pid, SIGTERM);
+    while (waitpid(sv->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    close(sv->in);
+    close(sv->out);
+    sv->pid = 0;
+}
+
+static void
+test_replica(void)
+{
+    server sv = { 0, -1, -1, "" };
+    char db[4096], path[4096], path2[4096];
+    mts_storage *r1 = NULL, *r2 = NULL, *rep = NULL, *rep2 = NULL;
+    mts_session *a = fx_session("full"), *got = NULL, *want;
+    mts_peer p = MTS_PEER_INIT;
+    mts_error err = MTS_ERROR_INIT;
+    int32_t home;
+    setup();
+    snprintf(db, sizeof(db), "%s/private-server.db", t_tmpdir());
+    snprintf(path, sizeof(path), "%s/replica.db", t_tmpdir());
+    snprintf(path2, sizeof(path2), "%s/replica2.db", t_tmpdir());
+    if (server_start(&sv, db) != 0) {
+        t_fail(__FILE__, __LINE__, "could not start a private server");
+        server_stop(&sv);
+        mts_session_free(a);
+        return;
+    }
+    T_EQ_INT(mts_libsql_open_remote(&r1, sv.url, token, "acc", NULL), 0);
+    T_EQ_INT(mts_libsql_open_remote(&r2, sv.url, token, "acc", NULL), 0);
+    T_EQ_INT(mts_storage_save(r1, a, NULL), 0);
+
+    /* the first load pulls the remote state */
+    T_EQ_INT(mts_libsql_open_replica(&rep, path, sv.url, token, "acc", NULL),
+             0);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && mts_session_equal(got, a));
+    mts_session_free(got);
+
+    /* a write through the replica reaches the server */
+    p.kind = MTS_PEER_CHANNEL;
+    p.id = 777;
+    p.access_hash = -777;
+    T_EQ_INT(mts_storage_cache_peer(rep, &p, NULL), 0);
+    want = load_or_fail(r2);
+    T_CHECK(want != NULL &&
+            mts_session_get_peer(&p, want, MTS_PEER_CHANNEL, 777) == 0 &&
+            p.access_hash == -777);
+    got = load_or_fail(rep); /* and the local copy has it too */
+    T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
+    mts_session_free(got);
+    mts_session_free(want);
+
+    /* another handle changes the server: loads stay local until sync */
+    T_EQ_INT(mts_storage_set_home_dc(r2, 5, NULL), 0);
+    got = load_or_fail(rep);
+    home = got != NULL ? mts_session_home_dc(got) : -1;
+    T_CHECK(home != 5);
+    mts_session_free(got);
+    T_EQ_INT(mts_libsql_sync(rep, &err), 0);
+    want = load_or_fail(r2);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && mts_session_home_dc(got) == 5);
+    T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
+    mts_session_free(got);
+
+    /* a replica that synced before the server went away */
+    T_EQ_INT(mts_libsql_open_replica(&rep2, path2, sv.url, token, "acc",
+                                     NULL),
+             0);
+    T_EQ_INT(mts_libsql_sync(rep2, NULL), 0);
+
+    server_stop(&sv);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
+    mts_session_free(got);
+    got = load_or_fail(rep2);
+    T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
+    mts_session_free(got);
+    /* writes need the server; a refused write leaves the replica as it was */
+    T_EQ_INT(mts_storage_set_home_dc(rep, 9, &err), MTS_EIO);
+    T_EQ_INT(mts_libsql_sync(rep, &err), MTS_EIO);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && mts_session_home_dc(got) == 5);
+    mts_session_free(got);
+    mts_session_free(want);
+
+    /* the server's file holds what the replica wrote */
+    mts_storage_free(r1);
+    T_EQ_INT(mts_sqlite_open(&r1, db, "acc", NULL), 0);
+    got = load_or_fail(r1);
+    T_CHECK(got != NULL &&
+            mts_session_get_peer(&p, got, MTS_PEER_CHANNEL, 777) == 0);
+    mts_session_free(got);
+
+    mts_storage_free(rep);
+    mts_storage_free(rep2);
+    mts_storage_free(r1);
+    mts_storage_free(r2);
+    mts_session_free(a);
+}
+
+T_MAIN(T_CASE(test_conformance_remote), T_CASE(test_conformance_replica),
+       T_CASE(test_int64_and_blobs), T_CASE(test_server_file_is_sqlite),
+       T_CASE(test_auth_failure), T_CASE(test_retry_then_success),
+       T_CASE(test_retry_gives_up), T_CASE(test_v2_fallback),
+       T_CASE(test_sql_error), T_CASE(test_replica))
