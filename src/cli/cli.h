@@ -34,7 +34,8 @@ enum {
     CLI_OPT_JSON = 1u << 2,
     CLI_OPT_DC = 1u << 3,
     CLI_OPT_TEST = 1u << 4,
-    CLI_OPT_COMMON = 1u << 5 /* --name, --passphrase-file, ... */
+    CLI_OPT_COMMON = 1u << 5, /* --name, --passphrase-file, ... */
+    CLI_OPT_REKEY = 1u << 6   /* --new-key-file, ..., --remove-key */
 };
 
 /* The parsed command line. Strings point into argv. */
@@ -50,6 +51,10 @@ typedef struct cli_args {
     const char *token_env;
     const char *owner;
     const char *format_version;
+    const char *new_key_file;
+    const char *new_passphrase_file;
+    const char *new_passphrase_env;
+    int remove_key;
     int json;
     int test;
     const char *pos[2]; /* positional operands */
@@ -135,6 +140,14 @@ const char *cli_key_option(const cli_args *a);
  */
 int cli_secret(mts_secret **out, const cli_args *a);
 
+/*
+ * The secret named by one of key_file, passphrase_file, passphrase_env
+ * (at most one non-NULL; `opt` names it in messages). *out is NULL when
+ * all are NULL. Returns an exit status.
+ */
+int cli_secret_from(mts_secret **out, const char *opt, const char *key_file,
+                    const char *passphrase_file, const char *passphrase_env);
+
 /* ---- input and output (io.c) ---- */
 
 /*
@@ -199,5 +212,6 @@ int cli_cmd_stats(const cli_args *a);
 int cli_cmd_convert(const cli_args *a);
 int cli_cmd_detect(const cli_args *a);
 int cli_cmd_new(const cli_args *a);
+int cli_cmd_rekey(const cli_args *a);
 
 #endif /* MTSESSION_CLI_H */

@@ -30,7 +30,10 @@ static const char usage_text[] =
     "  stats [--from FMT] INPUT              counts and sizes\n"
     "  new [--dc N] [--test] [--to FMT] OUTPUT\n"
     "                                        a session on the default DCs\n"
-    "  lease ..., rekey ...                  (not supported in this build)\n"
+    "  rekey [--from FMT] [OLD KEY] NEW STORE\n"
+    "                                        change, add or remove the\n"
+    "                                        at-rest key of STORE in place\n"
+    "  lease ...                             (not supported in this build)\n"
     "\n"
     "options:\n"
     "  --from FMT            format of INPUT (detected when omitted)\n"
@@ -47,6 +50,8 @@ static const char usage_text[] =
     "  --token-env VAR       token of a remote libsql store (default\n"
     "                        MTSESSION_LIBSQL_TOKEN)\n"
     "  --owner NAME          write as this lease holder (not in this build)\n"
+    "  --new-key-file F, --new-passphrase-file F, --new-passphrase-env VAR,\n"
+    "  --remove-key          rekey: the new at-rest key, or none\n"
     "  --format-version N    version written (ferogram: 8 or 5;\n"
     "                        ferogram-compact: 2 or 1)\n"
     "  --                    end of options\n"
@@ -86,9 +91,13 @@ static const cli_command commands[] = {
       1,
       { "OUTPUT", NULL },
       cli_cmd_new },
-    /* Answered before parsing: they come with the lease and key work. */
+    { "rekey",
+      CLI_OPT_FROM | CLI_OPT_COMMON | CLI_OPT_REKEY,
+      1,
+      { "STORE", NULL },
+      cli_cmd_rekey },
+    /* Answered before parsing: it comes with the lease work. */
     { "lease", 0, 0, { NULL, NULL }, NULL },
-    { "rekey", 0, 0, { NULL, NULL }, NULL },
 };
 
 typedef struct cli_option {
@@ -114,6 +123,12 @@ static const cli_option options[] = {
     { "--owner", CLI_OPT_COMMON, 1, offsetof(cli_args, owner) },
     { "--format-version", CLI_OPT_COMMON, 1,
       offsetof(cli_args, format_version) },
+    { "--new-key-file", CLI_OPT_REKEY, 1, offsetof(cli_args, new_key_file) },
+    { "--new-passphrase-file", CLI_OPT_REKEY, 1,
+      offsetof(cli_args, new_passphrase_file) },
+    { "--new-passphrase-env", CLI_OPT_REKEY, 1,
+      offsetof(cli_args, new_passphrase_env) },
+    { "--remove-key", CLI_OPT_REKEY, 0, offsetof(cli_args, remove_key) },
 };
 
 #define CLI_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -274,6 +289,16 @@ parse_args(cli_args *a, const cli_command *cmd, int argc, char **argv)
         if (keys > 1)
             return cli_usage_error("%s: give only one of --passphrase-file, "
                                    "--key-file and --passphrase-env",
+                                   cmd->name);
+    }
+    if (cmd->options & CLI_OPT_REKEY) {
+        int news = (a->new_passphrase_file != NULL) +
+                   (a->new_key_file != NULL) +
+                   (a->new_passphrase_env != NULL) + a->remove_key;
+        if (news != 1)
+            return cli_usage_error("%s: give exactly one of "
+                                   "--new-passphrase-file, --new-key-file, "
+                                   "--new-passphrase-env and --remove-key",
                                    cmd->name);
     }
     return -1;

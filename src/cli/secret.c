@@ -35,8 +35,15 @@ read_secret_file(uint8_t **out, size_t *len, const char *opt, const char *path)
 int
 cli_secret(mts_secret **out, const cli_args *a)
 {
+    return cli_secret_from(out, cli_key_option(a), a->key_file,
+                           a->passphrase_file, a->passphrase_env);
+}
+
+int
+cli_secret_from(mts_secret **out, const char *opt, const char *key_file,
+                const char *passphrase_file, const char *passphrase_env)
+{
     mts_error err = MTS_ERROR_INIT;
-    const char *opt = cli_key_option(a);
     uint8_t *buf = NULL;
     const char *pass;
     size_t len = 0;
@@ -46,8 +53,8 @@ cli_secret(mts_secret **out, const cli_args *a)
     *out = NULL;
     if (opt == NULL)
         return CLI_EXIT_OK;
-    if (a->key_file != NULL) {
-        rc = read_secret_file(&buf, &len, opt, a->key_file);
+    if (key_file != NULL) {
+        rc = read_secret_file(&buf, &len, opt, key_file);
         if (rc != 0)
             return rc;
         if (len != MTS_SEAL_KEY_SIZE) {
@@ -56,14 +63,14 @@ cli_secret(mts_secret **out, const cli_args *a)
             return cli_fail(CLI_EXIT_INPUT, opt,
                             "%s: holds %zu bytes; a key is exactly %d raw "
                             "bytes",
-                            a->key_file, len, MTS_SEAL_KEY_SIZE);
+                            key_file, len, MTS_SEAL_KEY_SIZE);
         }
         rc = mts_secret_from_key(out, buf, &err);
         cli_wipe(buf, len);
         mts_free(buf);
     } else {
-        if (a->passphrase_file != NULL) {
-            rc = read_secret_file(&buf, &len, opt, a->passphrase_file);
+        if (passphrase_file != NULL) {
+            rc = read_secret_file(&buf, &len, opt, passphrase_file);
             if (rc != 0)
                 return rc;
             /* The first line, without its line ending. */
@@ -73,10 +80,10 @@ cli_secret(mts_secret **out, const cli_args *a)
                 n--;
             pass = (const char *)buf;
         } else {
-            pass = getenv(a->passphrase_env);
+            pass = getenv(passphrase_env);
             if (pass == NULL)
                 return cli_fail(CLI_EXIT_INPUT, opt, "%s is not set",
-                                a->passphrase_env);
+                                passphrase_env);
             n = strlen(pass);
         }
         rc = n == 0 ? MTS_EINVAL

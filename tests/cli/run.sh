@@ -502,9 +502,36 @@ CASE=later
 run lease acquire --owner me "$T/k1.mts"
 expect_rc 1
 expect_err "mtsession: lease: not supported in this build"
-run rekey "$T/k1.mts"
+
+# ---- rekey: add, change, remove the at-rest key in place -------------------
+
+CASE=rekey
+run new "$T/rk.mts"
+expect_rc 0
+cp "$T/rk.mts" "$T/rk.plain"
+head -c 32 /dev/zero | tr '\0' 'K' > "$T/rk.key"
+printf 'first pass\n' > "$T/rk.pass"
+run rekey "$T/rk.mts"
+expect_rc 2
+expect_err "give exactly one of"
+run rekey --new-key-file "$T/rk.key" "$T/rk.mts"
+expect_rc 0
+run inspect "$T/rk.mts"
 expect_rc 1
-expect_err "mtsession: rekey: not supported in this build"
+expect_err "encrypted (with a 32-byte key) and no key or passphrase was given"
+run rekey --key-file "$T/rk.key" --new-passphrase-file "$T/rk.pass" "$T/rk.mts"
+expect_rc 0
+run inspect --key-file "$T/rk.key" "$T/rk.mts"
+expect_rc 1
+expect_err "sealed with a passphrase, but a key was given"
+run rekey --passphrase-file "$T/rk.key" --remove-key "$T/rk.mts"
+expect_rc 1
+expect_err "wrong key or passphrase"
+run rekey --passphrase-file "$T/rk.pass" --remove-key "$T/rk.mts"
+expect_rc 0
+expect_same "$T/rk.mts" "$T/rk.plain"
+run rekey --remove-key -- -
+expect_rc 2
 
 CASE=unsupported
 can_write() {
