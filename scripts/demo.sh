@@ -27,3 +27,14 @@ echo "\$ mtsession convert demo.txt demo.json --to json  (then back)"
 cmp "$work/demo.session" "$work/back.session" && echo "round trip: identical bytes"
 echo "\$ mtsession stats back.session"
 "$bin" stats "$work/back.session"
+echo
+echo "A Telethon StringSession written by Telethon itself (fake key):"
+tl=tests/data/formats/telethon-string/ipv4.txt
+echo "\$ mtsession detect $tl"
+"$bin" detect "$tl"
+echo "\$ mtsession convert $tl telethon.session --to mtsession"
+"$bin" convert "$tl" "$work/telethon.session" --to mtsession
+"$bin" inspect "$work/telethon.session"
+echo "\$ mtsession convert telethon.session - --to telethon-string"
+"$bin" convert "$work/telethon.session" - --to telethon-string | tee "$work/back.txt"
+cmp -s "$tl" "$work/back.txt" && echo "Telethon string round trip: identical"

@@ -69,7 +69,7 @@ need_sodium(mts_error *err)
 static int
 secret_new(mts_secret **out, mts_error *err)
 {
-    mts_secret *s;
+    mts_secret *s = NULL;
     int rc = need_sodium(err);
     if (rc != 0)
         return rc;
@@ -88,7 +88,7 @@ int
 mts_secret_from_key(mts_secret **out, const uint8_t key[MTS_SEAL_KEY_SIZE],
                     mts_error *err)
 {
-    mts_secret *s;
+    mts_secret *s = NULL;
     int rc;
     if (out == NULL || key == NULL)
         return mts__err(err, MTS_EINVAL, "secret: NULL argument");
@@ -120,7 +120,7 @@ mts_secret_from_passphrase(mts_secret **out, const char *pass, size_t len,
                            const mts_kdf_params *params, mts_error *err)
 {
     static const mts_kdf_params defaults = MTS_KDF_PARAMS_INIT;
-    mts_secret *s;
+    mts_secret *s = NULL;
     int rc;
     if (out == NULL || pass == NULL)
         return mts__err(err, MTS_EINVAL, "secret: NULL argument");
