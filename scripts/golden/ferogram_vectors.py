@@ -178,6 +178,14 @@ def main():
         assert len(text) == lengths[name], (name, len(text))
         write(name, text + "\n")
 
+    write("PROVENANCE",
+          "# Who wrote these vectors (regenerate: "
+          "scripts/golden/ferogram_vectors.py)\n"
+          "*.bin, *.txt: built from ferogram's documented byte layout "
+          "(binary legacy and 0x02..0x09, native string, compact V1/V2) by "
+          "scripts/golden/ferogram_vectors.py; not produced by ferogram "
+          "itself, which cannot be installed here.\n")
+
 
 if __name__ == "__main__":
     main()

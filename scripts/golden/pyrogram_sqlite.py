@@ -104,6 +104,14 @@ def main():
         conn.execute("UPDATE version SET number = 3")
     conn.close()
 
+    with open(os.path.join(OUT, "PROVENANCE"), "w") as f:
+        f.write("# Who wrote these files (regenerate: "
+                "scripts/golden/pyrogram_sqlite.py)\n"
+                "*.session: built with Python's sqlite3 (SQLite %s) from "
+                "Pyrogram 2.x's public storage schema, as its FileStorage "
+                "creates and fills them; Pyrogram itself cannot be installed "
+                "here.\n" % sqlite3.sqlite_version)
+
     # An unknown schema version.
     conn = create("v4.session", 4, SESSIONS_V3)
     with conn:

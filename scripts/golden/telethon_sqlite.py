@@ -88,6 +88,12 @@ def main():
     golden()
     fresh()
     ipv6()
+    with open(os.path.join(OUT, "PROVENANCE"), "w") as f:
+        f.write("# Who wrote these files (regenerate: /usr/bin/python3 "
+                "scripts/golden/telethon_sqlite.py)\n"
+                "*.session: Telethon %s's own SQLiteSession (Debian "
+                "python3-telethon), scripts/golden/telethon_sqlite.py\n"
+                % telethon.__version__)
     print("Telethon", telethon.__version__)
 
 

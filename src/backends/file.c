@@ -730,51 +730,436 @@ take_lock(file_backend *fb, mts_error *err)
     return 0;
 }
 
+/* ---- the journal ------------------------------------------------------- */
+
+/* A fresh snapshot id: random, never 0. */
+static uint64_t
+new_id(void)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        struct timespec ts = { 0, 0 };
+        unsigned long n = atomic_fetch_add_explicit(&g_tmp_counter, 1,
+                                                    memory_order_relaxed);
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        id = mix64((uint64_t)ts.tv_sec ^ mix64((uint64_t)ts.tv_nsec) ^
+                   mix64(((uint64_t)getpid() << 32) ^ n));
+    }
+    return id != 0 ? id : 1;
+}
+
+static int
+sync_dir(const char *dir, mts_error *err)
+{
+    int e, dfd = mts__os_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return io_err(err, errno, "open directory", dir);
+    if (mts__os_fsync(dfd) != 0) {
+        e = errno;
+        (void)mts__os_close(dfd);
+        return io_err(err, e, "fsync directory", dir);
+    }
+    /* Read-only descriptor, already synced: nothing a close could lose. */
+    (void)mts__os_close(dfd);
+    return 0;
+}
+
+/* Stop appending: sync the changes group commit left pending (when
+ * `sync`), close, and forget the journal's state. */
+static void
+journal_close(file_backend *fb, bool sync)
+{
+    if (fb->jfd < 0)
+        return;
+    if (sync && fb->pending > 0)
+        (void)mts__os_fsync(fb->jfd);
+    (void)mts__os_close(fb->jfd);
+    fb->jfd = -1;
+    fb->pending = 0;
+}
+
+static int
+journal_sync(file_backend *fb, mts_error *err)
+{
+    if (mts__os_fsync(fb->jfd) != 0) {
+        int rc = io_err(err, errno, "fsync", fb->journal_path);
+        /* What reached the disk is unknown, and a later fsync may not say
+         * (the kernel can drop the failed pages): the next change writes
+         * everything as a new snapshot instead of trusting the journal. */
+        journal_close(fb, false);
+        fb->fold_next = true;
+        return rc;
+    }
+    fb->jsynced = fb->jlen;
+    fb->pending = 0;
+    return 0;
+}
+
+/*
+ * Give the journal a fresh header for snapshot `id`, dropping its records:
+ * called only when the snapshot that holds them (or supersedes them) is
+ * durable. The journal is emptied and synced before the header is
+ * written, so a crash leaves an empty journal, a torn header or the new
+ * header, never a new header in front of old records. A journal created
+ * here is made durable in its directory before any record goes into it.
+ */
+static int
+journal_reset(file_backend *fb, uint64_t id, mts_error *err)
+{
+    static const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    uint8_t head[MTS__JOURNAL_HEADER];
+    bool created = false;
+    int rc;
+    if (fb->jfd < 0) {
+        fb->jfd = mts__os_open(fb->journal_path, flags, 0);
+        if (fb->jfd < 0 && errno == ENOENT) {
+            fb->jfd = mts__os_open(fb->journal_path, flags | O_CREAT | O_EXCL,
+                                   0600);
+            created = true;
+        }
+        if (fb->jfd < 0)
+            return io_err(err, errno, "open", fb->journal_path);
+    }
+    fb->pending = 0;
+    if (!created) {
+        if (mts__os_ftruncate(fb->jfd, 0) != 0) {
+            rc = io_err(err, errno, "ftruncate", fb->journal_path);
+            goto fail;
+        }
+        if (mts__os_fsync(fb->jfd) != 0) {
+            rc = io_err(err, errno, "fsync", fb->journal_path);
+            goto fail;
+        }
+    }
+    mts__journal_header(head, id);
+    rc = write_all(fb->jfd, head, sizeof(head), fb->journal_path, err);
+    if (rc != 0)
+        goto fail;
+    if (mts__os_fsync(fb->jfd) != 0) {
+        rc = io_err(err, errno, "fsync", fb->journal_path);
+        goto fail;
+    }
+    if (created && (rc = sync_dir(fb->dir, err)) != 0)
+        goto fail;
+    fb->jid = id;
+    fb->jlen = fb->jsynced = sizeof(head);
+    return 0;
+fail:
+    journal_close(fb, false);
+    return rc;
+}
+
+/*
+ * Load the store: decode the snapshot and replay the journal over it when
+ * the journal extends it. *snap_id and *js say what was found, for the
+ * writer. The snapshot stays open while the journal is read; if the path
+ * names another file afterwards, a save replaced it meanwhile (and may
+ * have emptied the journal), so everything is read again. Holding the
+ * descriptor keeps the inode from being reused, so an unchanged inode
+ * number means an unchanged file.
+ */
+static int
+load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
+           mts__jscan *js, mts_error *err)
+{
+    for (int attempt = 1;; attempt++) {
+        mts_session *s = NULL;
+        uint8_t *data = NULL, *jdata = NULL;
+        size_t len = 0, jlen = 0;
+        struct stat st, now;
+        uint64_t id = 0;
+        int fd, rc, changed = 0;
+        rc = open_read(&fd, fb->path, O_NOFOLLOW, err);
+        if (rc != 0)
+            return rc;
+        rc = read_fd(&data, &len, &st, fd, fb->path, MTS_INPUT_MAX, err);
+        if (rc == 0 && len == 0) /* not "no session": something cut it */
+            rc = mts__err_at(err, MTS_ECORRUPT, 0, "%s is empty", fb->path);
+        if (rc == 0) {
+            rc = mts_decode_any(&s, data, len, fb->secret, err);
+            if (rc != 0)
+                mts__err_prefix(err, "%s", fb->path);
+            else
+                id = mts__snapshot_id(data, len);
+        }
+        if (data != NULL)
+            free_secret(data, len + 1);
+        if (rc == 0) {
+            /* No journal is no error: keep err untouched for it. */
+            mts_error jerr = MTS_ERROR_INIT;
+            rc = read_all(&jdata, &jlen, fb->journal_path, O_NOFOLLOW,
+                          MTS_INPUT_MAX, &jerr);
+            if (rc == MTS_ENOTFOUND)
+                rc = 0; /* the snapshot is all there is */
+            else if (rc != 0 && err != NULL)
+                *err = jerr;
+        }
+        if (rc == 0) {
+            rc = mts__journal_replay(s, jdata, jlen, id, js, err);
+            if (rc != 0 && rc != MTS_ENOMEM)
+                mts__err_prefix(err, "%s", fb->journal_path);
+        }
+        mts_free(jdata); /* update state and channel ids: not secret */
+        if (rc == 0 && mts__os_lstat(fb->path, &now) != 0) {
+            if (errno == ENOENT)
+                changed = 1; /* deleted: the next round says so */
+            else
+                rc = io_err(err, errno, "lstat", fb->path);
+        } else if (rc == 0) {
+            changed = now.st_dev != st.st_dev || now.st_ino != st.st_ino;
+        }
+        /* Read-only descriptor: nothing a failed close could lose. */
+        (void)mts__os_close(fd);
+        if (rc == 0 && !changed) {
+            *out = s;
+            *snap_id = id;
+            return 0;
+        }
+        mts_session_free(s);
+        if (rc != 0)
+            return rc;
+        if (attempt == LOAD_TRIES)
+            return mts__err_native(err, MTS_EIO, EAGAIN,
+                                   "%s was replaced while it was being read, "
+                                   "%d times in a row",
+                                   fb->path, LOAD_TRIES);
+    }
+}
+
+/* load_store, with nothing stored meaning an empty session (id 0), as
+ * the core's default for granular changes has it; err is then left
+ * untouched. */
+static int
+load_or_empty(mts_session **out, file_backend *fb, uint64_t *snap_id,
+              mts__jscan *js, mts_error *err)
+{
+    mts_error lerr = MTS_ERROR_INIT;
+    int rc = load_store(out, fb, snap_id, js, &lerr);
+    if (rc == MTS_ENOTFOUND) {
+        *snap_id = 0;
+        memset(js, 0, sizeof(*js));
+        if (mts_session_new(out, MTS_NEW_EMPTY) != 0)
+            return mts__err_oom(err);
+        return 0;
+    }
+    if (rc != 0 && err != NULL)
+        *err = lerr;
+    return rc;
+}
+
+/*
+ * Write `s` as the new snapshot, then see to the journal: a handle that
+ * journals empties it under the new snapshot's id; any other removes it
+ * (best effort: a journal naming another snapshot is ignored anyway).
+ * Both happen only once the new snapshot is durable, so a crash in between
+ * leaves a stale journal, never a snapshot without records it needs.
+ */
+static int
+save_snapshot(file_backend *fb, const mts_session *s, mts_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    uint64_t id = 0;
+    int rc;
+    if (fb->secret != NULL)
+        rc = mts_encode_sealed(&data, &len, s, fb->secret, err);
+    else
+        rc = mts_encode(&data, &len, s, err);
+    if (rc == 0 && fb->journaling && fb->secret == NULL)
+        rc = mts__snapshot_add_generation(&data, &len, new_id(), err);
+    if (rc != 0) {
+        if (data != NULL)
+            free_secret(data, len);
+        return rc;
+    }
+    if (fb->journaling)
+        id = mts__snapshot_id(data, len); /* a sealed file: its nonce */
+    rc = write_atomic(fb->path, fb->dir, data, len, err);
+    free_secret(data, len);
+    if (rc != 0) {
+        /* After a failed directory sync the new file is in place: the
+         * journal no longer extends what is there. Look again before the
+         * next append. */
+        journal_close(fb, true);
+        return rc;
+    }
+    fb->fold_next = false;
+    if (id != 0) {
+        /* The save stands even if this fails: the journal names the old
+         * snapshot, so it is ignored, and the next change restarts it. */
+        (void)journal_reset(fb, id, NULL);
+        return 0;
+    }
+    journal_close(fb, false);
+    (void)mts__os_unlink(fb->journal_path);
+    return 0;
+}
+
+/*
+ * Make the journal ready for appends, holding the lock: read the store;
+ * when the snapshot has an id, keep the journal that extends it (cutting
+ * off a torn tail) or start one. Returns 0 when ready; 1 with the loaded
+ * session in *fold when the change must be written as a save instead (no
+ * snapshot, a snapshot without an id, or a failed sync before); or an
+ * error (a damaged journal among them: a save repairs the store).
+ */
+static int
+journal_start(mts_session **fold, file_backend *fb, mts_error *err)
+{
+    mts_session *s = NULL;
+    mts__jscan js;
+    uint64_t id = 0;
+    int rc;
+    journal_close(fb, true);
+    fb->journaling = true;
+    rc = load_or_empty(&s, fb, &id, &js, err);
+    if (rc != 0)
+        return rc;
+    if (id == 0 || fb->fold_next) {
+        *fold = s;
+        return 1;
+    }
+    mts_session_free(s);
+    if (js.state != MTS__J_LIVE)
+        return journal_reset(fb, id, err);
+    fb->jfd = mts__os_open(fb->journal_path,
+                           O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fb->jfd < 0)
+        return io_err(err, errno, "open", fb->journal_path);
+    /* A torn tail was never acknowledged: cut it off before appending, or
+     * the next record would follow a damaged one. Sync in any case: what
+     * an earlier handle left unsynced becomes durable before we build on
+     * it. */
+    if (js.end < js.len && mts__os_ftruncate(fb->jfd, (off_t)js.end) != 0) {
+        rc = io_err(err, errno, "ftruncate", fb->journal_path);
+        journal_close(fb, false);
+        return rc;
+    }
+    if (mts__os_fsync(fb->jfd) != 0) {
+        rc = io_err(err, errno, "fsync", fb->journal_path);
+        journal_close(fb, false);
+        return rc;
+    }
+    fb->jid = id;
+    fb->jlen = fb->jsynced = js.end;
+    fb->pending = 0;
+    return 0;
+}
+
+/* A change written as a save: load the store (unless `s` is given), apply
+ * the change, write a new snapshot with a new id, empty the journal.
+ * Consumes s. */
+static int
+fold(file_backend *fb, mts_session *s, const mts_update_change *c,
+     mts_error *err)
+{
+    int rc = 0;
+    if (s == NULL) {
+        mts__jscan js;
+        uint64_t id;
+        rc = load_or_empty(&s, fb, &id, &js, err);
+        if (rc != 0)
+            return rc;
+    }
+    fb->journaling = true;
+    if (mts_session_apply_update(s, c) != 0)
+        rc = mts__err_oom(err); /* validated by the caller: only ENOMEM */
+    else
+        rc = save_snapshot(fb, s, err);
+    mts_session_free(s);
+    return rc;
+}
+
+/* Whether the changes written since the last sync must be synced now. */
+static bool
+sync_due(const file_backend *fb)
+{
+    struct timespec now;
+    long long ms;
+    if (!fb->group || fb->pending >= fb->group_changes)
+        return true;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return true;
+    ms = (long long)(now.tv_sec - fb->pending_since.tv_sec) * 1000 +
+         (now.tv_nsec - fb->pending_since.tv_nsec) / 1000000;
+    return ms >= (long long)fb->group_ms;
+}
+
+/* Append the record of `c` (n bytes) and sync when due. */
+static int
+journal_append(file_backend *fb, const mts_update_change *c, size_t n,
+               mts_error *err)
+{
+    uint8_t small[64], *rec = small;
+    int rc;
+    if (n > sizeof(small) && (rec = mts_malloc(n)) == NULL)
+        return mts__err_oom(err);
+    mts__journal_record(rec, c, fb->jid, (uint32_t)fb->jsynced);
+    rc = write_all(fb->jfd, rec, n, fb->journal_path, err);
+    if (rec != small)
+        mts_free(rec);
+    if (rc != 0) {
+        /* Take back what part of the record was written, so that the next
+         * one does not follow a damaged record. If even that fails, the
+         * next change reads the journal again and cuts the tail off. */
+        if (mts__os_ftruncate(fb->jfd, (off_t)fb->jlen) != 0)
+            journal_close(fb, true);
+        return rc;
+    }
+    if (fb->pending++ == 0)
+        (void)clock_gettime(CLOCK_MONOTONIC, &fb->pending_since);
+    fb->jlen += n;
+    return sync_due(fb) ? journal_sync(fb, err) : 0;
+}
+
 /* ---- the backend ------------------------------------------------------- */
 
 static int
 file_save(mts_backend *backend, const mts_session *s, mts_error *err)
 {
     file_backend *fb = (file_backend *)backend;
-    uint8_t *data = NULL;
-    size_t len = 0;
     int rc = take_lock(fb, err);
     if (rc != 0)
         return rc;
-    if (fb->secret != NULL)
-        rc = mts_encode_sealed(&data, &len, s, fb->secret, err);
-    else
-        rc = mts_encode(&data, &len, s, err);
-    if (rc != 0)
-        return rc;
-    rc = write_atomic(fb->path, fb->dir, data, len, err);
-    free_secret(data, len);
-    return rc;
+    return save_snapshot(fb, s, err);
 }
 
 static int
 file_load(mts_session **out, mts_backend *backend, mts_error *err)
 {
+    mts__jscan js;
+    uint64_t id;
+    return load_store(out, (file_backend *)backend, &id, &js, err);
+}
+
+/* One record appended and synced; a fold instead when the journal would
+ * pass its maximum, and the first time, when the store has no id yet. */
+static int
+file_apply_update_state(mts_backend *backend, const mts_update_change *c,
+                        mts_error *err)
+{
     file_backend *fb = (file_backend *)backend;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = read_all(&data, &len, fb->path, O_NOFOLLOW, MTS_INPUT_MAX, err);
+    mts_session *s = NULL;
+    size_t n;
+    int rc = take_lock(fb, err);
     if (rc != 0)
         return rc;
-    if (len == 0) {
-        /* Not "no session": something truncated the file. */
-        free_secret(data, len + 1);
-        return mts__err_at(err, MTS_ECORRUPT, 0, "%s is empty", fb->path);
+    if (fb->jfd < 0) {
+        rc = journal_start(&s, fb, err);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return fold(fb, s, c, err);
     }
-    rc = mts_decode_any(out, data, len, fb->secret, err);
-    free_secret(data, len + 1);
-    if (rc != 0)
-        mts__err_prefix(err, "%s", fb->path);
-    return rc;
+    n = mts__journal_record_size(c);
+    if (n == 0 || n > fb->jmax || fb->jlen > fb->jmax - n)
+        return fold(fb, NULL, c, err);
+    return journal_append(fb, c, n, err);
 }
 
 /* Like a save: the directory is opened first, so only its fsync can fail
- * after the file is gone. */
+ * after the file is gone. The journal goes after that fsync: removed
+ * first, a crash could leave the snapshot without its records. */
 static int
 file_del(mts_backend *backend, mts_error *err)
 {
@@ -783,11 +1168,14 @@ file_del(mts_backend *backend, mts_error *err)
     int dfd, e, rc = take_lock(fb, err);
     if (rc != 0)
         return rc;
+    journal_close(fb, false); /* its records go with the snapshot */
     dfd = mts__os_open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return io_err(err, errno, "open directory", fb->dir);
     if (mts__os_unlink(fb->path) != 0) {
         e = errno;
+        if (e == ENOENT) /* a journal without a snapshot is ignored */
+            (void)mts__os_unlink(fb->journal_path);
         (void)mts__os_close(dfd);
         return e == ENOENT ? 0 : io_err(err, e, "unlink", fb->path);
     }
@@ -800,6 +1188,8 @@ file_del(mts_backend *backend, mts_error *err)
                                fb->dir, errstr(e, ebuf, sizeof(ebuf)),
                                fb->path);
     }
+    /* Best effort: without its snapshot the journal is ignored. */
+    (void)mts__os_unlink(fb->journal_path);
     /* Read-only descriptor, already synced: nothing a close could lose. */
     (void)mts__os_close(dfd);
     return 0;
@@ -817,11 +1207,13 @@ file_free(mts_backend *backend)
     file_backend *fb = (file_backend *)backend;
     if (fb == NULL)
         return;
+    journal_close(fb, true); /* group commit: sync what is pending */
     if (fb->lock_fd >= 0)
         (void)mts__os_close(fb->lock_fd); /* releases the lock */
     mts_free(fb->path);
     mts_free(fb->dir);
     mts_free(fb->lock_path);
+    mts_free(fb->journal_path);
     mts_free(fb->name);
     mts_free(fb);
 }
@@ -831,8 +1223,10 @@ mts_file_open(mts_storage **out, const char *path,
               const mts_file_options *opts, mts_error *err)
 {
     file_backend *fb;
-    unsigned int flags = 0;
+    unsigned int flags = 0, known;
     mts_secret *secret = NULL;
+    size_t jmax = JOURNAL_MAX_DEFAULT;
+    unsigned int gchanges = GROUP_CHANGES_DEFAULT, gms = GROUP_MS_DEFAULT;
     int rc;
     if (out == NULL)
         return mts__err(err, MTS_EINVAL, "out is NULL");
@@ -844,14 +1238,40 @@ mts_file_open(mts_storage **out, const char *path,
                             opts->version);
         flags = opts->flags;
         secret = opts->secret;
-        if ((flags & ~(unsigned int)MTS_FILE_FOLLOW_SYMLINK) != 0)
-            return mts__err(err, MTS_EINVAL, "unknown file flags 0x%x", flags);
+        known = (unsigned int)MTS_FILE_FOLLOW_SYMLINK |
+                (unsigned int)MTS_FILE_GROUP_COMMIT;
+        if ((flags & ~known) != 0)
+            return mts__err(err, MTS_EINVAL, "unknown file flags 0x%x",
+                            flags & ~known);
+        if (opts->journal_max_bytes != 0) {
+            if (opts->journal_max_bytes < JOURNAL_MAX_MIN ||
+                opts->journal_max_bytes > MTS__JOURNAL_MAX)
+                return mts__err(err, MTS_EINVAL,
+                                "journal_max_bytes %zu is not %d..%zu",
+                                opts->journal_max_bytes, JOURNAL_MAX_MIN,
+                                MTS__JOURNAL_MAX);
+            jmax = opts->journal_max_bytes;
+        }
+        if ((flags & MTS_FILE_GROUP_COMMIT) == 0 &&
+            (opts->group_commit_changes != 0 || opts->group_commit_ms != 0))
+            return mts__err(err, MTS_EINVAL,
+                            "group_commit_changes and group_commit_ms need "
+                            "the flag MTS_FILE_GROUP_COMMIT");
+        if (opts->group_commit_changes != 0)
+            gchanges = opts->group_commit_changes;
+        if (opts->group_commit_ms != 0)
+            gms = opts->group_commit_ms;
     }
     fb = mts__calloc(1, sizeof(*fb));
     if (fb == NULL)
         return mts__err_oom(err);
     fb->lock_fd = -1;
+    fb->jfd = -1;
     fb->secret = secret;
+    fb->jmax = jmax;
+    fb->group = (flags & MTS_FILE_GROUP_COMMIT) != 0;
+    fb->group_changes = gchanges;
+    fb->group_ms = gms;
     rc = resolve(&fb->path, path, (flags & MTS_FILE_FOLLOW_SYMLINK) != 0, err);
     if (rc != 0) {
         file_free(&fb->base);
@@ -860,8 +1280,10 @@ mts_file_open(mts_storage **out, const char *path,
     fb->file = last_component(fb->path);
     fb->dir = dir_of(fb->path);
     fb->lock_path = join(fb->path, "", ".lock");
+    fb->journal_path = join(fb->path, "", ".journal");
     fb->name = join("file:", "", fb->path);
-    if (fb->dir == NULL || fb->lock_path == NULL || fb->name == NULL) {
+    if (fb->dir == NULL || fb->lock_path == NULL ||
+        fb->journal_path == NULL || fb->name == NULL) {
         file_free(&fb->base);
         return mts__err_oom(err);
     }
@@ -870,8 +1292,11 @@ mts_file_open(mts_storage **out, const char *path,
     fb->base.load = file_load;
     fb->base.del = file_del;
     fb->base.name = file_name;
-    /* Granular slots stay NULL: the core loads, changes and saves, under
-     * the handle's lock. */
+    fb->base.apply_update_state = file_apply_update_state;
+    /* update_dc, set_home_dc and cache_peer stay NULL: the core loads,
+     * changes and saves, under the handle's lock. Their records would
+     * carry auth keys and peer data, which the plain journal must not
+     * hold for a sealed session. */
     fb->base.free = file_free;
     rc = mts_storage_wrap(out, &fb->base, err);
     if (rc != 0) {

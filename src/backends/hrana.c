@@ -39,9 +39,9 @@
 
 /* Bounds that keep a misbehaving server from exhausting memory. */
 #define HRANA_RESPONSE_MAX ((size_t)1 << 30)
-#define HRANA_REQUEST_MAX ((size_t)1 << 30)
+#define HRANA_REQUEST_MAX  ((size_t)1 << 30)
 /* sqld keeps at most 50 stored SQL texts per stream, of at most 5 KB. */
-#define HRANA_STORED_SQL_MAX 50
+#define HRANA_STORED_SQL_MAX  50
 #define HRANA_STORED_SQL_SIZE 5000
 
 struct mts__hrana {
@@ -54,7 +54,7 @@ struct mts__hrana {
 };
 
 struct mts__hrana_tx {
-    json_t *steps;             /* BEGIN and the caller's statements */
+    json_t *steps; /* BEGIN and the caller's statements */
     const char *sqls[HRANA_STORED_SQL_MAX]; /* stored texts; id = index+1 */
     size_t nsqls;
     size_t nstmts;
@@ -68,7 +68,7 @@ struct mts__hrana_res {
     size_t scratch_cap;
 };
 
-/* ---- small helpers ------------------------------------------------------ */
+/* ---- small helpers ------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
@@ -95,8 +95,7 @@ wipe_json(json_t *j)
     } else if (json_is_object(j)) {
         const char *key;
         json_t *v;
-        json_object_foreach(j, key, v)
-            wipe_json(v);
+        json_object_foreach(j, key, v) wipe_json(v);
     }
 }
 
@@ -134,18 +133,18 @@ sqlite_code(const char *name)
         const char *name;
         int code;
     } codes[] = {
-        { "SQLITE_ERROR", 1 },      { "SQLITE_INTERNAL", 2 },
-        { "SQLITE_PERM", 3 },       { "SQLITE_ABORT", 4 },
-        { "SQLITE_BUSY", 5 },       { "SQLITE_LOCKED", 6 },
-        { "SQLITE_NOMEM", 7 },      { "SQLITE_READONLY", 8 },
-        { "SQLITE_INTERRUPT", 9 },  { "SQLITE_IOERR", 10 },
-        { "SQLITE_CORRUPT", 11 },   { "SQLITE_NOTFOUND", 12 },
-        { "SQLITE_FULL", 13 },      { "SQLITE_CANTOPEN", 14 },
-        { "SQLITE_PROTOCOL", 15 },  { "SQLITE_SCHEMA", 17 },
-        { "SQLITE_TOOBIG", 18 },    { "SQLITE_CONSTRAINT", 19 },
-        { "SQLITE_MISMATCH", 20 },  { "SQLITE_MISUSE", 21 },
-        { "SQLITE_NOLFS", 22 },     { "SQLITE_AUTH", 23 },
-        { "SQLITE_RANGE", 25 },     { "SQLITE_NOTADB", 26 },
+        { "SQLITE_ERROR", 1 },     { "SQLITE_INTERNAL", 2 },
+        { "SQLITE_PERM", 3 },      { "SQLITE_ABORT", 4 },
+        { "SQLITE_BUSY", 5 },      { "SQLITE_LOCKED", 6 },
+        { "SQLITE_NOMEM", 7 },     { "SQLITE_READONLY", 8 },
+        { "SQLITE_INTERRUPT", 9 }, { "SQLITE_IOERR", 10 },
+        { "SQLITE_CORRUPT", 11 },  { "SQLITE_NOTFOUND", 12 },
+        { "SQLITE_FULL", 13 },     { "SQLITE_CANTOPEN", 14 },
+        { "SQLITE_PROTOCOL", 15 }, { "SQLITE_SCHEMA", 17 },
+        { "SQLITE_TOOBIG", 18 },   { "SQLITE_CONSTRAINT", 19 },
+        { "SQLITE_MISMATCH", 20 }, { "SQLITE_MISUSE", 21 },
+        { "SQLITE_NOLFS", 22 },    { "SQLITE_AUTH", 23 },
+        { "SQLITE_RANGE", 25 },    { "SQLITE_NOTADB", 26 },
     };
     size_t n;
     if (name == NULL)
@@ -193,8 +192,8 @@ mts__hrana_b64_encode(char **out, const uint8_t *data, size_t len)
     if (p == NULL)
         return MTS_ENOMEM;
     for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 |
-                     data[i + 2];
+        uint32_t v =
+            (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
         *q++ = b64_alpha[v >> 18];
         *q++ = b64_alpha[(v >> 12) & 63];
         *q++ = b64_alpha[(v >> 6) & 63];
@@ -241,7 +240,9 @@ mts__hrana_b64_decoded_max(size_t in_len)
 }
 
 int
-mts__hrana_b64_decode(uint8_t *out, size_t *out_len, const char *in,
+mts__hrana_b64_decode(uint8_t *out,
+                      size_t *out_len,
+                      const char *in,
                       size_t in_len)
 {
     uint32_t acc = 0;
@@ -339,10 +340,9 @@ value_json(const mts__sqlv *v, int *bad)
     return NULL;
 }
 
-/* ---- client ---------------------------------------------------------------- */
+/* ---- client -------------------------------------------------------------- */
 
-static const mts__hrana_tuning default_tuning = { 10000, 60000, 5, 250,
-                                                  8000 };
+static const mts__hrana_tuning default_tuning = { 10000, 60000, 5, 250, 8000 };
 
 void
 mts__hrana_tune(mts__hrana *h, const mts__hrana_tuning *t)
@@ -350,9 +350,9 @@ mts__hrana_tune(mts__hrana *h, const mts__hrana_tuning *t)
     const mts__hrana_tuning *d = &default_tuning;
     if (t == NULL)
         t = d;
-    h->tune.connect_timeout_ms =
-        t->connect_timeout_ms > 0 ? t->connect_timeout_ms
-                                  : d->connect_timeout_ms;
+    h->tune.connect_timeout_ms = t->connect_timeout_ms > 0
+                                     ? t->connect_timeout_ms
+                                     : d->connect_timeout_ms;
     h->tune.timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : d->timeout_ms;
     h->tune.max_tries = t->max_tries > 0 ? t->max_tries : d->max_tries;
     h->tune.backoff_ms = t->backoff_ms > 0 ? t->backoff_ms : d->backoff_ms;
@@ -395,9 +395,8 @@ parse_url(char **out, const char *url, mts_error *err)
                             "characters");
     if (sep == NULL)
         return mts__err(err, MTS_EINVAL,
-                        "libsql: '%.64s' is not a URL (use libsql://, "
-                        "https:// or http://)",
-                        url);
+                        "libsql: not a URL (use libsql://, https:// or "
+                        "http://)");
     scheme_len = (size_t)(sep - url);
     if (scheme_len == 6 && strncasecmp(url, "libsql", 6) == 0)
         scheme = "https";
@@ -458,7 +457,9 @@ parse_url(char **out, const char *url, mts_error *err)
 }
 
 int
-mts__hrana_new(mts__hrana **out, const char *url, const char *token,
+mts__hrana_new(mts__hrana **out,
+               const char *url,
+               const char *token,
                mts_error *err)
 {
     mts__hrana *h;
@@ -531,7 +532,7 @@ mts__hrana_url(const mts__hrana *h)
     return h->base;
 }
 
-/* ---- transactions ---------------------------------------------------------- */
+/* ---- transactions -------------------------------------------------------- */
 
 int
 mts__hrana_tx_new(mts__hrana_tx **out, int write)
@@ -583,8 +584,11 @@ stored_sql_id(mts__hrana_tx *tx, const char *sql)
 }
 
 int
-mts__hrana_tx_add(mts__hrana_tx *tx, const char *sql, const mts__sqlv *params,
-                  size_t nparams, int want_rows)
+mts__hrana_tx_add(mts__hrana_tx *tx,
+                  const char *sql,
+                  const mts__sqlv *params,
+                  size_t nparams,
+                  int want_rows)
 {
     json_t *args = json_array(), *stmt = NULL, *step;
     size_t id, prev = json_array_size(tx->steps) - 1;
@@ -603,8 +607,8 @@ mts__hrana_tx_add(mts__hrana_tx *tx, const char *sql, const mts__sqlv *params,
         stmt = json_pack("{s:I,s:o,s:b}", "sql_id", (json_int_t)id, "args",
                          args, "want_rows", want_rows != 0);
     else
-        stmt = json_pack("{s:s,s:o,s:b}", "sql", sql, "args", args,
-                         "want_rows", want_rows != 0);
+        stmt = json_pack("{s:s,s:o,s:b}", "sql", sql, "args", args, "want_rows",
+                         want_rows != 0);
     if (stmt == NULL)
         return MTS_ENOMEM; /* args was released by json_pack */
     step = json_pack("{s:o,s:{s:s,s:I}}", "stmt", stmt, "condition", "type",
@@ -636,19 +640,19 @@ build_request(mts__buf *body, mts__hrana_tx *tx)
         json_array_extend(steps, tx->steps) != 0)
         goto done;
     for (size_t i = 0; i < tx->nsqls; i++)
-        if (json_array_append_new(
-                requests, json_pack("{s:s,s:I,s:s}", "type", "store_sql",
-                                    "sql_id", (json_int_t)(i + 1), "sql",
-                                    tx->sqls[i])) != 0)
+        if (json_array_append_new(requests, json_pack("{s:s,s:I,s:s}", "type",
+                                                      "store_sql", "sql_id",
+                                                      (json_int_t)(i + 1),
+                                                      "sql", tx->sqls[i])) != 0)
             goto done;
     commit = json_pack("{s:{s:s,s:b},s:{s:s,s:I}}", "stmt", "sql", "COMMIT",
                        "want_rows", 0, "condition", "type", "ok", "step",
                        (json_int_t)n);
-    rollback = json_pack(
-        "{s:{s:s,s:b},s:{s:s,s:[{s:s,s:i},{s:s,s:{s:s,s:I}}]}}", "stmt",
-        "sql", "ROLLBACK", "want_rows", 0, "condition", "type", "and",
-        "conds", "type", "ok", "step", 0, "type", "not", "cond", "type", "ok",
-        "step", (json_int_t)(n + 1));
+    rollback =
+        json_pack("{s:{s:s,s:b},s:{s:s,s:[{s:s,s:i},{s:s,s:{s:s,s:I}}]}}",
+                  "stmt", "sql", "ROLLBACK", "want_rows", 0, "condition",
+                  "type", "and", "conds", "type", "ok", "step", 0, "type",
+                  "not", "cond", "type", "ok", "step", (json_int_t)(n + 1));
     if (json_array_append_new(steps, commit) != 0 ||
         json_array_append_new(steps, rollback) != 0)
         goto done;
@@ -670,7 +674,7 @@ done:
     return rc;
 }
 
-/* ---- HTTP ------------------------------------------------------------------ */
+/* ---- HTTP ---------------------------------------------------------------- */
 
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *data)
@@ -685,8 +689,12 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *data)
  * MTS_EIO (or MTS_ELIMIT for an oversized response); else 0 with the
  * status and the response body. */
 static int
-post(mts__hrana *h, const mts__buf *body, long *status, long *retry_after,
-     mts__buf *resp, mts_error *err)
+post(mts__hrana *h,
+     const mts__buf *body,
+     long *status,
+     long *retry_after,
+     mts__buf *resp,
+     mts_error *err)
 {
     char url[4200];
     CURLcode cc;
@@ -700,8 +708,7 @@ post(mts__hrana *h, const mts__buf *body, long *status, long *retry_after,
     curl_easy_reset(c);
     if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 #if LIBCURL_VERSION_NUM >= 0x075500
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
-            CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 #else
         curl_easy_setopt(c, CURLOPT_PROTOCOLS,
                          (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
@@ -735,10 +742,9 @@ post(mts__hrana *h, const mts__buf *body, long *status, long *retry_after,
                             h->base, resp->max);
         if (resp->failed)
             return mts__err_oom(err);
-        return mts__err_native(err, MTS_EIO, (int)cc,
-                               "libsql: request to %s failed: %s", h->base,
-                               h->errbuf[0] ? h->errbuf
-                                            : curl_easy_strerror(cc));
+        return mts__err_native(
+            err, MTS_EIO, (int)cc, "libsql: request to %s failed: %s", h->base,
+            h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
@@ -821,15 +827,16 @@ exchange(mts__hrana *h, const mts__buf *body, mts__buf *resp, mts_error *err)
                                    "404)",
                                    h->base);
         return mts__err_native(err, MTS_EBACKEND, (int)status,
-                               "libsql: HTTP %ld from %s%s%s", status,
-                               h->base, text[0] ? ": " : "", text);
+                               "libsql: HTTP %ld from %s%s%s", status, h->base,
+                               text[0] ? ": " : "", text);
     }
 }
 
 static int
 malformed(mts_error *err, const mts__hrana *h, const char *what)
 {
-    return mts__err(err, MTS_EBACKEND, "libsql: malformed response from %s: "
+    return mts__err(err, MTS_EBACKEND,
+                    "libsql: malformed response from %s: "
                     "%s",
                     h->base, what);
 }
@@ -843,16 +850,18 @@ sql_error(mts_error *err, const json_t *e, const char *where)
     const char *msg = json_string_value(json_object_get(e, "message"));
     char m[200], c[48];
     clean_text(m, sizeof(m), msg ? msg : "no message", msg ? strlen(msg) : 10);
-    clean_text(c, sizeof(c), code ? code : "UNKNOWN",
-               code ? strlen(code) : 7);
+    clean_text(c, sizeof(c), code ? code : "UNKNOWN", code ? strlen(code) : 7);
     return mts__err_native(err, MTS_EBACKEND, sqlite_code(code),
                            "libsql: %s: %s%s", c, m, where);
 }
 
 /* Check the pipeline response of tx; on success the batch's step_results. */
 static int
-check_response(json_t **results, const mts__hrana *h, json_t *root,
-               const mts__hrana_tx *tx, mts_error *err)
+check_response(json_t **results,
+               const mts__hrana *h,
+               json_t *root,
+               const mts__hrana_tx *tx,
+               mts_error *err)
 {
     json_t *res = json_object_get(root, "results"), *batch, *r, *steps, *errs;
     size_t nsteps = tx->nstmts + 3, commit = tx->nstmts + 1;
@@ -862,14 +871,12 @@ check_response(json_t **results, const mts__hrana *h, json_t *root,
         return malformed(err, h, "wrong number of results");
     for (size_t i = 0; i < tx->nsqls; i++) {
         r = json_array_get(res, i);
-        if (strcmp(jstr(r, "type"),
-                   "ok") != 0)
+        if (strcmp(jstr(r, "type"), "ok") != 0)
             return sql_error(err, json_object_get(r, "error"),
                              " (storing SQL text)");
     }
     batch = json_array_get(res, tx->nsqls);
-    if (strcmp(jstr(batch, "type"),
-               "ok") != 0) {
+    if (strcmp(jstr(batch, "type"), "ok") != 0) {
         if (!json_is_object(json_object_get(batch, "error")))
             return malformed(err, h, "batch result without a type");
         return sql_error(err, json_object_get(batch, "error"), "");
@@ -900,7 +907,9 @@ check_response(json_t **results, const mts__hrana *h, json_t *root,
 }
 
 int
-mts__hrana_tx_run(mts__hrana_res **out, mts__hrana *h, mts__hrana_tx *tx,
+mts__hrana_tx_run(mts__hrana_res **out,
+                  mts__hrana *h,
+                  mts__hrana_tx *tx,
                   mts_error *err)
 {
     mts__buf body, resp;
@@ -930,8 +939,7 @@ mts__hrana_tx_run(mts__hrana_res **out, mts__hrana *h, mts__hrana_tx *tx,
         mts__buf_free(&resp);
         return rc;
     }
-    root = json_loadb((const char *)resp.data, resp.len, JSON_ALLOW_NUL,
-                      &jerr);
+    root = json_loadb((const char *)resp.data, resp.len, JSON_ALLOW_NUL, &jerr);
     mts__buf_free(&resp);
     if (root == NULL)
         return malformed(err, h, "not JSON");
@@ -952,7 +960,7 @@ mts__hrana_tx_run(mts__hrana_res **out, mts__hrana *h, mts__hrana_tx *tx,
     return 0;
 }
 
-/* ---- results --------------------------------------------------------------- */
+/* ---- results ------------------------------------------------------------- */
 
 static json_t *
 stmt_rows(const mts__hrana_res *r, size_t stmt)
@@ -970,8 +978,12 @@ mts__hrana_res_rows(const mts__hrana_res *r, size_t stmt)
 }
 
 int
-mts__hrana_res_row(mts__sqlv *cols, size_t ncols, mts__hrana_res *r,
-                   size_t stmt, size_t row, mts_error *err)
+mts__hrana_res_row(mts__sqlv *cols,
+                   size_t ncols,
+                   mts__hrana_res *r,
+                   size_t stmt,
+                   size_t row,
+                   mts_error *err)
 {
     json_t *vals = json_array_get(stmt_rows(r, stmt), row);
     size_t need = 0, used = 0;
@@ -983,8 +995,7 @@ mts__hrana_res_row(mts__sqlv *cols, size_t ncols, mts__hrana_res *r,
                         stmt, row, ncols);
     for (size_t i = 0; i < ncols; i++) {
         json_t *v = json_array_get(vals, i);
-        if (strcmp(jstr(v, "type"),
-                   "blob") == 0)
+        if (strcmp(jstr(v, "type"), "blob") == 0)
             need += mts__hrana_b64_decoded_max(
                 json_string_length(json_object_get(v, "base64")));
     }

@@ -64,7 +64,9 @@ typedef struct mts__hrana_tuning {
  * Contacts nothing. Returns 0, MTS_EINVAL (a URL the client cannot use,
  * named in the message without the token) or MTS_ENOMEM.
  */
-int mts__hrana_new(mts__hrana **out, const char *url, const char *token,
+int mts__hrana_new(mts__hrana **out,
+                   const char *url,
+                   const char *token,
                    mts_error *err);
 /* Free the client and wipe its token. Accepts NULL. */
 void mts__hrana_free(mts__hrana *h);
@@ -88,8 +90,11 @@ void mts__hrana_tx_free(mts__hrana_tx *tx);
  * added; that number finds their rows in the result. Returns 0,
  * MTS_EINVAL (a text value that is not UTF-8) or MTS_ENOMEM.
  */
-int mts__hrana_tx_add(mts__hrana_tx *tx, const char *sql,
-                      const mts__sqlv *params, size_t nparams, int want_rows);
+int mts__hrana_tx_add(mts__hrana_tx *tx,
+                      const char *sql,
+                      const mts__sqlv *params,
+                      size_t nparams,
+                      int want_rows);
 /* The number of statements added so far. */
 size_t mts__hrana_tx_count(const mts__hrana_tx *tx);
 
@@ -100,7 +105,9 @@ size_t mts__hrana_tx_count(const mts__hrana_tx *tx);
  * message and the statement's number; nothing of the transaction is then
  * kept by the server. Errors: see the top of this file.
  */
-int mts__hrana_tx_run(mts__hrana_res **out, mts__hrana *h, mts__hrana_tx *tx,
+int mts__hrana_tx_run(mts__hrana_res **out,
+                      mts__hrana *h,
+                      mts__hrana_tx *tx,
                       mts_error *err);
 
 /* The number of rows statement `stmt` returned. */
@@ -113,21 +120,27 @@ size_t mts__hrana_res_rows(const mts__hrana_res *r, size_t stmt);
  * MTS_EBACKEND (a row with another number of columns, or a value the
  * client cannot read: named in the message) or MTS_ENOMEM.
  */
-int mts__hrana_res_row(mts__sqlv *cols, size_t ncols, mts__hrana_res *r,
-                       size_t stmt, size_t row, mts_error *err);
+int mts__hrana_res_row(mts__sqlv *cols,
+                       size_t ncols,
+                       mts__hrana_res *r,
+                       size_t stmt,
+                       size_t row,
+                       mts_error *err);
 
 /* Free a result and wipe its decoded blobs. Accepts NULL. */
 void mts__hrana_res_free(mts__hrana_res *r);
 
 /* Set the timeouts and retry policy of a libSQL remote or replica handle
  * (libsql.c; for tests and tuning). Returns 0 or MTS_EINVAL. */
-int mts__libsql_tune(mts_storage *st, const mts__hrana_tuning *t,
-                     mts_error *err);
+int
+mts__libsql_tune(mts_storage *st, const mts__hrana_tuning *t, mts_error *err);
 
 /* Standard base64 (RFC 4648 section 4). Encoding pads; decoding accepts
  * input with or without padding and nothing else. Exposed for tests. */
 int mts__hrana_b64_encode(char **out, const uint8_t *data, size_t len);
-int mts__hrana_b64_decode(uint8_t *out, size_t *out_len, const char *in,
+int mts__hrana_b64_decode(uint8_t *out,
+                          size_t *out_len,
+                          const char *in,
                           size_t in_len);
 /* Upper bound of the decoded size of in_len characters. */
 size_t mts__hrana_b64_decoded_max(size_t in_len);

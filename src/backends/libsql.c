@@ -47,18 +47,20 @@ typedef enum libsql_mode {
 typedef struct libsql_backend {
     mts_backend parent; /* must be first */
     libsql_mode mode;
-    char *name;           /* the session's name */
-    char *display;        /* "libsql:...#name" */
-    mts_storage *local;   /* LOCAL, MEMORY, REPLICA */
-    mts__hrana *remote;   /* REMOTE, REPLICA */
-    int schema_ready;     /* the remote schema was checked */
-    int synced;           /* REPLICA: the local file holds a pulled copy */
+    char *name;         /* the session's name */
+    char *display;      /* "libsql:...#name" */
+    mts_storage *local; /* LOCAL, MEMORY, REPLICA */
+    mts__hrana *remote; /* REMOTE, REPLICA */
+    int schema_ready;   /* the remote schema was checked */
+    int synced;         /* REPLICA: the local file holds a pulled copy */
 } libsql_backend;
 
 /* ---- remote: schema ------------------------------------------------------ */
 
 static int
-run_tx(libsql_backend *b, mts__hrana_tx *tx, mts__hrana_res **out,
+run_tx(libsql_backend *b,
+       mts__hrana_tx *tx,
+       mts__hrana_res **out,
        mts_error *err)
 {
     int rc = mts__hrana_tx_run(out, b->remote, tx, err);
@@ -92,9 +94,9 @@ read_header(libsql_backend *b, int64_t h[3], mts_error *err)
             (rc = mts__hrana_res_row(&v, 1, res, i, 0, err)) != 0 ||
             v.type != MTS__SQL_INT) {
             if (rc == 0)
-                rc = mts__err(err, MTS_EBACKEND,
-                              "%s: unexpected answer to '%s'", b->display,
-                              mts__sql_text[q[i]]);
+                rc =
+                    mts__err(err, MTS_EBACKEND, "%s: unexpected answer to '%s'",
+                             b->display, mts__sql_text[q[i]]);
             break;
         }
         h[i] = v.i;
@@ -106,8 +108,7 @@ read_header(libsql_backend *b, int64_t h[3], mts_error *err)
 /* The statements that bring a database at `version` to the current
  * schema: the whole schema, or the migrations. */
 static int
-add_schema_steps(mts__hrana_tx *tx, mts__sql_schema_action act,
-                 int64_t version)
+add_schema_steps(mts__hrana_tx *tx, mts__sql_schema_action act, int64_t version)
 {
     int rc = 0;
     if (act == MTS__SQL_SCHEMA_CREATE) {
@@ -181,11 +182,12 @@ ensure_schema(libsql_backend *b, int create, int *empty, mts_error *err)
 /* ---- remote: operations -------------------------------------------------- */
 
 static int
-emit_step(mts__sql_stmt stmt, const mts__sqlv *params, size_t nparams,
+emit_step(mts__sql_stmt stmt,
+          const mts__sqlv *params,
+          size_t nparams,
           void *payload)
 {
-    return mts__hrana_tx_add(payload, mts__sql_text[stmt], params, nparams,
-                             0);
+    return mts__hrana_tx_add(payload, mts__sql_text[stmt], params, nparams, 0);
 }
 
 /* One write operation: what to emit into the transaction. */
@@ -243,10 +245,10 @@ static const mts__sql_stmt load_stmts[] = {
     MTS__SQL_SESSION_GET, MTS__SQL_DC_LIST, MTS__SQL_CHANNEL_LIST,
     MTS__SQL_PEER_LIST, MTS__SQL_MIN_PEER_LIST
 };
-static const size_t load_ncols[] = {
-    MTS__SQL_SESSION_NCOLS, MTS__SQL_DC_NCOLS, MTS__SQL_CHANNEL_NCOLS,
-    MTS__SQL_PEER_NCOLS, MTS__SQL_MIN_PEER_NCOLS
-};
+static const size_t load_ncols[] = { MTS__SQL_SESSION_NCOLS, MTS__SQL_DC_NCOLS,
+                                     MTS__SQL_CHANNEL_NCOLS,
+                                     MTS__SQL_PEER_NCOLS,
+                                     MTS__SQL_MIN_PEER_NCOLS };
 
 #define LOAD_MAX_COLS 16
 _Static_assert(MTS__SQL_SESSION_NCOLS <= LOAD_MAX_COLS &&
@@ -255,8 +257,12 @@ _Static_assert(MTS__SQL_SESSION_NCOLS <= LOAD_MAX_COLS &&
                "a load row fits in LOAD_MAX_COLS values");
 
 static int
-add_row(mts_session *s, const char *name, size_t table, const mts__sqlv *c,
-        size_t n, mts_error *err)
+add_row(mts_session *s,
+        const char *name,
+        size_t table,
+        const mts__sqlv *c,
+        size_t n,
+        mts_error *err)
 {
     switch (table) {
     case 0:
@@ -325,7 +331,7 @@ remote_load(mts_session **out, libsql_backend *b, mts_error *err)
     return 0;
 }
 
-/* ---- replica --------------------------------------------------------------- */
+/* ---- replica ------------------------------------------------------------- */
 
 /* Pull the remote state of the session into the local file. */
 static int
@@ -350,13 +356,14 @@ local_failed(libsql_backend *b, int rc, mts_error *err)
     if (b->mode != MODE_REPLICA)
         return rc;
     b->synced = 0;
-    mts__err_prefix(err, "written to %s, but the local replica failed "
+    mts__err_prefix(err,
+                    "written to %s, but the local replica failed "
                     "(it is pulled again on the next load)",
                     mts__hrana_url(b->remote));
     return rc;
 }
 
-/* ---- slots ------------------------------------------------------------------ */
+/* ---- slots --------------------------------------------------------------- */
 
 static int
 do_write(libsql_backend *b, const write_op *op, mts_error *err)
@@ -465,7 +472,7 @@ ls_free(mts_backend *be)
     mts_free(b);
 }
 
-/* ---- open ---------------------------------------------------------------------- */
+/* ---- open ---------------------------------------------------------------- */
 
 static int
 finish_open(mts_storage **out, libsql_backend *b, mts_error *err)
@@ -489,8 +496,12 @@ finish_open(mts_storage **out, libsql_backend *b, mts_error *err)
 /* Allocate a backend for session `name` (NULL: the default), displayed as
  * "libsql:<a>#<name>", or "libsql:<a> (replica of <b2>)#<name>". */
 static int
-new_backend(libsql_backend **out, libsql_mode mode, const char *name,
-            const char *a, const char *b2, mts_error *err)
+new_backend(libsql_backend **out,
+            libsql_mode mode,
+            const char *name,
+            const char *a,
+            const char *b2,
+            mts_error *err)
 {
     libsql_backend *b;
     size_t n;
@@ -520,7 +531,9 @@ new_backend(libsql_backend **out, libsql_mode mode, const char *name,
 }
 
 int
-mts_libsql_open_local(mts_storage **out, const char *path, const char *name,
+mts_libsql_open_local(mts_storage **out,
+                      const char *path,
+                      const char *name,
                       mts_error *err)
 {
     libsql_backend *b;
@@ -557,8 +570,10 @@ mts_libsql_open_memory(mts_storage **out, const char *name, mts_error *err)
 }
 
 int
-mts_libsql_open_remote(mts_storage **out, const char *url,
-                       const char *auth_token, const char *name,
+mts_libsql_open_remote(mts_storage **out,
+                       const char *url,
+                       const char *auth_token,
+                       const char *name,
                        mts_error *err)
 {
     libsql_backend *b;
@@ -579,8 +594,11 @@ mts_libsql_open_remote(mts_storage **out, const char *url,
 }
 
 int
-mts_libsql_open_replica(mts_storage **out, const char *path, const char *url,
-                        const char *auth_token, const char *name,
+mts_libsql_open_replica(mts_storage **out,
+                        const char *path,
+                        const char *url,
+                        const char *auth_token,
+                        const char *name,
                         mts_error *err)
 {
     libsql_backend *b;
@@ -590,8 +608,7 @@ mts_libsql_open_replica(mts_storage **out, const char *path, const char *url,
         return mts__err(err, MTS_EINVAL, "libsql: NULL argument");
     *out = NULL;
     if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
-        return mts__err(err, MTS_EINVAL,
-                        "libsql: a replica needs a file path");
+        return mts__err(err, MTS_EINVAL, "libsql: a replica needs a file path");
     if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
         return rc;
     if ((rc = new_backend(&b, MODE_REPLICA, name, path, mts__hrana_url(h),

@@ -21,22 +21,35 @@
  * ferogram itself reads leniently (unknown bytes become defaults, trailing
  * bytes are ignored, counts wrap on write). This reader is strict: every
  * length is checked, trailing bytes are refused, presence bytes must be 0
- * or 1, addresses must parse, enumerations must be known, and a record
- * key that repeats is refused. The writer refuses (MTS_ELIMIT) what the
- * field widths cannot hold instead of wrapping.
+ * or 1, addresses must parse, enumerations must be known, an all-zero key
+ * is refused, and a record key that repeats (DC identity, channel, peer
+ * kind and id, min-peer user) is refused. An empty future auth token reads
+ * as none. The writer refuses (MTS_ELIMIT) what the field widths cannot
+ * hold instead of wrapping, and writes every list in canonical order, so
+ * equal sessions give equal bytes.
  *
  * Legacy files have no version byte, so one whose home DC is 2..8 starts
  * with a valid version byte. Both readings are parsed strictly; when only
  * one fits it is used, when both fit the input is refused as ambiguous
- * (MTS_EAMBIGUOUS, message lists both readings) because nothing in the
- * bytes says which one ferogram meant.
+ * (MTS_EAMBIGUOUS, the message lists both readings) because nothing in the
+ * bytes says which one ferogram meant. The legacy reading also needs an
+ * entry for its home DC (or home DC 0), so that a short prefix such as
+ * "version, home DC" cannot pass for a legacy file. When neither fits, the
+ * error reported is the legacy one only if bytes 1..3 are zero and byte 4
+ * is not (a legacy home DC of 2..8); otherwise the versioned one. A first
+ * byte of 0x09 or more that is not a legacy file is MTS_EVERSION.
+ *
+ * Probes read the bytes (or a string's base64 text) in place and allocate
+ * nothing.
  *
  * Compact string (big-endian; URL-safe base64 without padding):
  *   V2: u8 2 | u8 dc | u8 ip_type (4/6) | ip | u16 port | i64 user_id | key
  *   V1: u8 1 | u8 dc | u8 ip_type | ip | u16 port | i64 user_id |
  *       i64 salt | u32 seq | u32 layer | key
  * V2 is written; V1 on request, with the DC's salt and zero seq and layer
- * (ferogram discards both when it loads a V1 string).
+ * (ferogram discards both when it loads a V1 string). A user_id of 0 means
+ * none. Writing takes the home DC's entry with a key (a general-purpose
+ * IPv4 one first); everything else is dropped with a warning per kind.
  *
  * Thread-safety: no shared state.
  */
@@ -58,14 +71,74 @@
 
 /* ---- decoding the binary file ----------------------------------------- */
 
+/*
+ * A reader over the bytes of a session: raw bytes, or the base64url text
+ * of a string read in place (so probes decode nothing into memory). With
+ * `s` NULL the parse only checks the structure: no allocation, and no
+ * check that needs the session (repeated keys).
+ */
 typedef struct fg_rd {
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p; /* the bytes, or the text when b64 */
+    size_t tn;        /* characters of text (b64 only) */
+    int b64;
+    size_t n; /* bytes */
     size_t off;
     int version; /* 0 = legacy */
+    int32_t home;
+    int home_seen; /* a DC entry for the home DC was read */
     char label[16];
+    mts_session *s; /* NULL: check only */
     mts_error *err;
 } fg_rd;
+
+static int
+b64_val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Strict URL-safe unpadded base64 text: 0 and its decoded length, or -1. */
+static int
+b64_check(const uint8_t *t, size_t n, size_t *bytes)
+{
+    uint32_t last;
+    if (n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (b64_val(t[i]) < 0)
+            return -1;
+    if (n % 4 != 0) {
+        /* The bits of the last character past the data must be zero. */
+        last = (uint32_t)b64_val(t[n - 1]);
+        if ((n % 4 == 2 && (last & 0x0f) != 0) ||
+            (n % 4 == 3 && (last & 0x03) != 0))
+            return -1;
+    }
+    *bytes = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    return 0;
+}
+
+static uint8_t
+fg_at(const fg_rd *r, size_t i)
+{
+    size_t g = i / 3 * 4;
+    uint32_t v = 0;
+    if (!r->b64)
+        return r->p[i];
+    for (size_t k = 0; k < 4; k++)
+        v = (v << 6) | (g + k < r->tn ? (uint32_t)b64_val(r->p[g + k]) : 0);
+    return (uint8_t)(v >> (16 - 8 * (i % 3)));
+}
 
 static int
 fg_need(fg_rd *r, size_t k, const char *field)
@@ -91,6 +164,8 @@ fg_bad(fg_rd *r, size_t at, const char *field, const char *fmt, ...)
 {
     char what[128];
     va_list ap;
+    if (r->err == NULL)
+        return MTS_ECORRUPT;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
@@ -99,34 +174,49 @@ fg_bad(fg_rd *r, size_t at, const char *field, const char *fmt, ...)
                        what);
 }
 
+/* 1 when the n bytes at `at` are all zero (an auth key never is). */
+static int
+fg_zero(const fg_rd *r, size_t at, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= fg_at(r, at + i);
+    return acc == 0;
+}
+
+/* n bytes little-endian at the current offset; the caller checked. */
+static uint64_t
+fg_le(fg_rd *r, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | fg_at(r, r->off + (size_t)i);
+    r->off += (size_t)n;
+    return v;
+}
+
 static uint8_t
 fg_u8(fg_rd *r)
 {
-    return r->p[r->off++];
+    return (uint8_t)fg_le(r, 1);
 }
 
 static uint16_t
 fg_u16(fg_rd *r)
 {
-    uint16_t v = mts__rd16(r->p + r->off);
-    r->off += 2;
-    return v;
+    return (uint16_t)fg_le(r, 2);
 }
 
 static int32_t
 fg_i32(fg_rd *r)
 {
-    uint32_t v = mts__rd32(r->p + r->off);
-    r->off += 4;
-    return (int32_t)v;
+    return (int32_t)(uint32_t)fg_le(r, 4);
 }
 
 static int64_t
 fg_i64(fg_rd *r)
 {
-    uint64_t v = mts__rd64(r->p + r->off);
-    r->off += 8;
-    return (int64_t)v;
+    return (int64_t)fg_le(r, 8);
 }
 
 /* A presence byte: 0 or 1, anything else is damage. */
@@ -146,9 +236,9 @@ fg_flag(fg_rd *r, const char *field, int *out)
 }
 
 static int
-fg_dc(fg_rd *r, mts_session *s, size_t i)
+fg_dc(fg_rd *r, size_t i)
 {
-    char field[48];
+    char field[48], addr[256];
     mts_dc dc = MTS_DC_INIT;
     size_t at, before, start = r->off;
     int has_key, rc;
@@ -168,7 +258,11 @@ fg_dc(fg_rd *r, mts_session *s, size_t i)
         snprintf(field, sizeof(field), "dcs[%zu].auth_key", i);
         if ((rc = fg_need(r, FG_KEY_LEN, field)) != 0)
             return rc;
-        dc.auth_key = r->p + r->off;
+        if (fg_zero(r, r->off, FG_KEY_LEN))
+            return fg_bad(r, r->off, field, "all %d bytes are zero",
+                          FG_KEY_LEN);
+        if (!r->b64)
+            dc.auth_key = r->p + r->off;
         r->off += FG_KEY_LEN;
     }
     snprintf(field, sizeof(field), "dcs[%zu].first_salt", i);
@@ -181,12 +275,13 @@ fg_dc(fg_rd *r, mts_session *s, size_t i)
     at = r->off;
     if ((rc = fg_need(r, alen, field)) != 0)
         return rc;
-    if (mts__parse_hostport(&dc.ip, &dc.port, (const char *)r->p + r->off,
-                            alen) != 0)
-        return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)at,
-                           "ferogram %s: %s at byte %zu: %u bytes that are "
-                           "not \"a.b.c.d:port\" or \"[v6]:port\"",
-                           r->label, field, at, (unsigned)alen);
+    for (size_t k = 0; k < alen; k++)
+        addr[k] = (char)fg_at(r, r->off + k);
+    if (mts__parse_hostport(&dc.ip, &dc.port, addr, alen) != 0)
+        return fg_bad(r, at, field,
+                      "%u bytes that are not \"a.b.c.d:port\" or "
+                      "\"[v6]:port\"",
+                      (unsigned)alen);
     r->off += alen;
     if (r->version >= 3) {
         snprintf(field, sizeof(field), "dcs[%zu].flags", i);
@@ -198,25 +293,25 @@ fg_dc(fg_rd *r, mts_session *s, size_t i)
             return fg_bad(r, at, field, "unknown flag bits 0x%02x",
                           dc.flags & ~MTS_DC_FLAGS_ALL);
     }
-    before = mts_session_dc_count(s);
-    if ((rc = mts__put_dc(s, &dc, r->err)) != 0)
-        return rc == MTS_ENOMEM ? rc
-                                : mts__err_at(r->err, MTS_ECORRUPT,
-                                              (int64_t)start,
-                                              "ferogram %s: dcs[%zu] at byte "
-                                              "%zu refused (%s)",
-                                              r->label, i, start,
-                                              mts_errname(rc));
-    if (mts_session_dc_count(s) == before)
-        return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)start,
-                           "ferogram %s: dcs[%zu] at byte %zu repeats DC %d "
-                           "with the same flags and address family",
-                           r->label, i, start, (int)dc.dc_id);
+    if (dc.dc_id == r->home)
+        r->home_seen = 1;
+    if (r->s == NULL)
+        return 0;
+    snprintf(field, sizeof(field), "dcs[%zu]", i);
+    before = mts_session_dc_count(r->s);
+    if ((rc = mts__put_dc(r->s, &dc, NULL)) != 0)
+        return rc == MTS_ENOMEM ? mts__err_oom(r->err)
+                                : fg_bad(r, start, field, "refused (%s)",
+                                         mts_errname(rc));
+    if (mts_session_dc_count(r->s) == before)
+        return fg_bad(r, start, field,
+                      "repeats DC %d with the same flags and address family",
+                      (int)dc.dc_id);
     return 0;
 }
 
 static int
-fg_updates(fg_rd *r, mts_session *s)
+fg_updates(fg_rd *r)
 {
     mts_update_state st;
     uint16_t n;
@@ -227,7 +322,8 @@ fg_updates(fg_rd *r, mts_session *s)
     st.qts = fg_i32(r);
     st.date = fg_i32(r);
     st.seq = fg_i32(r);
-    mts_session_set_update_state(s, &st);
+    if (r->s != NULL)
+        mts_session_set_update_state(r->s, &st);
     n = fg_u16(r);
     for (size_t i = 0; i < n; i++) {
         char field[48];
@@ -242,10 +338,12 @@ fg_updates(fg_rd *r, mts_session *s)
         if (id <= 0)
             return fg_bad(r, at, field, "%lld is not a channel id",
                           (long long)id);
-        if (mts_session_channel_pts(s, id, &old) == 0)
+        if (r->s == NULL)
+            continue;
+        if (mts_session_channel_pts(r->s, id, &old) == 0)
             return fg_bad(r, at, field, "channel %lld appears twice",
                           (long long)id);
-        if ((rc = mts_session_set_channel_pts(s, id, pts)) != 0)
+        if ((rc = mts_session_set_channel_pts(r->s, id, pts)) != 0)
             return rc == MTS_ENOMEM ? mts__err_oom(r->err)
                                     : fg_bad(r, at, field, "refused (%s)",
                                              mts_errname(rc));
@@ -254,14 +352,14 @@ fg_updates(fg_rd *r, mts_session *s)
 }
 
 static int
-fg_peers(fg_rd *r, mts_session *s)
+fg_peers(fg_rd *r)
 {
     uint16_t n;
     int rc;
     if ((rc = fg_need(r, 2, "peer_count")) != 0)
         return rc;
     n = fg_u16(r);
-    if (mts_session_reserve_peers(s, n) != 0)
+    if (r->s != NULL && mts_session_reserve_peers(r->s, n) != 0)
         return mts__err_oom(r->err);
     for (size_t i = 0; i < n; i++) {
         char field[48];
@@ -312,25 +410,23 @@ fg_peers(fg_rd *r, mts_session *s)
                               "communities)");
             p.community = c;
         }
-        if (mts__has_peer(s, p.kind, p.id)) {
-            snprintf(field, sizeof(field), "peers[%zu]", i);
+        if (r->s == NULL)
+            continue;
+        snprintf(field, sizeof(field), "peers[%zu]", i);
+        if (mts__has_peer(r->s, p.kind, p.id))
             return fg_bad(r, at, field,
                           "peer %lld of this type appears twice",
                           (long long)p.id);
-        }
-        if ((rc = mts_session_put_peer(s, &p, r->err)) != 0)
-            return rc == MTS_ENOMEM ? rc
-                                    : mts__err_at(r->err, MTS_ECORRUPT,
-                                                  (int64_t)at,
-                                                  "ferogram %s: peers[%zu] at "
-                                                  "byte %zu refused",
-                                                  r->label, i, at);
+        if ((rc = mts_session_put_peer(r->s, &p, NULL)) != 0)
+            return rc == MTS_ENOMEM ? mts__err_oom(r->err)
+                                    : fg_bad(r, at, field, "refused (%s)",
+                                             mts_errname(rc));
     }
     return 0;
 }
 
 static int
-fg_min_peers(fg_rd *r, mts_session *s)
+fg_min_peers(fg_rd *r)
 {
     uint16_t n;
     int rc;
@@ -352,11 +448,13 @@ fg_min_peers(fg_rd *r, mts_session *s)
                           (long long)mp.user_id);
         if (mp.peer_id == 0)
             return fg_bad(r, at + 8, field, "peer_id 0 is not a peer id");
-        if (mts_session_get_min_peer(&old, s, mp.user_id) == 0)
+        if (r->s == NULL)
+            continue;
+        if (mts_session_get_min_peer(&old, r->s, mp.user_id) == 0)
             return fg_bad(r, at, field, "user %lld appears twice",
                           (long long)mp.user_id);
-        if ((rc = mts__put_min_peer(s, &mp, r->err)) != 0)
-            return rc == MTS_ENOMEM ? rc
+        if ((rc = mts__put_min_peer(r->s, &mp, NULL)) != 0)
+            return rc == MTS_ENOMEM ? mts__err_oom(r->err)
                                     : fg_bad(r, at, field, "refused (%s)",
                                              mts_errname(rc));
     }
@@ -364,7 +462,7 @@ fg_min_peers(fg_rd *r, mts_session *s)
 }
 
 static int
-fg_token(fg_rd *r, mts_session *s)
+fg_token(fg_rd *r)
 {
     int has, rc;
     uint16_t n;
@@ -377,9 +475,10 @@ fg_token(fg_rd *r, mts_session *s)
     n = fg_u16(r);
     if ((rc = fg_need(r, n, "token")) != 0)
         return rc;
-    /* An empty token is no token: the model has no empty one. */
-    if (n > 0 && (rc = mts_session_set_future_auth_token(s, r->p + r->off,
-                                                         n)) != 0)
+    /* An empty token is no token: the model has no empty one. A session
+     * is only built from raw bytes, so r->p is the token here. */
+    if (r->s != NULL && n > 0 &&
+        (rc = mts_session_set_future_auth_token(r->s, r->p + r->off, n)) != 0)
         return rc == MTS_ENOMEM ? mts__err_oom(r->err)
                                 : fg_bad(r, r->off, "token", "refused (%s)",
                                          mts_errname(rc));
@@ -387,83 +486,72 @@ fg_token(fg_rd *r, mts_session *s)
     return 0;
 }
 
+/*
+ * Parse all of `src` as `version` (0 = legacy). With out NULL only the
+ * structure is checked and nothing is allocated; otherwise a session is
+ * built (from raw bytes only) and handed out.
+ */
 static int
-fg_has_dc(const mts_session *s, int32_t dc_id)
+fg_parse(mts_session **out, const fg_rd *src, int version, mts_error *err)
 {
-    for (size_t i = 0; i < mts_session_dc_count(s); i++) {
-        mts_dc dc;
-        if (mts_session_dc_at(&dc, s, i) == 0 && dc.dc_id == dc_id)
-            return 1;
-    }
-    return 0;
-}
-
-/* Parse the whole input as `version` (0 = legacy). */
-static int
-fg_parse(mts_session **out, const uint8_t *p, size_t n, int version,
-         mts_error *err)
-{
-    fg_rd r;
-    mts_session *s;
-    int32_t home;
-    uint8_t ndc;
+    fg_rd r = *src;
     int rc;
+    uint8_t ndc;
 
-    memset(&r, 0, sizeof(r));
-    r.p = p;
-    r.n = n;
+    MTS_ASSERT(out == NULL || !src->b64);
+    r.off = version != 0 ? 1 : 0;
     r.version = version;
     r.err = err;
+    r.s = NULL;
+    r.home_seen = 0;
     if (version == 0)
         snprintf(r.label, sizeof(r.label), "legacy");
     else
         snprintf(r.label, sizeof(r.label), "v%d", version);
-    if (mts_session_new(&s, MTS_NEW_EMPTY) != 0)
+    if (out != NULL && mts_session_new(&r.s, MTS_NEW_EMPTY) != 0)
         return mts__err_oom(err);
-    if (version != 0)
-        r.off = 1;
     if ((rc = fg_need(&r, 4 + 1, "home_dc_id and dc_count")) != 0)
         goto fail;
-    home = fg_i32(&r);
-    if (home < 0) {
+    r.home = fg_i32(&r);
+    if (r.home < 0) {
         rc = fg_bad(&r, r.off - 4, "home_dc_id", "%d is not a DC id",
-                    (int)home);
+                    (int)r.home);
         goto fail;
     }
-    mts_session_set_home_dc(s, home);
+    if (r.s != NULL)
+        mts_session_set_home_dc(r.s, r.home);
     ndc = fg_u8(&r);
     for (size_t i = 0; i < ndc; i++)
-        if ((rc = fg_dc(&r, s, i)) != 0)
+        if ((rc = fg_dc(&r, i)) != 0)
             goto fail;
     if (version >= 2) {
-        if ((rc = fg_updates(&r, s)) != 0 || (rc = fg_peers(&r, s)) != 0)
+        if ((rc = fg_updates(&r)) != 0 || (rc = fg_peers(&r)) != 0)
             goto fail;
-        if (version >= 4 && (rc = fg_min_peers(&r, s)) != 0)
+        if (version >= 4 && (rc = fg_min_peers(&r)) != 0)
             goto fail;
-        if (version >= 7 && (rc = fg_token(&r, s)) != 0)
+        if (version >= 7 && (rc = fg_token(&r)) != 0)
             goto fail;
     }
-    if (version == 0 && home != 0 && !fg_has_dc(s, home)) {
+    if (version == 0 && r.home != 0 && !r.home_seen) {
         /* With no version byte the legacy reading is the fallback; a home
          * DC without an entry is refused so that short prefixes of other
          * data (a 5-byte "home DC, no DCs") do not pass for sessions. */
-        rc = mts__err_at(err, MTS_ECORRUPT, 0,
-                         "ferogram legacy: home_dc_id %d at byte 0 has no "
-                         "entry in the DC table",
-                         (int)home);
+        rc = fg_bad(&r, 0, "home_dc_id", "%d has no entry in the DC table",
+                    (int)r.home);
         goto fail;
     }
-    if (r.off != n) {
+    if (r.off != r.n) {
         rc = mts__err_at(err, MTS_ECORRUPT, (int64_t)r.off,
                          "ferogram %s: %zu trailing bytes after the session "
                          "at byte %zu",
-                         r.label, n - r.off, r.off);
+                         r.label, r.n - r.off, r.off);
         goto fail;
     }
-    *out = s;
+    if (out != NULL)
+        *out = r.s;
     return 0;
 fail:
-    mts_session_free(s);
+    mts_session_free(r.s);
     return rc;
 }
 
@@ -475,24 +563,27 @@ fg_describe(char *buf, size_t size, const char *label, const mts_session *s)
              mts_session_peer_count(s));
 }
 
+/* Both readings of a whole input, as ferogram's versions allow (see the
+ * top of the file). With out NULL: a structural check, no allocation. */
 static int
-fg_decode_bytes(mts_session **out, const uint8_t *data, size_t len,
-                mts_error *err)
+fg_read(mts_session **out, const fg_rd *src, mts_error *err)
 {
     mts_session *legacy = NULL, *versioned = NULL;
     mts_error e_legacy = MTS_ERROR_INIT, e_ver = MTS_ERROR_INIT;
     int rc_legacy, rc_ver;
     uint8_t b0;
 
-    if (len == 0)
+    if (src->n == 0)
         return mts__err_at(err, MTS_EFORMAT, 0, "ferogram: empty input");
-    b0 = data[0];
-    rc_legacy = fg_parse(&legacy, data, len, 0, &e_legacy);
+    b0 = fg_at(src, 0);
+    rc_legacy = fg_parse(out ? &legacy : NULL, src, 0,
+                         err ? &e_legacy : NULL);
     if (rc_legacy == MTS_ENOMEM)
         return mts__err_oom(err);
     if (b0 < 2 || b0 > FG_LATEST) {
         if (rc_legacy == 0) {
-            *out = legacy;
+            if (out != NULL)
+                *out = legacy;
             return 0;
         }
         if (b0 > FG_LATEST)
@@ -500,20 +591,22 @@ fg_decode_bytes(mts_session **out, const uint8_t *data, size_t len,
                                "ferogram: unknown version byte 0x%02x "
                                "(0x02..0x08 are known), and not a legacy "
                                "file either",
-                               b0);
+                               (unsigned)b0);
         if (err != NULL)
             *err = e_legacy;
         return rc_legacy;
     }
-    rc_ver = fg_parse(&versioned, data, len, b0, &e_ver);
+    rc_ver = fg_parse(out ? &versioned : NULL, src, b0, err ? &e_ver : NULL);
     if (rc_ver == MTS_ENOMEM) {
         mts_session_free(legacy);
         return mts__err_oom(err);
     }
     if (rc_ver == 0 && rc_legacy == 0) {
         char a[96], b[96], label[16];
+        if (out == NULL)
+            return MTS_EAMBIGUOUS;
         fg_describe(a, sizeof(a), "legacy", legacy);
-        snprintf(label, sizeof(label), "version 0x%02x", b0);
+        snprintf(label, sizeof(label), "version 0x%02x", (unsigned)b0);
         fg_describe(b, sizeof(b), label, versioned);
         mts_session_free(legacy);
         mts_session_free(versioned);
@@ -522,20 +615,17 @@ fg_decode_bytes(mts_session **out, const uint8_t *data, size_t len,
                            "to guess",
                            a, b);
     }
-    if (rc_ver == 0) {
-        *out = versioned;
-        return 0;
-    }
-    if (rc_legacy == 0) {
-        *out = legacy;
+    if (rc_ver == 0 || rc_legacy == 0) {
+        if (out != NULL)
+            *out = rc_ver == 0 ? versioned : legacy;
         return 0;
     }
     /* Neither fits: report the reading whose home DC is plausible. Bytes
      * 1..3 all zero with a non-zero byte 4 mean a legacy home DC of 2..8
      * (and a versioned one of 16777216 or more); otherwise the versioned
      * reading, since no ferogram release wrote the legacy layout. */
-    if (len >= 5 && data[1] == 0 && data[2] == 0 && data[3] == 0 &&
-        data[4] != 0) {
+    if (src->n >= 5 && fg_at(src, 1) == 0 && fg_at(src, 2) == 0 &&
+        fg_at(src, 3) == 0 && fg_at(src, 4) != 0) {
         if (err != NULL)
             *err = e_legacy;
         return rc_legacy;
@@ -546,11 +636,29 @@ fg_decode_bytes(mts_session **out, const uint8_t *data, size_t len,
 }
 
 static int
-fg_probe_bytes(const uint8_t *data, size_t len)
+fg_decode_bytes(mts_session **out, const uint8_t *data, size_t len,
+                mts_error *err)
 {
-    mts_session *s = NULL;
-    int rc = fg_decode_bytes(&s, data, len, NULL);
-    mts_session_free(s);
+    fg_rd src;
+    memset(&src, 0, sizeof(src));
+    src.p = data;
+    src.n = len;
+    return fg_read(out, &src, err);
+}
+
+/* 1 when bytes (raw, or base64url text when b64) hold a ferogram
+ * session; allocates nothing. */
+static int
+fg_check(const uint8_t *p, size_t n, size_t tn, int b64)
+{
+    fg_rd src;
+    int rc;
+    memset(&src, 0, sizeof(src));
+    src.p = p;
+    src.n = n;
+    src.tn = tn;
+    src.b64 = b64;
+    rc = fg_read(NULL, &src, NULL);
     return rc == 0 || rc == MTS_EAMBIGUOUS;
 }
 
@@ -748,7 +856,7 @@ fg_encode_bytes(uint8_t **out, size_t *out_len, const mts_session *s,
 static int
 fg_probe(const uint8_t *data, size_t len)
 {
-    return fg_probe_bytes(data, len);
+    return fg_check(data, len, 0, 0);
 }
 
 static int
@@ -816,23 +924,12 @@ fgs_decode(mts_session **out, const uint8_t *data, size_t len,
 static int
 fgs_probe(const uint8_t *data, size_t len)
 {
-    mts_session *s = NULL;
-    uint8_t *bytes;
-    size_t n, start;
     const uint8_t *p = mts__trim(data, &len);
-    int rc;
-    /* ferogram-string is pure base64url; anything else is not it. */
-    for (size_t i = 0; i < len; i++)
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-              (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '_'))
-            return 0;
-    if (fg_unbase64(&bytes, &n, p, len, &start, NULL) != 0)
+    size_t n;
+    /* Checked in place: nothing is decoded into memory. */
+    if (len == 0 || b64_check(p, len, &n) != 0)
         return 0;
-    rc = fg_decode_bytes(&s, bytes, n, NULL);
-    mts_session_free(s);
-    mts__wipe(bytes, n);
-    mts_free(bytes);
-    return rc == 0 || rc == MTS_EAMBIGUOUS;
+    return fg_check(p, n, len, 1);
 }
 
 static int
@@ -860,15 +957,6 @@ fgs_encode(uint8_t **out, size_t *out_len, const mts_session *s,
 
 /* ---- the compact string ------------------------------------------------ */
 
-static uint64_t
-be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void
 put_be(uint8_t *p, uint64_t v, int n)
 {
@@ -878,19 +966,30 @@ put_be(uint8_t *p, uint64_t v, int n)
     }
 }
 
+static uint64_t
+fgc_be(const fg_rd *r, size_t off, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | fg_at(r, off + (size_t)i);
+    return v;
+}
+
+/* Parse a compact string's bytes; with out NULL only check them (no
+ * allocation; the source may then be base64url text read in place). */
 static int
-fgc_parse(mts_session **out, const uint8_t *b, size_t n, mts_error *err)
+fgc_parse(mts_session **out, const fg_rd *src, mts_error *err)
 {
     mts_session *s;
     mts_dc dc = MTS_DC_INIT;
-    size_t iplen, want, off;
+    size_t iplen, want, off, n = src->n;
     int64_t uid;
-    uint8_t ver;
+    uint8_t ver, type;
     int rc;
 
     if (n == 0)
         return mts__err_at(err, MTS_EFORMAT, 0, "ferogram-compact: empty");
-    ver = b[0];
+    ver = fg_at(src, 0);
     if (ver != 1 && ver != 2)
         return mts__err_at(err, MTS_EVERSION, 0,
                            "ferogram-compact: unknown version %u (1 or 2)",
@@ -900,37 +999,39 @@ fgc_parse(mts_session **out, const uint8_t *b, size_t n, mts_error *err)
                            "ferogram-compact V%u: truncated at byte %zu "
                            "(no ip_type)",
                            (unsigned)ver, n);
-    if (b[2] != 4 && b[2] != 6)
+    type = fg_at(src, 2);
+    if (type != 4 && type != 6)
         return mts__err_at(err, MTS_ECORRUPT, 2,
                            "ferogram-compact V%u: ip_type at byte 2: %u is "
                            "not 4 or 6",
-                           (unsigned)ver, (unsigned)b[2]);
-    iplen = b[2] == 4 ? 4 : 16;
+                           (unsigned)ver, (unsigned)type);
+    iplen = type == 4 ? 4 : 16;
     want = ver == 2 ? (iplen == 4 ? FG_COMPACT_V2_V4 : FG_COMPACT_V2_V6)
                     : (iplen == 4 ? FG_COMPACT_V1_V4 : FG_COMPACT_V1_V6);
     if (n != want)
         return mts__err_at(err, MTS_ECORRUPT, (int64_t)(n < want ? n : want),
                            "ferogram-compact V%u: %zu bytes, an IPv%u string "
                            "has exactly %zu (%s)",
-                           (unsigned)ver, n, (unsigned)b[2], want,
+                           (unsigned)ver, n, (unsigned)type, want,
                            n < want ? "truncated" : "trailing bytes");
-    if (b[1] == 0)
+    dc.dc_id = fg_at(src, 1);
+    if (dc.dc_id == 0)
         return mts__err_at(err, MTS_ECORRUPT, 1,
                            "ferogram-compact V%u: dc_id at byte 1: 0 is not "
                            "a DC id",
                            (unsigned)ver);
-    dc.dc_id = b[1];
-    dc.ip.family = b[2];
-    memcpy(dc.ip.bytes, b + 3, iplen);
+    dc.ip.family = type;
+    for (size_t i = 0; i < iplen; i++)
+        dc.ip.bytes[i] = fg_at(src, 3 + i);
     off = 3 + iplen;
-    dc.port = (uint16_t)((b[off] << 8) | b[off + 1]);
+    dc.port = (uint16_t)fgc_be(src, off, 2);
     if (dc.port == 0)
         return mts__err_at(err, MTS_ECORRUPT, (int64_t)off,
                            "ferogram-compact V%u: port at byte %zu: 0 is not "
                            "a port",
                            (unsigned)ver, off);
     off += 2;
-    uid = (int64_t)be64(b + off);
+    uid = (int64_t)fgc_be(src, off, 8);
     if (uid < 0)
         return mts__err_at(err, MTS_ECORRUPT, (int64_t)off,
                            "ferogram-compact V%u: user_id at byte %zu: %lld "
@@ -938,12 +1039,20 @@ fgc_parse(mts_session **out, const uint8_t *b, size_t n, mts_error *err)
                            (unsigned)ver, off, (long long)uid);
     off += 8;
     if (ver == 1) {
-        dc.server_salt = (int64_t)be64(b + off);
+        dc.server_salt = (int64_t)fgc_be(src, off, 8);
         off += 8 + 4 + 4; /* seq_no and layer: nothing in the model */
     }
-    dc.flags = iplen == 16 ? MTS_DC_IPV6 : 0;
-    dc.auth_key = b + off;
     MTS_ASSERT(off + FG_KEY_LEN == n);
+    if (fg_zero(src, off, FG_KEY_LEN))
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)off,
+                           "ferogram-compact V%u: auth_key at byte %zu: all "
+                           "%d bytes are zero",
+                           (unsigned)ver, off, FG_KEY_LEN);
+    if (out == NULL)
+        return 0;
+    MTS_ASSERT(!src->b64);
+    dc.flags = iplen == 16 ? MTS_DC_IPV6 : 0;
+    dc.auth_key = src->p + off;
     if (mts_session_new(&s, MTS_NEW_EMPTY) != 0)
         return mts__err_oom(err);
     mts_session_set_home_dc(s, dc.dc_id);
@@ -960,6 +1069,7 @@ static int
 fgc_decode(mts_session **out, const uint8_t *data, size_t len,
            mts_error *err)
 {
+    fg_rd src;
     uint8_t *bytes;
     size_t n, start;
     int rc = fg_unbase64(&bytes, &n, data, len, &start, err);
@@ -968,7 +1078,10 @@ fgc_decode(mts_session **out, const uint8_t *data, size_t len,
             mts__err_prefix(err, "ferogram-compact");
         return rc;
     }
-    rc = fgc_parse(out, bytes, n, err);
+    memset(&src, 0, sizeof(src));
+    src.p = bytes;
+    src.n = n;
+    rc = fgc_parse(out, &src, err);
     if (rc != 0 && err != NULL && err->offset >= 0 && rc != MTS_ENOMEM)
         err->offset = (int64_t)start + err->offset * 4 / 3;
     mts__wipe(bytes, n);
@@ -980,13 +1093,16 @@ static int
 fgc_probe(const uint8_t *data, size_t len)
 {
     const uint8_t *p = mts__trim(data, &len);
-    mts_session *s = NULL;
-    int rc;
+    fg_rd src;
     if (len != 364 && len != 380 && len != 386 && len != 402)
         return 0;
-    rc = fgc_decode(&s, p, len, NULL);
-    mts_session_free(s);
-    return rc == 0;
+    memset(&src, 0, sizeof(src));
+    if (b64_check(p, len, &src.n) != 0)
+        return 0;
+    src.p = p;
+    src.tn = len;
+    src.b64 = 1;
+    return fgc_parse(NULL, &src, NULL) == 0;
 }
 
 /* The home DC entry to export: a key is required; a general-purpose

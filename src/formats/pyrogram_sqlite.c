@@ -59,19 +59,30 @@ static const char pg_schema[] =
     "UPDATE peers SET last_update_on = "
     "CAST(STRFTIME('%s', 'now') AS INTEGER) WHERE id = NEW.id; END;\n";
 
-/* Pyrogram's built-in IPv4 addresses (its DataCenter table). */
-static const struct {
-    int test;
-    int32_t dc_id;
-    uint8_t ip[4];
-    uint16_t port;
-} pg_dcs[] = {
-    { 0, 1, { 149, 154, 175, 53 }, 443 },  { 0, 2, { 149, 154, 167, 51 }, 443 },
-    { 0, 3, { 149, 154, 175, 100 }, 443 }, { 0, 4, { 149, 154, 167, 91 }, 443 },
-    { 0, 5, { 91, 108, 56, 130 }, 443 },   { 0, 203, { 91, 105, 192, 100 }, 443 },
-    { 1, 1, { 149, 154, 175, 10 }, 80 },   { 1, 2, { 149, 154, 167, 40 }, 80 },
-    { 1, 3, { 149, 154, 175, 117 }, 80 },
-};
+/* The address of a DC Pyrogram connects to by number: the default
+ * table's IPv4 entry (port 443), or Pyrogram's own for production DC 203,
+ * as pyrogram-string reads it. 0 or MTS_ENOTFOUND. */
+static int
+pg_address(mts_ip *ip, uint16_t *port, int32_t dc_id, int test)
+{
+    const mts_dc *tab;
+    size_t count;
+    mts_default_dcs(&tab, &count, test);
+    for (size_t i = 0; i < count; i++)
+        if (tab[i].dc_id == dc_id && tab[i].ip.family == 4 &&
+            !(tab[i].flags & MTS_DC_MEDIA_ONLY)) {
+            *ip = tab[i].ip;
+            *port = tab[i].port;
+            return 0;
+        }
+    if (!test && dc_id == 203) {
+        static const mts_ip dc203 = { 4, { 91, 105, 192, 100 } };
+        *ip = dc203;
+        *port = 443;
+        return 0;
+    }
+    return MTS_ENOTFOUND;
+}
 
 static const char *const pg_types[] = { "user", "bot", "group", "channel",
                                         "supergroup" };
@@ -194,7 +205,7 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
     mts_dc dc = MTS_DC_INIT;
     int64_t dc_id = 0, api = 0, test = 0, uid = 0, isbot = 0;
     int has_test, has_uid, has_bot, has_api_v = 0, keytype, keylen = 0;
-    int rc, found = 0;
+    int rc;
     rc = sqlite3_prepare_v2(db,
                             has_api ? "SELECT dc_id, test_mode, auth_key, "
                                       "user_id, is_bot, api_id FROM sessions"
@@ -229,7 +240,9 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
         goto out;
     }
     has_uid = col_int(st, 3, &uid);
-    if (has_uid < 0 || (has_uid && uid <= 0)) {
+    if (has_uid == 1 && uid == 0)
+        has_uid = 0; /* 0 means none, as in Pyrogram's strings */
+    if (has_uid < 0 || (has_uid && uid < 0)) {
         rc = bad(err, "sessions row 1: user_id is not a user id or NULL");
         goto out;
     }
@@ -240,6 +253,8 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
     }
     if (has_api) {
         has_api_v = col_int(st, 5, &api);
+        if (has_api_v == 1 && api == 0)
+            has_api_v = 0;
         if (has_api_v < 0 || (has_api_v && (api < INT32_MIN ||
                                             api > INT32_MAX))) {
             rc = bad(err, "sessions row 1: api_id is not a 32-bit integer "
@@ -247,22 +262,20 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
             goto out;
         }
     }
-    for (size_t i = 0; i < MTS__ARRAY_LEN(pg_dcs); i++)
-        if (pg_dcs[i].test == (int)test && pg_dcs[i].dc_id == dc_id) {
-            dc.dc_id = (int32_t)dc_id;
-            dc.ip.family = 4;
-            memcpy(dc.ip.bytes, pg_dcs[i].ip, 4);
-            dc.port = pg_dcs[i].port;
-            found = 1;
-        }
-    if (!found) {
+    dc.dc_id = (int32_t)dc_id;
+    if (pg_address(&dc.ip, &dc.port, dc.dc_id, (int)test) != 0) {
         rc = bad(err, "sessions row 1: dc_id %lld is not a %s DC Pyrogram "
                       "knows",
                  (long long)dc_id, test ? "test" : "production");
         goto out;
     }
-    if (keylen == MTS_AUTH_KEY_SIZE)
+    if (keylen == MTS_AUTH_KEY_SIZE) {
         dc.auth_key = sqlite3_column_blob(st, 2);
+        if (mts__sql_key_zero(dc.auth_key)) {
+            rc = bad(err, "sessions row 1: auth_key is all zeros");
+            goto out;
+        }
+    }
     mts_session_set_home_dc(s, dc.dc_id);
     mts_session_set_test_mode(s, (int)test);
     if (has_api_v)
@@ -401,9 +414,9 @@ pg_probe(const uint8_t *data, size_t len)
 {
     mts__sqlin in;
     int yes;
-    if (!mts__sql_is_sqlite(data, len) ||
-        mts__sql_open(&in, data, len, NAME, NULL) != 0)
-        return 0;
+    int rc = mts__sql_open_probe(&in, data, len);
+    if (rc != 0)
+        return rc == MTS_ENOMEM ? rc : 0;
     yes = is_pyrogram(in.db);
     mts__sql_close(&in);
     return yes;
@@ -548,14 +561,11 @@ pg_warn(const mts_session *s, int wrote_dc, const mts_dc *dc,
         mts__warn(warn, payload, "DC entries other than the home DC's (%zu)",
                   others);
     if (wrote_dc) {
-        int known = 0;
-        for (size_t i = 0; i < MTS__ARRAY_LEN(pg_dcs); i++)
-            if (pg_dcs[i].test == (mts_session_test_mode(s) != 0) &&
-                pg_dcs[i].dc_id == dc->dc_id && dc->ip.family == 4 &&
-                memcmp(pg_dcs[i].ip, dc->ip.bytes, 4) == 0 &&
-                pg_dcs[i].port == dc->port)
-                known = 1;
-        if (!known)
+        mts_ip ip;
+        uint16_t port;
+        if (pg_address(&ip, &port, dc->dc_id, mts_session_test_mode(s)) != 0 ||
+            ip.family != dc->ip.family ||
+            memcmp(ip.bytes, dc->ip.bytes, 16) != 0 || port != dc->port)
             mts__warn(warn, payload, "home DC address (Pyrogram uses its "
                                      "built-in one)");
         if (dc->server_salt != 0)
@@ -596,6 +606,16 @@ pg_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     int wrote_dc = 0, rc;
     char sql[64];
     (void)opts;
+    if (mts_session_home_dc(s) != 0) {
+        mts_ip ip;
+        uint16_t port;
+        if (pg_address(&ip, &port, mts_session_home_dc(s),
+                       mts_session_test_mode(s)) != 0)
+            return mts__err(err, MTS_ELIMIT,
+                            NAME ": Pyrogram has no address for %s DC %d",
+                            mts_session_test_mode(s) ? "test" : "production",
+                            (int)mts_session_home_dc(s));
+    }
     if ((rc = mts__sql_new(&db, NAME, err)) != 0)
         return rc;
     snprintf(sql, sizeof(sql), "INSERT INTO version VALUES (%d)",

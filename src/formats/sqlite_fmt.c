@@ -147,6 +147,45 @@ fail:
 }
 
 int
+mts__sql_open_probe(mts__sqlin *in, const uint8_t *data, size_t len)
+{
+    unsigned char *bytes;
+    int rc;
+    memset(in, 0, sizeof(*in));
+    if (!mts__sql_is_sqlite(data, len) ||
+        (uint64_t)len > (uint64_t)INT64_MAX / 2)
+        return -1;
+    if (data[18] == 2 && data[19] == 2) {
+        /* WAL mode: the header must be changed, so in a copy. */
+        in->copy = mts_malloc(len);
+        if (in->copy == NULL)
+            return MTS_ENOMEM;
+        memcpy(in->copy, data, len);
+        in->len = len;
+        in->copy[18] = in->copy[19] = 1;
+        bytes = in->copy;
+    } else {
+        /* Read-only: SQLite never writes through this pointer. */
+        bytes = (unsigned char *)(uintptr_t)data;
+    }
+    rc = sqlite3_open_v2(":memory:", &in->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_PRIVATECACHE,
+                         NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sql_config(in->db, 1);
+    rc = sqlite3_deserialize(in->db, "main", bytes, (sqlite3_int64)len,
+                             (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY);
+    if (rc != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    mts__sql_close(in);
+    return (rc & 0xff) == SQLITE_NOMEM ? MTS_ENOMEM : -1;
+}
+
+int
 mts__sql_has_table(sqlite3 *db, const char *table)
 {
     sqlite3_stmt *st;
@@ -269,6 +308,15 @@ mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked)
         *marked = -(id + CHANNEL_MARK);
         return 0;
     }
+}
+
+int
+mts__sql_key_zero(const uint8_t *key)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < MTS_AUTH_KEY_SIZE; i++)
+        acc |= key[i];
+    return acc == 0;
 }
 
 int

@@ -32,6 +32,13 @@ int mts__sql_is_sqlite(const uint8_t *data, size_t len);
  */
 int mts__sql_open(mts__sqlin *in, const uint8_t *data, size_t len,
                   const char *name, mts_error *err);
+/*
+ * The same for a probe: the input itself is attached read-only (a copy is
+ * made only for a WAL-mode header), no integrity check runs, and no
+ * memory comes from this library's allocator but that copy. 0, -1 (not a
+ * database SQLite opens), or MTS_ENOMEM.
+ */
+int mts__sql_open_probe(mts__sqlin *in, const uint8_t *data, size_t len);
 /* Close the database, wipe and free the copy. Accepts a closed one. */
 void mts__sql_close(mts__sqlin *in);
 
@@ -66,6 +73,9 @@ int mts__unmark_id(int64_t marked, mts_peer_kind *kind, int64_t *id);
 /* The inverse: MTS_ELIMIT when a chat id above 1000000000000 or a channel
  * id too large for the mark would not read back as itself. */
 int mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked);
+
+/* 1 when all 256 bytes of a key are zero (never a real key). */
+int mts__sql_key_zero(const uint8_t *key);
 
 /* The DC entry to keep where a format holds one per session: for the home
  * DC, an entry with a key first, then not media-only/CDN, then IPv4.

@@ -222,8 +222,14 @@ tl_read_sessions(sqlite3 *db, mts_session *s, mts_error *err)
         }
         dc.port = (uint16_t)port;
         dc.flags = dc.ip.family == 6 ? MTS_DC_IPV6 : 0;
-        if (keylen == MTS_AUTH_KEY_SIZE)
+        if (keylen == MTS_AUTH_KEY_SIZE) {
             dc.auth_key = sqlite3_column_blob(st, 3);
+            if (mts__sql_key_zero(dc.auth_key)) {
+                rc = bad(err, "sessions row 1: auth_key is all zeros "
+                              "(Telethon reads this as no key)");
+                goto out;
+            }
+        }
         if ((rc = mts__put_dc(s, &dc, err)) != 0)
             goto out;
         mts_session_set_home_dc(s, dc.dc_id);
@@ -395,9 +401,9 @@ tl_probe(const uint8_t *data, size_t len)
 {
     mts__sqlin in;
     int yes;
-    if (!mts__sql_is_sqlite(data, len) ||
-        mts__sql_open(&in, data, len, NAME, NULL) != 0)
-        return 0;
+    int rc = mts__sql_open_probe(&in, data, len);
+    if (rc != 0)
+        return rc == MTS_ENOMEM ? rc : 0;
     yes = mts__sql_has_table(in.db, "sessions") &&
           mts__sql_has_table(in.db, "entities") &&
           mts__sql_has_table(in.db, "version") &&

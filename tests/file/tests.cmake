@@ -9,3 +9,7 @@ mts_add_test(NAME file_fault
 mts_add_test(NAME file_crash
     SOURCES ${MTS_FILE_TEST_DIR}/file_crash.c ${MTS_FILE_TEST_DIR}/helpers.c
     LABELS fault TIMEOUT 60)
+mts_add_test(NAME file_journal
+    SOURCES ${MTS_FILE_TEST_DIR}/file_journal.c ${MTS_FILE_TEST_DIR}/helpers.c
+            ${MTS_FILE_TEST_DIR}/journal_helpers.c
+    LABELS unit TIMEOUT 120)

@@ -629,6 +629,29 @@ mutate(size_t at, uint8_t value, size_t copy_from, size_t copy_len,
 }
 
 static void
+test_empty_token_is_none(void)
+{
+    /* has_token 1 with length 0: ferogram can write it; it reads as no
+     * token (the model has no empty one). */
+    size_t n;
+    unsigned char *d = fx_read(DIR "v8-empty-dc2.bin", &n);
+    unsigned char buf[32];
+    mts_session *s = NULL;
+    const uint8_t *tok;
+    size_t toklen;
+    T_EQ_U64(n, 29);
+    memcpy(buf, d, 29);
+    buf[28] = 1;
+    buf[29] = buf[30] = 0;
+    T_EQ_INT(mts_format_decode(&s, MTS_FORMAT_FEROGRAM, buf, 31, NULL), 0);
+    if (s != NULL)
+        T_EQ_INT(mts_session_future_auth_token(s, &tok, &toklen),
+                 MTS_ENOTFOUND);
+    mts_session_free(s);
+    free(d);
+}
+
+static void
 test_bad_fields(void)
 {
     /* v8.bin layout: header 0..5, DC0 6..42, DC1 43..335, DC2 336..636,
@@ -653,7 +676,7 @@ test_bad_fields(void)
         e[673] = 0;
         T_EQ_INT(mts_format_decode(&s, MTS_FORMAT_FEROGRAM, e, m, &err),
                  MTS_ECORRUPT);
-        T_CONTAINS(err.message, "dcs[3] at byte 637 repeats DC 1");
+        T_CONTAINS(err.message, "dcs[3] at byte 637: repeats DC 1");
         free(e);
     }
     mutate(704, 0, 692, 8, 704, "channels[1] at byte 704: channel 1234567890 "
@@ -675,6 +698,20 @@ test_bad_fields(void)
     mutate(854, 0, 834, 8, 854, "min_peers[1] at byte 854: user 42 appears "
                                 "twice");
     mutate(874, 2, 0, 0, 874, "has_token at byte 874: 2 is not 0 or 1");
+    /* DC1's key (bytes 48..303) zeroed: never a real key. */
+    {
+        size_t m;
+        unsigned char *e = fx_read(DIR "v8.bin", &m);
+        mts_error err = MTS_ERROR_INIT;
+        mts_session *s = NULL;
+        memset(e + 48, 0, 256);
+        T_EQ_INT(mts_format_decode(&s, MTS_FORMAT_FEROGRAM, e, m, &err),
+                 MTS_ECORRUPT);
+        T_CONTAINS(err.message, "dcs[1].auth_key at byte 48: all 256 bytes "
+                                "are zero");
+        T_EQ_INT(mts__fmt_ferogram.probe(e, m), 0);
+        free(e);
+    }
     mutate(875, 9, 0, 0, 877, "truncated at byte 877: token needs 9 bytes");
 }
 
@@ -868,6 +905,23 @@ test_compact_strict(void)
     T_CONTAINS(err.message, "dc_id");
     mts_free(text);
     bytes[1] = 2;
+    /* an all-zero key */
+    {
+        uint8_t keep[256];
+        memcpy(keep, bytes + 17, 256);
+        memset(bytes + 17, 0, 256);
+        T_EQ_INT(mts_base64url_encode(&text, bytes, bn), 0);
+        T_EQ_INT(mts_format_decode(&s, MTS_FORMAT_FEROGRAM_COMPACT,
+                                   (const uint8_t *)text, strlen(text), &err),
+                 MTS_ECORRUPT);
+        T_CONTAINS(err.message, "auth_key at byte 17: all 256 bytes are "
+                                "zero");
+        T_EQ_INT(mts__fmt_ferogram_compact.probe((const uint8_t *)text,
+                                                 strlen(text)),
+                 0);
+        mts_free(text);
+        memcpy(bytes + 17, keep, 256);
+    }
     bytes[7] = bytes[8] = 0;
     T_EQ_INT(mts_base64url_encode(&text, bytes, bn), 0);
     T_EQ_INT(mts_format_decode(&s, MTS_FORMAT_FEROGRAM_COMPACT,
@@ -1111,6 +1165,47 @@ test_allocation_failures(void)
     free(txt);
 }
 
+/* The probes allocate nothing: they answer with every allocation failing. */
+static void
+test_probes_allocate_nothing(void)
+{
+    static const mts_allocator failing = { f_malloc, f_realloc, f_free,
+                                           NULL };
+    static const struct {
+        const char *name;
+        mts_format fmt;
+    } files[] = {
+        { "v8.bin", MTS_FORMAT_FEROGRAM },
+        { "legacy.bin", MTS_FORMAT_FEROGRAM },
+        { "v8.txt", MTS_FORMAT_FEROGRAM_STRING },
+        { "v5-empty-dc2.txt", MTS_FORMAT_FEROGRAM_STRING },
+        { "compact-v2-ipv4.txt", MTS_FORMAT_FEROGRAM_COMPACT },
+        { "compact-v1-ipv6.txt", MTS_FORMAT_FEROGRAM_COMPACT },
+    };
+    unsigned char *d[6];
+    size_t n[6];
+    for (size_t i = 0; i < 6; i++) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), DIR "%s", files[i].name);
+        d[i] = fx_read(rel, &n[i]);
+    }
+    T_EQ_INT(mts_set_allocator(&failing), 0);
+    for (size_t i = 0; i < 6; i++) {
+        const mts__format_ops *ops[] = { &mts__fmt_ferogram,
+                                         &mts__fmt_ferogram_string,
+                                         &mts__fmt_ferogram_compact };
+        calls = 0;
+        fail_at = 0;
+        for (size_t k = 0; k < 3; k++)
+            T_EQ_INT(ops[k]->probe(d[i], n[i]), ops[k]->fmt == files[i].fmt);
+        T_EQ_INT(calls, 0);
+    }
+    mts_set_allocator(NULL);
+    fail_at = -1;
+    for (size_t i = 0; i < 6; i++)
+        free(d[i]);
+}
+
 T_MAIN(T_CASE(test_doc_vectors), T_CASE(test_decode_every_version),
        T_CASE(test_legacy_with_version_like_byte),
        T_CASE(test_ambiguous_legacy_or_versioned),
@@ -1118,7 +1213,9 @@ T_MAIN(T_CASE(test_doc_vectors), T_CASE(test_decode_every_version),
        T_CASE(test_reencode_every_version), T_CASE(test_encode_warnings),
        T_CASE(test_format_versions), T_CASE(test_limits),
        T_CASE(test_every_truncation), T_CASE(test_bad_fields),
+       T_CASE(test_empty_token_is_none),
        T_CASE(test_compact_decode), T_CASE(test_compact_encode),
        T_CASE(test_compact_encode_refusals), T_CASE(test_compact_strict),
        T_CASE(test_detection), T_CASE(test_pyrogram_string_is_not_compact),
-       T_CASE(test_string_errors), T_CASE(test_allocation_failures))
+       T_CASE(test_string_errors), T_CASE(test_allocation_failures),
+       T_CASE(test_probes_allocate_nothing))

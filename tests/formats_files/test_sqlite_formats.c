@@ -433,6 +433,8 @@ test_telethon_strict(void)
                    MTS_ECORRUPT, "version is not an integer");
     expect_refused(f, g, "UPDATE sessions SET auth_key = x'00'", MTS_ECORRUPT,
                    "sessions row 1: auth_key");
+    expect_refused(f, g, "UPDATE sessions SET auth_key = zeroblob(256)",
+                   MTS_ECORRUPT, "auth_key is all zeros");
     expect_refused(f, g, "UPDATE sessions SET port = 0", MTS_ECORRUPT,
                    "sessions row 1: port");
     expect_refused(f, g, "UPDATE sessions SET server_address = 'nope'",
@@ -624,7 +626,7 @@ test_pyrogram_versions(void)
         T_EQ_INT(mts_session_user(s, &uid, &bot), 0);
         T_EQ_INT(uid, 42);
         T_EQ_INT(bot, 1);
-        check_dc(s, 0, 1, "149.154.175.10", 80, 0, key2);
+        check_dc(s, 0, 1, "149.154.175.10", 443, 0, key2);
         T_EQ_U64(mts_session_peer_count(s), 6);
         mts_session_free(s);
     }
@@ -712,8 +714,9 @@ test_pyrogram_roundtrip(void)
     T_EQ_INT(mts_session_user(d, &uid, &bot), 0);
     T_EQ_INT(uid, 42);
     T_EQ_INT(bot, 1);
-    /* The test DC 2 address from Pyrogram's table, with the key. */
-    check_dc(d, 0, 2, "149.154.167.40", 80, 0, key2);
+    /* The default table's test DC 2 address (as pyrogram-string reads
+     * it), with the key. */
+    check_dc(d, 0, 2, "149.154.167.40", 443, 0, key2);
     T_EQ_U64(mts_session_peer_count(d), 4);
     check_peer(d, MTS_PEER_CHANNEL, 100, INT64_MAX, MTS_CHANNEL_MEGAGROUP, 0,
                "chan", NULL);
@@ -808,6 +811,8 @@ test_pyrogram_strict(void)
                    MTS_ECORRUPT, "auth_key");
     expect_refused(f, g, "UPDATE sessions SET user_id = -1", MTS_ECORRUPT,
                    "user_id");
+    expect_refused(f, g, "UPDATE sessions SET user_id = 'me'", MTS_ECORRUPT,
+                   "user_id");
     expect_refused(f, g, "UPDATE sessions SET is_bot = 5", MTS_ECORRUPT,
                    "is_bot");
     expect_refused(f, g, "UPDATE sessions SET api_id = 4294967296",
@@ -833,6 +838,45 @@ test_pyrogram_strict(void)
                    MTS_ECORRUPT, "phone_number");
     expect_refused(f, g, "DROP TABLE peers", MTS_EFORMAT,
                    "not a Pyrogram session");
+    expect_refused(f, g, "UPDATE sessions SET auth_key = zeroblob(256)",
+                   MTS_ECORRUPT, "auth_key is all zeros");
+    /* 0 means "none" for user_id and api_id, as in Pyrogram's strings. */
+    {
+        size_t n;
+        unsigned char *d = mutated(g,
+                                   "UPDATE sessions SET user_id = 0, "
+                                   "api_id = 0",
+                                   &n);
+        mts_session *s = NULL;
+        int32_t api;
+        int64_t uid;
+        int bot;
+        T_EQ_INT(mts_format_decode(&s, f, d, n, NULL), 0);
+        if (s != NULL) {
+            T_EQ_INT(mts_session_user(s, &uid, &bot), MTS_ENOTFOUND);
+            T_EQ_INT(mts_session_api_id(s, &api), MTS_ENOTFOUND);
+        }
+        mts_session_free(s);
+        sqlite3_free(d);
+    }
+    /* A DC Pyrogram has no address for cannot be written. */
+    {
+        mts_session *s;
+        uint8_t *out;
+        size_t n;
+        mts_error err = MTS_ERROR_INIT;
+        T_EQ_INT(mts_session_new(&s, MTS_NEW_EMPTY), 0);
+        T_EQ_INT(mts_session_set_home_dc(s, 7), 0);
+        T_EQ_INT(mts_format_encode(&out, &n, f, s, NULL, NULL, &err),
+                 MTS_ELIMIT);
+        T_CONTAINS(err.message, "no address for production DC 7");
+        mts_session_set_test_mode(s, 1);
+        T_EQ_INT(mts_session_set_home_dc(s, 4), 0);
+        T_EQ_INT(mts_format_encode(&out, &n, f, s, NULL, NULL, &err),
+                 MTS_ELIMIT);
+        T_CONTAINS(err.message, "test DC 4");
+        mts_session_free(s);
+    }
 }
 
 /* ---- detection --------------------------------------------------------- */

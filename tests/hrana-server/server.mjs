@@ -26,13 +26,15 @@
 // Test hooks (they need the bearer token too):
 //   POST /_test/fail   {"status":429,"count":3}  the next 3 Hrana requests
 //                      answer 429 (count -1: every request, until reset)
+//   POST /_test/delay  {"ms":2000,"count":1}     the next Hrana request waits
+//                      2 s before it is handled (count -1: every one)
 //   POST /_test/v3     {"enabled":false}         /v3 answers 404 (an old server)
-//   POST /_test/reset                            undo both
+//   POST /_test/reset                            undo all of these
 //   GET  /_test/stats                            request counts, open streams
 //
 // Usage: node server.mjs [--db FILE] [--token TOKEN] [--host 127.0.0.1]
-//          [--port 0] [--stream-expiry-ms 10000] [--idle-exit SECONDS]
-//          [--exit-on-stdin-eof] [--verbose]
+//          [--port 0] [--stream-expiry-ms 10000] [--busy-wait-ms 5000]
+//          [--idle-exit SECONDS] [--exit-on-stdin-eof] [--verbose]
 // The first line on stdout is the port the server listens on. Without --db
 // the database lives in a temporary directory removed at exit. SIGTERM and
 // SIGINT stop it cleanly. The token is never printed.
@@ -596,7 +598,7 @@ async function handleStreamRequest(stream, req, version) {
 
 // ---- HTTP -----------------------------------------------------------------
 
-const hooks = { failStatus: 0, failCount: 0, v3: true };
+const hooks = { failStatus: 0, failCount: 0, v3: true, delayMs: 0, delayCount: 0 };
 const stats = { requests: {}, injected: 0 };
 let lastActivity = Date.now();
 
@@ -697,7 +699,13 @@ async function handleTest(req, res, route) {
     }
     if (req.method !== "POST")
         return send(res, 404, "Not found", "text/plain");
-    const body = route === "POST /_test/reset" ? {} : await readJson(req);
+    let body = {};
+    if (route === "POST /_test/reset")
+        req.resume();
+    else
+        body = await readJson(req);
+    if (!isObj(body))
+        return send(res, 400, "The body must be a JSON object", "text/plain");
     switch (route) {
         case "POST /_test/fail":
             if (!Number.isInteger(body.status) || body.status < 400 || body.status > 599 ||
@@ -706,6 +714,13 @@ async function handleTest(req, res, route) {
             hooks.failStatus = body.status;
             hooks.failCount = body.count;
             return send(res, 200, { ok: true });
+        case "POST /_test/delay":
+            if (!Number.isInteger(body.ms) || body.ms < 0 || body.ms > 60000 ||
+                !Number.isInteger(body.count))
+                return send(res, 400, "ms (0..60000) and count (integer) are required", "text/plain");
+            hooks.delayMs = body.ms;
+            hooks.delayCount = body.count;
+            return send(res, 200, { ok: true });
         case "POST /_test/v3":
             hooks.v3 = body.enabled !== false;
             return send(res, 200, { ok: true });
@@ -713,6 +728,8 @@ async function handleTest(req, res, route) {
             hooks.failStatus = 0;
             hooks.failCount = 0;
             hooks.v3 = true;
+            hooks.delayMs = 0;
+            hooks.delayCount = 0;
             stats.requests = {};
             stats.injected = 0;
             return send(res, 200, { ok: true });
@@ -755,6 +772,11 @@ async function handle(req, res) {
         stats.injected++;
         req.resume();
         return send(res, hooks.failStatus, `Injected failure (HTTP ${hooks.failStatus})`, "text/plain");
+    }
+    if (hooks.delayCount !== 0) {
+        if (hooks.delayCount > 0)
+            hooks.delayCount--;
+        await sleep(hooks.delayMs);
     }
     const version = pathname.startsWith("/v3/") ? 3 : 2;
     if (route === "POST /v3/cursor")

@@ -111,9 +111,9 @@ test_interchange_with_sqlite(void)
     mts_storage_free(sq);
 
     T_EQ_INT(raw_int(path, "PRAGMA application_id", NULL), 1297371987);
-    T_EQ_INT(raw_int(path, "SELECT count(*) FROM peers WHERE session = ?",
-                     "alice"),
-             (long long)mts_session_peer_count(full));
+    T_EQ_INT(
+        raw_int(path, "SELECT count(*) FROM peers WHERE session = ?", "alice"),
+        (long long)mts_session_peer_count(full));
 
     /* the other way: the SQLite backend writes, local mode reads */
     T_EQ_INT(mts_sqlite_open(&sq, path, "bob", NULL), 0);
@@ -151,14 +151,14 @@ test_names(void)
              0);
     T_EQ_STR(mts_storage_name(st), "libsql:https://db.example.org/x#acc");
     mts_storage_free(st);
-    T_EQ_INT(mts_libsql_open_remote(&st, "libsql://127.0.0.1:8080?tls=0",
-                                    NULL, NULL, NULL),
+    T_EQ_INT(mts_libsql_open_remote(&st, "libsql://127.0.0.1:8080?tls=0", NULL,
+                                    NULL, NULL),
              0);
     T_EQ_STR(mts_storage_name(st), "libsql:http://127.0.0.1:8080#default");
     mts_storage_free(st);
-    T_EQ_INT(mts_libsql_open_replica(&st, path, "HTTPS://h:9/", "t", "acc",
-                                     NULL),
-             0);
+    T_EQ_INT(
+        mts_libsql_open_replica(&st, path, "HTTPS://h:9/", "t", "acc", NULL),
+        0);
     snprintf(want, sizeof(want), "libsql:%s (replica of https://h:9)#acc",
              path);
     T_EQ_STR(mts_storage_name(st), want);
@@ -175,8 +175,7 @@ test_bad_arguments(void)
     T_CONTAINS(err.message, "unsupported URL scheme 'wss'");
     T_EQ_INT(mts_libsql_open_remote(&st, "file:/tmp/x", NULL, NULL, &err),
              MTS_EINVAL);
-    T_EQ_INT(mts_libsql_open_remote(&st, "libsql://h?tls=0", NULL, NULL,
-                                    &err),
+    T_EQ_INT(mts_libsql_open_remote(&st, "libsql://h?tls=0", NULL, NULL, &err),
              MTS_EINVAL);
     T_CONTAINS(err.message, "explicit port");
     T_EQ_INT(mts_libsql_open_remote(&st, "https://", NULL, NULL, &err),
@@ -186,9 +185,9 @@ test_bad_arguments(void)
     T_CHECK(strstr(err.message, "a\nb") == NULL);
     T_EQ_INT(mts_libsql_open_remote(&st, "https://h", NULL, "", &err),
              MTS_EINVAL);
-    T_EQ_INT(mts_libsql_open_replica(&st, ":memory:", "https://h", NULL,
-                                     NULL, &err),
-             MTS_EINVAL);
+    T_EQ_INT(
+        mts_libsql_open_replica(&st, ":memory:", "https://h", NULL, NULL, &err),
+        MTS_EINVAL);
     T_EQ_INT(mts_libsql_open_local(&st, "", NULL, &err), MTS_EINVAL);
     T_CHECK(st == NULL);
 
@@ -246,20 +245,18 @@ test_base64(void)
         size_t n;
         const char *out;
     } v[] = {
-        { "", 0, "" },       { "f", 1, "Zg==" },     { "fo", 2, "Zm8=" },
+        { "", 0, "" },        { "f", 1, "Zg==" },        { "fo", 2, "Zm8=" },
         { "foo", 3, "Zm9v" }, { "\xff\xfe", 2, "//4=" },
     };
     uint8_t buf[16];
     size_t n;
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char *enc = NULL;
-        T_EQ_INT(mts__hrana_b64_encode(&enc, (const uint8_t *)v[i].in,
-                                       v[i].n),
+        T_EQ_INT(mts__hrana_b64_encode(&enc, (const uint8_t *)v[i].in, v[i].n),
                  0);
         T_EQ_STR(enc, v[i].out);
         mts_free(enc);
-        T_EQ_INT(mts__hrana_b64_decode(buf, &n, v[i].out, strlen(v[i].out)),
-                 0);
+        T_EQ_INT(mts__hrana_b64_decode(buf, &n, v[i].out, strlen(v[i].out)), 0);
         T_EQ_U64(n, v[i].n);
         T_EQ_MEM(buf, v[i].in, v[i].n);
     }
@@ -281,10 +278,10 @@ static void
 test_parse_i64(void)
 {
     int64_t v = 0;
-#define OK(s, want)                                                           \
-    do {                                                                      \
-        T_EQ_INT(mts__hrana_parse_i64(&v, s, strlen(s)), 0);                  \
-        T_CHECK(v == (want));                                                 \
+#define OK(s, want)                                                            \
+    do {                                                                       \
+        T_EQ_INT(mts__hrana_parse_i64(&v, s, strlen(s)), 0);                   \
+        T_CHECK(v == (want));                                                  \
     } while (0)
 #define BAD(s) T_EQ_INT(mts__hrana_parse_i64(&v, s, strlen(s)), -1)
     OK("0", 0);
@@ -309,7 +306,11 @@ test_parse_i64(void)
 #undef BAD
 }
 
-T_MAIN(T_CASE(test_conformance_local), T_CASE(test_conformance_memory),
-       T_CASE(test_interchange_with_sqlite), T_CASE(test_names),
-       T_CASE(test_bad_arguments), T_CASE(test_unreachable),
-       T_CASE(test_base64), T_CASE(test_parse_i64))
+T_MAIN(T_CASE(test_conformance_local),
+       T_CASE(test_conformance_memory),
+       T_CASE(test_interchange_with_sqlite),
+       T_CASE(test_names),
+       T_CASE(test_bad_arguments),
+       T_CASE(test_unreachable),
+       T_CASE(test_base64),
+       T_CASE(test_parse_i64))

@@ -5,8 +5,8 @@
  *
  * - the conformance suite on the remote and replica modes;
  * - exact 64-bit values and blobs over the wire;
- * - auth failure, 429/503 retries, giving up after the cap, Hrana 2
- *   fallback, SQL errors with the server's code and message (and the
+ * - auth failure, 429/503 retries, giving up after the cap, a timeout,
+ *   Hrana 2 fallback, SQL errors with the server's code and message (and the
  *   whole transaction rolled back), no stream left open;
  * - the server's database file is an mtsession SQLite database;
  * - replica: loads served locally after a sync (with the server stopped),
@@ -43,8 +43,7 @@ env(const char *name)
 {
     const char *v = getenv(name);
     if (v == NULL || v[0] == '\0') {
-        fprintf(stderr, "  %s is not set: run this test through ctest\n",
-                name);
+        fprintf(stderr, "  %s is not set: run this test through ctest\n", name);
         exit(1);
     }
     return v;
@@ -57,6 +56,7 @@ setup(void)
     int port = 0;
     if (url[0] != '\0')
         return;
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* for the hook calls below */
     token = env("MTS_HRANA_TOKEN");
     f = fopen(env("MTS_HRANA_PORT_FILE"), "r");
     if (f == NULL || fscanf(f, "%d", &port) != 1 || port <= 0) {
@@ -88,7 +88,7 @@ unique_name(const char *prefix)
     return p;
 }
 
-/* ---- the server's test hooks ----------------------------------------------- */
+/* ---- the server's test hooks --------------------------------------------- */
 
 static size_t
 collect(char *ptr, size_t size, size_t n, void *data)
@@ -148,7 +148,7 @@ reset_hooks(const char *base)
     T_EQ_INT(hook(base, "/_test/reset", "{}", NULL), 200);
 }
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static mts_storage *
 remote(const char *name)
@@ -199,7 +199,7 @@ raw_sql(const char *base, const char *sql)
     return rc;
 }
 
-/* ---- conformance ------------------------------------------------------------ */
+/* ---- conformance --------------------------------------------------------- */
 
 static char conf_name[96];
 
@@ -256,14 +256,14 @@ test_conformance_remote(void)
 static void
 test_conformance_replica(void)
 {
-    conf_backend b = { "libsql-replica", open_replica_conf,
-                       reopen_replica_conf, NULL, 0 };
+    conf_backend b = { "libsql-replica", open_replica_conf, reopen_replica_conf,
+                       NULL, 0 };
     setup();
     conf_run(&b);
     T_EQ_INT(stat_value(url, "open_streams"), 0);
 }
 
-/* ---- values ------------------------------------------------------------------ */
+/* ---- values -------------------------------------------------------------- */
 
 static void
 test_int64_and_blobs(void)
@@ -324,8 +324,7 @@ test_server_file_is_sqlite(void)
 {
     const char *name = unique_name("file");
     mts_storage *st, *sq = NULL;
-    mts_session *full = fx_session("full"), *small = fx_session("small"),
-                *got;
+    mts_session *full = fx_session("full"), *small = fx_session("small"), *got;
     setup();
     st = remote(name);
     T_EQ_INT(mts_storage_save(st, full, NULL), 0);
@@ -349,7 +348,7 @@ test_server_file_is_sqlite(void)
     mts_session_free(small);
 }
 
-/* ---- errors ------------------------------------------------------------------ */
+/* ---- errors -------------------------------------------------------------- */
 
 static void
 test_auth_failure(void)
@@ -358,9 +357,9 @@ test_auth_failure(void)
     mts_session *s = fx_session("small"), *got = NULL;
     mts_error err = MTS_ERROR_INIT;
     setup();
-    T_EQ_INT(mts_libsql_open_remote(&st, url, "wrong-secret-token", "auth",
-                                    NULL),
-             0);
+    T_EQ_INT(
+        mts_libsql_open_remote(&st, url, "wrong-secret-token", "auth", NULL),
+        0);
     T_EQ_INT(mts_storage_save(st, s, &err), MTS_EBACKEND);
     T_EQ_INT(err.native, 401);
     T_EQ_STR(err.message, "libsql: authentication failed (HTTP 401)");
@@ -438,6 +437,33 @@ test_retry_gives_up(void)
     mts_storage_free(st);
 }
 
+/* A server that does not answer in time: a transport error, on time. */
+static void
+test_timeout(void)
+{
+    mts__hrana_tuning quick = { 0, 300, 0, 0, 0 };
+    mts_storage *st;
+    mts_session *s = fx_session("small"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    double t0, dt;
+    setup();
+    st = remote(unique_name("timeout"));
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    T_EQ_INT(mts__libsql_tune(st, &quick, NULL), 0);
+    T_EQ_INT(hook(url, "/_test/delay", "{\"ms\":1500,\"count\":1}", NULL), 200);
+    t0 = now_s();
+    T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EIO);
+    dt = now_s() - t0;
+    T_EQ_INT(err.native, CURLE_OPERATION_TIMEDOUT);
+    T_CHECK(dt < 1.2);
+    reset_hooks(url);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    mts_session_free(s);
+    mts_storage_free(st);
+}
+
 /* A server without Hrana 3 (/v3 answers 404): the client uses /v2. */
 static void
 test_v2_fallback(void)
@@ -500,7 +526,7 @@ test_sql_error(void)
     mts_storage_free(st);
 }
 
-/* ---- replica --------------------------------------------------------------- */
+/* ---- replica ------------------------------------------------------------- */
 
 typedef struct server {
     pid_t pid;
@@ -518,8 +544,10 @@ server_start(server *sv, const char *db)
     char line[32] = "";
     size_t n = 0;
     const char *node = env("MTS_HRANA_NODE"), *script = env("MTS_HRANA_SERVER");
-    char *argv[] = { (char *)node, (char *)script, "--db", (char *)db,
-                     "--token", (char *)token, "--exit-on-stdin-eof", NULL };
+    char *argv[] = {
+        (char *)node,  (char *)script,        "--db", (char *)db, "--token",
+        (char *)token, "--exit-on-stdin-eof", NULL
+    };
     if (pipe(in) != 0 || pipe(out) != 0)
         return -1;
     posix_spawn_file_actions_init(&fa);
@@ -623,8 +651,7 @@ test_replica(void)
     mts_session_free(got);
 
     /* a replica that synced before the server went away */
-    T_EQ_INT(mts_libsql_open_replica(&rep2, path2, sv.url, token, "acc",
-                                     NULL),
+    T_EQ_INT(mts_libsql_open_replica(&rep2, path2, sv.url, token, "acc", NULL),
              0);
     T_EQ_INT(mts_libsql_sync(rep2, NULL), 0);
 
@@ -658,8 +685,14 @@ test_replica(void)
     mts_session_free(a);
 }
 
-T_MAIN(T_CASE(test_conformance_remote), T_CASE(test_conformance_replica),
-       T_CASE(test_int64_and_blobs), T_CASE(test_server_file_is_sqlite),
-       T_CASE(test_auth_failure), T_CASE(test_retry_then_success),
-       T_CASE(test_retry_gives_up), T_CASE(test_v2_fallback),
-       T_CASE(test_sql_error), T_CASE(test_replica))
+T_MAIN(T_CASE(test_conformance_remote),
+       T_CASE(test_conformance_replica),
+       T_CASE(test_int64_and_blobs),
+       T_CASE(test_server_file_is_sqlite),
+       T_CASE(test_auth_failure),
+       T_CASE(test_retry_then_success),
+       T_CASE(test_retry_gives_up),
+       T_CASE(test_timeout),
+       T_CASE(test_v2_fallback),
+       T_CASE(test_sql_error),
+       T_CASE(test_replica))
