@@ -12,6 +12,7 @@
 #include "seal.h"
 #include "convert.h"
 #include "storage.h"
+#include "lease.h"
 #include "backends.h"
 
 #endif /* MTSESSION_MTSESSION_H */

@@ -14,7 +14,15 @@
 struct mts_storage {
     mts_backend *backend;
     pthread_mutex_t lock;
+    int readonly;
 };
+
+static int
+readonly_err(mts_storage *st, mts_error *err)
+{
+    return mts__err(err, MTS_EINVAL, "%s: read-only handle",
+                    st->backend->name(st->backend));
+}
 
 int
 mts_backend_init(mts_backend *backend, unsigned int version)
@@ -99,6 +107,8 @@ mts_storage_save(mts_storage *st, const mts_session *s, mts_error *err)
     int rc;
     if (st == NULL || s == NULL)
         return mts__err(err, MTS_EINVAL, "save: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     pthread_mutex_lock(&st->lock);
     rc = st->backend->save(st->backend, s, err);
     pthread_mutex_unlock(&st->lock);
@@ -126,6 +136,8 @@ mts_storage_delete(mts_storage *st, mts_error *err)
     int rc;
     if (st == NULL)
         return mts__err(err, MTS_EINVAL, "delete: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     pthread_mutex_lock(&st->lock);
     rc = st->backend->del(st->backend, err);
     pthread_mutex_unlock(&st->lock);
@@ -189,6 +201,8 @@ mts_storage_apply_update_state(mts_storage *st,
     int rc;
     if (st == NULL)
         return mts__err(err, MTS_EINVAL, "apply_update_state: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     /* Validate before touching the store, so a bad change never costs a
      * write and every backend refuses the same things. */
     if ((rc = mts__validate_change(change, err)) != 0)
@@ -208,6 +222,8 @@ mts_storage_update_dc(mts_storage *st, const mts_dc *dc, mts_error *err)
     int rc;
     if (st == NULL)
         return mts__err(err, MTS_EINVAL, "update_dc: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     if ((rc = mts__validate_dc(dc, "dc", err)) != 0)
         return rc;
     pthread_mutex_lock(&st->lock);
@@ -225,6 +241,8 @@ mts_storage_set_home_dc(mts_storage *st, int32_t dc_id, mts_error *err)
     int rc;
     if (st == NULL)
         return mts__err(err, MTS_EINVAL, "set_home_dc: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     if (dc_id < 0)
         return mts__err(err, MTS_EINVAL, "home_dc_id: %d is not a DC id",
                         (int)dc_id);
@@ -243,6 +261,8 @@ mts_storage_cache_peer(mts_storage *st, const mts_peer *peer, mts_error *err)
     int rc;
     if (st == NULL)
         return mts__err(err, MTS_EINVAL, "cache_peer: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
     if ((rc = mts__validate_peer(peer, "peer", err)) != 0)
         return rc;
     pthread_mutex_lock(&st->lock);
@@ -252,4 +272,96 @@ mts_storage_cache_peer(mts_storage *st, const mts_peer *peer, mts_error *err)
         rc = load_change_save(st->backend, change_peer, peer, err);
     pthread_mutex_unlock(&st->lock);
     return rc;
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+void
+mts_storage_set_readonly(mts_storage *st)
+{
+    if (st != NULL) {
+        pthread_mutex_lock(&st->lock);
+        st->readonly = 1;
+        pthread_mutex_unlock(&st->lock);
+    }
+}
+
+static int
+lease_call(mts_storage *st, int op, const char *owner, uint32_t ttl_ms,
+           mts_lease *info, mts_error *err)
+{
+    int rc;
+    if (st->backend->lease == NULL)
+        return mts__err(err, MTS_ENOTSUPPORTED,
+                        "%s: this backend has no leases (one process alone "
+                        "can reach it)",
+                        st->backend->name(st->backend));
+    pthread_mutex_lock(&st->lock);
+    rc = st->backend->lease(st->backend, op, owner, ttl_ms, info, err);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static int
+check_ttl(uint32_t ttl_ms, mts_error *err)
+{
+    if (ttl_ms < 1 || ttl_ms > 86400000u)
+        return mts__err(err, MTS_EINVAL,
+                        "lease ttl %u ms is not 1 ms .. 24 h", ttl_ms);
+    return 0;
+}
+
+int
+mts_lease_acquire(mts_lease *out, mts_storage *st, const char *owner,
+                  uint32_t ttl_ms, mts_error *err)
+{
+    mts_lease tmp = MTS_LEASE_INIT;
+    size_t n;
+    int rc;
+    if (st == NULL || owner == NULL)
+        return mts__err(err, MTS_EINVAL, "lease: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
+    n = strlen(owner);
+    if (n == 0 || n > MTS_LEASE_OWNER_MAX ||
+        !mts__utf8_valid((const uint8_t *)owner, n))
+        return mts__err(err, MTS_EINVAL,
+                        "lease owner: must be 1..%d bytes of UTF-8 without "
+                        "control characters",
+                        MTS_LEASE_OWNER_MAX);
+    if ((rc = check_ttl(ttl_ms, err)) != 0)
+        return rc;
+    rc = lease_call(st, MTS_LEASE_ACQUIRE, owner, ttl_ms, out ? out : &tmp,
+                    err);
+    return rc;
+}
+
+int
+mts_lease_renew(mts_lease *out, mts_storage *st, uint32_t ttl_ms,
+                mts_error *err)
+{
+    mts_lease tmp = MTS_LEASE_INIT;
+    int rc;
+    if (st == NULL)
+        return mts__err(err, MTS_EINVAL, "lease: NULL argument");
+    if ((rc = check_ttl(ttl_ms, err)) != 0)
+        return rc;
+    return lease_call(st, MTS_LEASE_RENEW, NULL, ttl_ms, out ? out : &tmp,
+                      err);
+}
+
+int
+mts_lease_release(mts_storage *st, mts_error *err)
+{
+    if (st == NULL)
+        return mts__err(err, MTS_EINVAL, "lease: NULL argument");
+    return lease_call(st, MTS_LEASE_RELEASE, NULL, 0, NULL, err);
+}
+
+int
+mts_lease_show(mts_lease *out, mts_storage *st, mts_error *err)
+{
+    if (st == NULL || out == NULL)
+        return mts__err(err, MTS_EINVAL, "lease: NULL argument");
+    return lease_call(st, MTS_LEASE_SHOW, NULL, 0, out, err);
 }

@@ -205,6 +205,43 @@ test_string_current(void)
     mts_session_free(s);
 }
 
-T_MAIN(T_CASE(test_memory), T_CASE(test_string), T_CASE(test_file),
+/* A read-only handle refuses every write before the backend sees it; the
+ * in-process backends have no leases. */
+static void
+test_readonly_and_no_lease(void)
+{
+    mts_storage *st;
+    mts_session *s, *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    mts_update_change c = MTS_UPDATE_CHANGE_INIT;
+    mts_peer p = MTS_PEER_INIT;
+    mts_lease l = MTS_LEASE_INIT;
+    T_EQ_INT(mts_memory_open(&st, NULL), 0);
+    T_EQ_INT(mts_session_new(&s, MTS_NEW_DEFAULT), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    mts_storage_set_readonly(st);
+    T_EQ_INT(mts_storage_save(st, s, &err), MTS_EINVAL);
+    T_CONTAINS(err.message, "read-only");
+    c.kind = MTS_UPDATE_SECONDARY;
+    T_EQ_INT(mts_storage_apply_update_state(st, &c, &err), MTS_EINVAL);
+    p.id = 1;
+    T_EQ_INT(mts_storage_cache_peer(st, &p, &err), MTS_EINVAL);
+    T_EQ_INT(mts_storage_set_home_dc(st, 1, &err), MTS_EINVAL);
+    T_EQ_INT(mts_storage_delete(st, &err), MTS_EINVAL);
+    T_EQ_INT(mts_lease_acquire(&l, st, "w", 1000, &err), MTS_EINVAL);
+    T_EQ_INT(mts_storage_load(&got, st, NULL), 0); /* reads still work */
+    T_CHECK(got && mts_session_equal(s, got));
+    mts_session_free(got);
+    mts_storage_free(st);
+    T_EQ_INT(mts_memory_open(&st, NULL), 0);
+    T_EQ_INT(mts_lease_acquire(&l, st, "w", 1000, &err), MTS_ENOTSUPPORTED);
+    T_EQ_INT(mts_lease_show(&l, st, &err), MTS_ENOTSUPPORTED);
+    T_EQ_INT(mts_lease_acquire(&l, st, "", 1000, &err), MTS_EINVAL);
+    T_EQ_INT(mts_lease_acquire(&l, st, "w", 0, &err), MTS_EINVAL);
+    mts_storage_free(st);
+    mts_session_free(s);
+}
+
+T_MAIN(T_CASE(test_readonly_and_no_lease), T_CASE(test_memory), T_CASE(test_string), T_CASE(test_file),
        T_CASE(test_custom_defaults), T_CASE(test_wrap_checks),
        T_CASE(test_string_current))

@@ -19,6 +19,7 @@
 #include "../common.h"
 #include "../errors.h"
 #include "../session.h"
+#include "../lease.h"
 #include "../storage.h"
 
 MTS_BEGIN_DECL
@@ -68,12 +69,32 @@ struct mts_backend {
     int (*cache_peer)(mts_backend *backend, const mts_peer *peer,
                       mts_error *err);
 
+    /**
+     * May: the lease operations (lease.h) for stores several processes can
+     * reach. `op` is one of mts_lease_op; `owner` and `ttl_ms` apply to
+     * ACQUIRE and RENEW; *info receives the record (all ops but RELEASE).
+     * A backend that implements leases must also fence every later write
+     * of a holder by its epoch (MTS_EFENCED, nothing applied). NULL: the
+     * core answers MTS_ENOTSUPPORTED.
+     */
+    int (*lease)(mts_backend *backend, int op, const char *owner,
+                 uint32_t ttl_ms, mts_lease *info, mts_error *err);
+
     /** Must: release everything, including the backend struct itself. */
     void (*free)(mts_backend *backend);
 };
 
+/** Operations of the lease slot. */
+typedef enum mts_lease_op {
+    MTS_LEASE_ACQUIRE = 1,
+    MTS_LEASE_RENEW = 2,
+    MTS_LEASE_RELEASE = 3,
+    MTS_LEASE_SHOW = 4
+} mts_lease_op;
+
 #define MTS_BACKEND_INIT                                                      \
-    { MTS_BACKEND_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+    { MTS_BACKEND_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,    \
+      NULL, NULL }
 
 /** Initialise `backend` as MTS_BACKEND_INIT would (for non-C callers). */
 MTS_API int mts_backend_init(mts_backend *backend, unsigned int version);
