@@ -277,6 +277,21 @@ expect_out_file "$T/k1.json"
 
 # ---- detect -------------------------------------------------------------
 
+CASE=ambiguous
+AMB="$DATA/../formats/ambiguous/ferogram-string-or-pyrogram-string.txt"
+run detect "$AMB"
+expect_rc 1
+expect_err "ambiguous input: it fits ferogram-string or pyrogram-string"
+run inspect "$AMB"
+expect_rc 1
+expect_err "name the format with --from"
+run inspect --from ferogram-string "$AMB"
+expect_rc 0
+expect_out_has "home dc: 2"
+run inspect --from pyrogram-string "$AMB"
+expect_rc 0
+expect_out_has "home dc: 5"
+
 CASE=detect
 run detect "$DATA/session.json"
 expect_rc 0
