@@ -532,6 +532,40 @@ test_million_peers(void)
     printf("  1M peers: %zu bytes (%.1f B/peer), encode %.3f s, decode "
            "%.3f s\n",
            n, (double)n / 1e6, t1 - t0, t2 - t1);
+    mts_session_free(back);
+    back = NULL;
+    /* through the file backend */
+    {
+        char path[4096];
+        mts_storage *st;
+        snprintf(path, sizeof(path), "%s/million.session", t_tmpdir());
+        T_EQ_INT(mts_file_open(&st, path, NULL, NULL), 0);
+        t0 = now();
+        T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+        t1 = now();
+        T_EQ_INT(mts_storage_load(&back, st, NULL), 0);
+        t2 = now();
+        T_CHECK(back != NULL && mts_session_equal(s, back));
+        printf("  1M peers, file backend: save %.3f s, load %.3f s\n",
+               t1 - t0, t2 - t1);
+        mts_storage_free(st);
+        mts_session_free(back);
+        back = NULL;
+    }
+    /* through JSON */
+    {
+        char *json;
+        size_t jlen;
+        t0 = now();
+        T_EQ_INT(mts_json_encode(&json, &jlen, s, NULL), 0);
+        t1 = now();
+        T_EQ_INT(mts_json_decode(&back, json, jlen, NULL), 0);
+        t2 = now();
+        T_CHECK(back != NULL && mts_session_equal(s, back));
+        printf("  1M peers, JSON: %zu bytes, encode %.3f s, decode %.3f s\n",
+               jlen, t1 - t0, t2 - t1);
+        mts_free(json);
+    }
     mts_free(enc);
     mts_session_free(s);
     mts_session_free(back);
