@@ -362,6 +362,35 @@ cli_detect(cli_input *in)
     return detect_error(in, &err, rc);
 }
 
+/*
+ * A session file is read through the file backend, on a read-only handle
+ * (no lock taken), so that update-state changes journaled beside the
+ * snapshot are part of what is shown or converted. The backend's message
+ * starts with the path, which the caller prints already.
+ */
+static int
+load_session_file(mts_session **out, const char *path, mts_secret *secret,
+                  mts_error *err)
+{
+    mts_file_options opts = MTS_FILE_OPTIONS_INIT;
+    mts_storage *st = NULL;
+    size_t plen = strlen(path);
+    int rc;
+    opts.flags = MTS_FILE_FOLLOW_SYMLINK;
+    opts.secret = secret;
+    rc = mts_file_open(&st, path, &opts, err);
+    if (rc == 0) {
+        mts_storage_set_readonly(st);
+        rc = mts_storage_load(out, st, err);
+        mts_storage_free(st);
+    }
+    if (rc != 0 && strncmp(err->message, path, plen) == 0 &&
+        strncmp(err->message + plen, ": ", 2) == 0)
+        memmove(err->message, err->message + plen + 2,
+                strlen(err->message + plen + 2) + 1);
+    return rc;
+}
+
 int
 cli_load(cli_input *in,
          const char *input,
@@ -415,7 +444,9 @@ cli_load(cli_input *in,
         first_line(in->data, in->len, &off, &len);
         data = in->data + off;
     }
-    if (in->fmt == MTS_FORMAT_MTSESSION)
+    if (in->fmt == MTS_FORMAT_MTSESSION && strcmp(input, "-") != 0)
+        rc = load_session_file(&in->s, input, secret, &err);
+    else if (in->fmt == MTS_FORMAT_MTSESSION)
         rc = mts_decode_any(&in->s, data, len, secret, &err);
     else if (in->fmt == MTS_FORMAT_MTSESSION_STRING)
         rc = mts_string_decode_any(&in->s, (const char *)data, len, secret,

@@ -13,3 +13,13 @@ if(TARGET mtsession_cli)
         message(STATUS "bash not found: the cli test is not registered")
     endif()
 endif()
+if(TARGET mtsession_cli)
+    add_executable(cli_journal_writer ${CMAKE_CURRENT_LIST_DIR}/journal_writer.c)
+    target_link_libraries(cli_journal_writer PRIVATE mtsession_static)
+    mts_apply_test_warnings(cli_journal_writer)
+    add_test(NAME cli_journal
+             COMMAND ${CMAKE_CURRENT_LIST_DIR}/journal.sh
+                     $<TARGET_FILE:mtsession_cli>
+                     $<TARGET_FILE:cli_journal_writer>)
+    set_tests_properties(cli_journal PROPERTIES LABELS "cli" TIMEOUT 60)
+endif()
