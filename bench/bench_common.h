@@ -86,7 +86,7 @@ bench_runs(const bench_opts *o, size_t n)
 {
     if (o->runs > 0)
         return o->runs;
-    return n <= 1000 ? 11 : n <= 10000 ? 9 : n <= 100000 ? 5 : 3;
+    return n <= 1000 ? 21 : n <= 10000 ? 15 : n <= 100000 ? 9 : 5;
 }
 
 static inline void
@@ -227,25 +227,39 @@ bench_mkdir(const char *dir)
         bench_die_errno("mkdir", dir);
 }
 
+/* snprintf into a path buffer; a path too long for it ends the run. */
+static inline void
+bench_join(char *buf, size_t size, const char *a, const char *b)
+{
+    int n = snprintf(buf, size, "%s%s", a, b);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "bench: path too long: %s%s\n", a, b);
+        exit(1);
+    }
+}
+
 /* The scratch directory for stores: <out>/tmp, created on demand. */
 static inline void
 bench_tmp_path(char *buf, size_t size, const bench_opts *o, const char *name)
 {
-    char dir[1024];
+    char dir[1024], sub[1100];
     bench_mkdir(o->out_dir);
-    snprintf(dir, sizeof(dir), "%s/tmp", o->out_dir);
+    bench_join(dir, sizeof(dir), o->out_dir, "/tmp");
     bench_mkdir(dir);
-    snprintf(buf, size, "%s/%s", dir, name);
+    bench_join(sub, sizeof(sub), dir, "/");
+    bench_join(buf, size, sub, name);
 }
 
 /* Open <out>/<name>.tsv for writing, with the header line. */
 static inline FILE *
 bench_tsv_open(const bench_opts *o, const char *name)
 {
-    char path[1024];
+    char path[1024], base[1100];
     FILE *f;
     bench_mkdir(o->out_dir);
-    snprintf(path, sizeof(path), "%s/%s.tsv", o->out_dir, name);
+    bench_join(base, sizeof(base), o->out_dir, "/");
+    bench_join(path, sizeof(path), base, name);
+    strncat(path, ".tsv", sizeof(path) - strlen(path) - 1);
     if ((f = fopen(path, "w")) == NULL)
         bench_die_errno("open", path);
     fprintf(f, "workload\tvariant\tpeers\truns\tmedian\tmin\tmax\tunit\n");

@@ -14,6 +14,9 @@
  *                                check, decode, build the peer index
  *   file_load  floor      N  s   malloc + memcpy of the same bytes into
  *                                the new buffer + a scan of every 8 bytes
+ *   file_save  encode     N  s   mts_encode alone, and
+ *   file_load  decode     N  s   mts_decode alone, timed in the same runs:
+ *                                the CPU share of a save and of a load
  *   file_size  bytes      N  B   the file's size
  *
  * Saves and floors alternate within each run, so both see the same disk.
@@ -51,7 +54,7 @@ raw_replace(const char *path, const char *dir, const uint8_t *data,
 {
     char tmp[1100];
     int fd, dfd;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    bench_join(tmp, sizeof(tmp), path, ".tmp");
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         bench_die_errno("open", tmp);
@@ -101,13 +104,13 @@ main(int argc, char **argv)
     out = bench_tsv_open(&o, "file");
     bench_tmp_path(path, sizeof(path), &o, "file.mts");
     bench_tmp_path(floor_path, sizeof(floor_path), &o, "file-floor.bin");
-    snprintf(dir, sizeof(dir), "%s/tmp", o.out_dir);
+    bench_join(dir, sizeof(dir), o.out_dir, "/tmp");
     bench_peers_make(&ps, bench_sizes[BENCH_NSIZES - 1]);
     printf("## bench_file\n");
     for (size_t k = 0; k < BENCH_NSIZES; k++) {
         size_t n = bench_sizes[k];
         int runs = bench_runs(&o, n);
-        double ts[64], tf[64], tl[64], tc[64];
+        double ts[64], tf[64], tl[64], tc[64], te[64], td[64];
         mts_storage *st;
         mts_session *s;
         mts_error err = MTS_ERROR_INIT;
@@ -128,23 +131,35 @@ main(int argc, char **argv)
             bench_die("file read", rc, &err);
         raw_replace(floor_path, dir, bytes, len);
         for (int r = 0; r < runs; r++) {
-            double t0 = bench_now(), t1, t2;
+            double t0 = bench_now(), t1, t2, t3;
+            uint8_t *enc = NULL;
+            size_t enc_len = 0;
             if ((rc = mts_storage_save(st, s, &err)) != 0)
                 bench_die("file save", rc, &err);
             t1 = bench_now();
             raw_replace(floor_path, dir, bytes, len);
             t2 = bench_now();
+            if ((rc = mts_encode(&enc, &enc_len, s, &err)) != 0)
+                bench_die("encode", rc, &err);
+            t3 = bench_now();
+            mts_free(enc);
             ts[r] = t1 - t0;
             tf[r] = t2 - t1;
+            te[r] = t3 - t2;
         }
         for (int r = 0; r < runs; r++) {
-            mts_session *back;
-            double t0 = bench_now(), t1, t2;
+            mts_session *back, *dec;
+            double t0 = bench_now(), t1, t2, t3;
             if ((rc = mts_storage_load(&back, st, &err)) != 0)
                 bench_die("file load", rc, &err);
             t1 = bench_now();
             copy_and_scan(bytes, len);
             t2 = bench_now();
+            if ((rc = mts_decode(&dec, bytes, len, &err)) != 0)
+                bench_die("decode", rc, &err);
+            t3 = bench_now();
+            mts_session_free(dec);
+            td[r] = t3 - t2;
             if (mts_session_peer_count(back) != n) {
                 fprintf(stderr, "bench: loaded %zu peers, not %zu\n",
                         mts_session_peer_count(back), n);
@@ -158,6 +173,8 @@ main(int argc, char **argv)
         bench_row(out, "file_save", "floor", n, tf, runs, "s");
         bench_row(out, "file_load", "mtsession", n, tl, runs, "s");
         bench_row(out, "file_load", "floor", n, tc, runs, "s");
+        bench_row(out, "file_save", "encode", n, te, runs, "s");
+        bench_row(out, "file_load", "decode", n, td, runs, "s");
         bench_value(out, "file_size", "bytes", n, (double)len, "B");
         mts_free(bytes);
         mts_storage_free(st);

@@ -99,13 +99,16 @@ typedef struct mts_file_options {
  * - load of a missing file is MTS_ENOTFOUND; any other failure is an error
  *   naming the problem (an empty file is MTS_ECORRUPT; a symlink that
  *   appeared at `path` after open is MTS_EINVAL). The file is never
- *   renamed or replaced on load.
- *
- * - A load that finds the journal damaged before its last record (a bad
- *   record followed by one written after it was durable) is MTS_ECORRUPT
- *   naming "<path>.journal" and the byte offset; an incomplete or damaged
- *   last record was never acknowledged and is ignored. A save repairs the
- *   store: it does not read the journal.
+ *   renamed or replaced on load. A journal damaged before its last record
+ *   (a bad record followed by one written after it was durable) is
+ *   MTS_ECORRUPT naming "<path>.journal" and the byte offset, for loads
+ *   and changes alike; a save repairs the store, as it does not read the
+ *   journal. An incomplete or damaged last record was never acknowledged
+ *   and is ignored. A load that keeps finding the file replaced by saves
+ *   while it reads (8 times) is MTS_EIO.
+ * - A change that fails (MTS_EIO with errno) leaves the old state or the
+ *   new one: a partly written record is taken back, and after a failed
+ *   sync the handle's next change writes a new snapshot.
  *
  * opts may be NULL for the defaults. Returns 0, MTS_EINVAL (empty path, a
  * path that does not name a file, unknown options, out-of-range sizes,
@@ -139,6 +142,21 @@ MTS_API int mts_file_write_atomic(const char *path, const void *data,
  */
 MTS_API int mts_file_read(uint8_t **out, size_t *out_len, const char *path,
                           size_t max, mts_error *err);
+
+/**
+ * Whether the file at `path` (symbolic links followed) is private to its
+ * owner. A session file is a full login: one the group or others may read
+ * or write should be reported to the user. mts_file_open does not check
+ * (the library does no logging); callers that show messages call this.
+ *
+ * Returns 0 when the mode has no group or other bits; 1 when it has,
+ * with err (if not NULL) filled as a warning: code 0, native the mode's
+ * permission bits, and a message such as "<path> is readable by group and
+ * others (mode 0644); chmod 600 it". Errors: MTS_EINVAL (empty path, not
+ * a regular file), MTS_ENOTFOUND (no such file), MTS_EIO (stat failed;
+ * errno in err->native).
+ */
+MTS_API int mts_file_check_permissions(const char *path, mts_error *err);
 
 /* ---- in-memory --------------------------------------------------------- */
 
@@ -183,6 +201,71 @@ MTS_API int mts_sqlite_open(mts_storage **out, const char *path,
 /** A private in-memory SQLite database. */
 MTS_API int mts_sqlite_open_memory(mts_storage **out, const char *name,
                                    mts_error *err);
+
+#define MTS_SQLITE_OPTIONS_VERSION 1
+
+/** Values of mts_sqlite_options.synchronous. */
+#define MTS_SQLITE_SYNC_FULL 0
+#define MTS_SQLITE_SYNC_NORMAL 1
+
+typedef struct mts_sqlite_options {
+    unsigned int version;
+    /**
+     * When not NULL, the session's secret columns (dcs.auth_key,
+     * dcs.server_salt, sessions.future_token) hold XChaCha20-Poly1305
+     * ciphertext under a key from this secret, bound to their session,
+     * table, row and column; peers and everything else stay readable. The
+     * key derivation (for a passphrase: Argon2id salt and cost) and a key
+     * check value are stored once per session, so a passphrase is
+     * stretched once per handle. A session that is not sealed yet is read
+     * as it is and sealed by the handle's first write. Borrowed: it must
+     * outlive the handle (or until mts_sqlite_rekey replaces it). When
+     * NULL, a sealed session loads as MTS_EENCRYPTED and refuses writes
+     * the same way.
+     */
+    mts_secret *secret;
+    /**
+     * MTS_SQLITE_SYNC_FULL (0, the default): every commit is synced, so a
+     * committed change survives a power cut. MTS_SQLITE_SYNC_NORMAL gives
+     * that up: commits are synced at WAL checkpoints only, so after an
+     * operating-system crash or power loss the last commits may be rolled
+     * back (the database is never corrupted); a crash of the process
+     * loses nothing.
+     */
+    int synchronous;
+} mts_sqlite_options;
+
+#define MTS_SQLITE_OPTIONS_INIT { MTS_SQLITE_OPTIONS_VERSION, NULL, 0 }
+
+/**
+ * mts_sqlite_open with options (NULL: the defaults; path ":memory:" for a
+ * private in-memory database). Open contacts no session and returns what
+ * mts_sqlite_open returns, and MTS_EINVAL for an unknown options version
+ * or synchronous value. Operations return, besides their usual codes:
+ * MTS_EENCRYPTED for a sealed session and a handle without a secret (load
+ * and writes; delete works without one); MTS_EBADKEY when the secret does
+ * not open the session's key check value; MTS_ECORRUPT naming the table,
+ * row and column for a sealed value that does not open where it is
+ * (altered, or moved from another row or session).
+ */
+MTS_API int mts_sqlite_open_ex(mts_storage **out, const char *path,
+                               const char *name,
+                               const mts_sqlite_options *opts,
+                               mts_error *err);
+
+/**
+ * Re-seal the handle's session under `new_secret` in one transaction: the
+ * stored values are opened with the handle's current secret and written
+ * sealed with the new one (never in clear on the way), with a new key
+ * check value. new_secret NULL removes the seal and writes the values in
+ * clear, by request. The handle then uses new_secret (borrowed, as in the
+ * options). Nothing stored is not an error (the handle just switches).
+ * Returns 0, MTS_EINVAL (st is not an SQLite handle), MTS_EENCRYPTED or
+ * MTS_EBADKEY (the current secret does not open the session), the errors
+ * of a load and a save; on error the store and the handle are unchanged.
+ */
+MTS_API int mts_sqlite_rekey(mts_storage *st, mts_secret *new_secret,
+                             mts_error *err);
 
 /* ---- libSQL (MTSESSION_WITH_LIBSQL) ----------------------------------- */
 
@@ -252,6 +335,96 @@ MTS_API int mts_libsql_open_replica(mts_storage **out, const char *path,
  * remote load and of a local save; on error the local file is unchanged.
  */
 MTS_API int mts_libsql_sync(mts_storage *st, mts_error *err);
+
+#define MTS_LIBSQL_OPTIONS_VERSION 1
+
+typedef struct mts_libsql_options {
+    unsigned int version;
+    /**
+     * Sealed secret columns, in every mode, as mts_sqlite_options.secret
+     * describes (a replica's local file is sealed with the same secret).
+     * Borrowed: it must outlive the handle.
+     */
+    mts_secret *secret;
+    /** Local file and replica: as mts_sqlite_options.synchronous. */
+    int synchronous;
+} mts_libsql_options;
+
+#define MTS_LIBSQL_OPTIONS_INIT { MTS_LIBSQL_OPTIONS_VERSION, NULL, 0 }
+
+/** mts_libsql_open_local with options (NULL: the defaults). */
+MTS_API int mts_libsql_open_local_ex(mts_storage **out, const char *path,
+                                     const char *name,
+                                     const mts_libsql_options *opts,
+                                     mts_error *err);
+/** mts_libsql_open_remote with options (NULL: the defaults). */
+MTS_API int mts_libsql_open_remote_ex(mts_storage **out, const char *url,
+                                      const char *auth_token,
+                                      const char *name,
+                                      const mts_libsql_options *opts,
+                                      mts_error *err);
+/** mts_libsql_open_replica with options (NULL: the defaults). */
+MTS_API int mts_libsql_open_replica_ex(mts_storage **out, const char *path,
+                                       const char *url,
+                                       const char *auth_token,
+                                       const char *name,
+                                       const mts_libsql_options *opts,
+                                       mts_error *err);
+/**
+ * As mts_sqlite_rekey, for every mode. Remote: the session is read and
+ * then rewritten in one transaction that runs only if nobody changed the
+ * session or its seal in between (else MTS_ELOCKED: try again). Replica:
+ * the server first, then the local file (if that fails, the next load
+ * pulls the server's copy again).
+ */
+MTS_API int mts_libsql_rekey(mts_storage *st, mts_secret *new_secret,
+                             mts_error *err);
+
+/* ---- PostgreSQL (MTSESSION_WITH_POSTGRES) ----------------------------- */
+
+/**
+ * The session of `account` (NULL means "default"; 1..255 bytes of UTF-8
+ * without control characters) in a PostgreSQL database (12 or newer). One
+ * database serves any number of accounts; the tables live in the schema
+ * "mtsession", which is created (or checked, and migrated) here, so the
+ * role needs CREATE on the database the first time (docs/FLEET.md).
+ *
+ * `conninfo` is a libpq connection string, "host=... dbname=..." or
+ * "postgresql://...", read as libpq reads it (PG* environment variables
+ * fill what it leaves out). Connects here, with a 10 s connect timeout
+ * unless conninfo sets connect_timeout. The handle's name is
+ * "postgres:<the options conninfo gave, passwords left out>#<account>".
+ *
+ * Every operation is one SQL statement, so one round trip and one
+ * transaction: a save replaces the account's rows (unchanged rows are not
+ * rewritten), a granular change is one upsert; values are stored as
+ * given. Loads see one consistent snapshot.
+ *
+ * Leases (lease.h) are rows on the server's clock. While the handle holds
+ * one, every write carries its owner and epoch and is refused as a whole
+ * (MTS_EFENCED) unless the lease is still this handle's and live. A handle
+ * that holds no lease writes unfenced, but is refused (MTS_ELOCKED,
+ * naming the holder) while anyone's lease on the account is live.
+ *
+ * A connection found dead is re-opened once per call, and a statement
+ * whose connection died after it was sent is sent once more (every
+ * operation is idempotent). A write whose second attempt fails too is
+ * MTS_EIO "outcome unknown": it may or may not have been committed; it is
+ * never reported as a success.
+ *
+ * Open returns 0, MTS_EINVAL (NULL conninfo, a bad connection string or
+ * account), MTS_EIO (the server cannot be reached or refused the
+ * connection; libpq's message), MTS_EVERSION (the database holds a newer
+ * schema, or one with no migration path), MTS_EFORMAT (an mtsession schema
+ * this library did not write), MTS_ENOTSUPPORTED (server older than 12, or
+ * the backend compiled out), MTS_EBACKEND, MTS_ENOMEM. Operations return,
+ * besides their usual codes, MTS_EIO (connection lost and not recovered,
+ * or outcome unknown), MTS_EBACKEND with err->native = the SQLSTATE as an
+ * integer when it is five digits (23514), else 0, and the server's message
+ * with "(SQLSTATE xxxxx)", MTS_ELOCKED and MTS_EFENCED as above.
+ */
+MTS_API int mts_postgres_open(mts_storage **out, const char *conninfo,
+                              const char *account, mts_error *err);
 
 /* ---- run-time discovery ------------------------------------------------ */
 

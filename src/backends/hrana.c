@@ -58,6 +58,7 @@ struct mts__hrana_tx {
     const char *sqls[HRANA_STORED_SQL_MAX]; /* stored texts; id = index+1 */
     size_t nsqls;
     size_t nstmts;
+    long failed; /* the statement that failed in the last run, or -1 */
 };
 
 struct mts__hrana_res {
@@ -177,66 +178,18 @@ clean_text(char *dst, size_t size, const char *src, size_t n)
 
 /* ---- values -------------------------------------------------------------- */
 
-static const char b64_alpha[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Standard base64, padded on output, padded or not on input (the codec
+ * in core/base64.c). */
 int
 mts__hrana_b64_encode(char **out, const uint8_t *data, size_t len)
 {
-    size_t n, i = 0;
-    char *p, *q;
-    if (len > (SIZE_MAX - 5) / 4 * 3)
-        return MTS_ENOMEM;
-    n = (len + 2) / 3 * 4;
-    p = q = mts_malloc(n + 1);
-    if (p == NULL)
-        return MTS_ENOMEM;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v =
-            (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        *q++ = b64_alpha[v >> 18];
-        *q++ = b64_alpha[(v >> 12) & 63];
-        *q++ = b64_alpha[(v >> 6) & 63];
-        *q++ = b64_alpha[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        *q++ = b64_alpha[v >> 18];
-        *q++ = b64_alpha[(v >> 12) & 63];
-        *q++ = '=';
-        *q++ = '=';
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
-        *q++ = b64_alpha[v >> 18];
-        *q++ = b64_alpha[(v >> 12) & 63];
-        *q++ = b64_alpha[(v >> 6) & 63];
-        *q++ = '=';
-    }
-    *q = '\0';
-    *out = p;
-    return 0;
-}
-
-static int
-b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return mts__base64_encode(out, data, len, MTS__B64_STD | MTS__B64_PAD);
 }
 
 size_t
 mts__hrana_b64_decoded_max(size_t in_len)
 {
-    return in_len / 4 * 3 + 3;
+    return mts__base64_decoded_max(in_len);
 }
 
 int
@@ -245,32 +198,11 @@ mts__hrana_b64_decode(uint8_t *out,
                       const char *in,
                       size_t in_len)
 {
-    uint32_t acc = 0;
-    size_t bits = 0, o = 0, n = in_len;
-    /* Padding: only at the end, at most two, only to a multiple of 4. */
-    if (n > 0 && in[n - 1] == '=') {
-        if (n % 4 != 0)
-            return -1;
-        n--;
-        if (n > 0 && in[n - 1] == '=')
-            n--;
-    }
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    *out_len = o;
-    return 0;
+    size_t at;
+    return mts__base64_decode(out, out_len, in, in_len,
+                              MTS__B64_STD | MTS__B64_PAD, &at) == 0
+               ? 0
+               : -1;
 }
 
 int
@@ -541,6 +473,7 @@ mts__hrana_tx_new(mts__hrana_tx **out, int write)
     json_t *begin;
     if (tx == NULL)
         return MTS_ENOMEM;
+    tx->failed = -1;
     tx->steps = json_array();
     begin = json_pack("{s:{s:s,s:b}}", "stmt", "sql",
                       write ? "BEGIN IMMEDIATE" : "BEGIN", "want_rows", 0);
@@ -567,6 +500,12 @@ size_t
 mts__hrana_tx_count(const mts__hrana_tx *tx)
 {
     return tx->nstmts;
+}
+
+long
+mts__hrana_tx_failed(const mts__hrana_tx *tx)
+{
+    return tx->failed;
 }
 
 /* The sql_id of a stored text (1-based), or 0 to send the text inline. */
@@ -860,7 +799,7 @@ static int
 check_response(json_t **results,
                const mts__hrana *h,
                json_t *root,
-               const mts__hrana_tx *tx,
+               mts__hrana_tx *tx,
                mts_error *err)
 {
     json_t *res = json_object_get(root, "results"), *batch, *r, *steps, *errs;
@@ -894,9 +833,11 @@ check_response(json_t **results,
                 snprintf(where, sizeof(where), " (BEGIN)");
             else if (i == commit)
                 snprintf(where, sizeof(where), " (COMMIT)");
-            else
+            else {
                 snprintf(where, sizeof(where), " (statement %zu of %zu)", i,
                          tx->nstmts);
+                tx->failed = (long)i - 1;
+            }
             return sql_error(err, e, where);
         }
     }
@@ -918,6 +859,7 @@ mts__hrana_tx_run(mts__hrana_res **out,
     mts__hrana_res *r;
     int rc;
 
+    tx->failed = -1;
     mts__buf_init(&body, HRANA_REQUEST_MAX);
     mts__buf_init(&resp, HRANA_RESPONSE_MAX);
     rc = build_request(&body, tx);

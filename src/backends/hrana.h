@@ -97,6 +97,9 @@ int mts__hrana_tx_add(mts__hrana_tx *tx,
                       int want_rows);
 /* The number of statements added so far. */
 size_t mts__hrana_tx_count(const mts__hrana_tx *tx);
+/* After a run that failed on one of the caller's statements: its number
+ * (from 0, as added); otherwise -1. */
+long mts__hrana_tx_failed(const mts__hrana_tx *tx);
 
 /*
  * Send the transaction in one HTTP request and check that it committed.

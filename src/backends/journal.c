@@ -255,7 +255,9 @@ apply_record(mts_session *s, const uint8_t *d, size_t at, mts_error *err)
         break;
     }
     rc = mts__validate_change(&c, err);
-    if (rc != 0) {
+    if (rc == MTS_ENOMEM) {
+        rc = mts__err_oom(err);
+    } else if (rc != 0) {
         /* A record with a good checksum that no writer could have made. */
         char msg[MTS_ERROR_MESSAGE_SIZE];
         msg[0] = '\0';

@@ -44,6 +44,10 @@ typedef enum libsql_mode {
     MODE_REPLICA
 } libsql_mode;
 
+/* Rows touched by granular changes since the last save, kept for the next
+ * incremental save; past this the next save is a full one. */
+#define LIBSQL_TOUCHED_MAX 4096
+
 typedef struct libsql_backend {
     mts_backend parent; /* must be first */
     libsql_mode mode;
@@ -53,6 +57,21 @@ typedef struct libsql_backend {
     mts__hrana *remote; /* REMOTE, REPLICA */
     int schema_ready;   /* the remote schema was checked */
     int synced;         /* REPLICA: the local file holds a pulled copy */
+    mts_secret *secret; /* borrowed; NULL: no key */
+    /* remote: the session's seal row as last read, and its opened key */
+    int seal_known, seal_opened;
+    mts__sql_seal_row seal_row;
+    mts__sql_seal seal;
+    /* remote: the rev the server's session holds, as far as this handle
+     * knows, and the session object (uid, gen) whose snapshot plus the
+     * touched rows the server holds at that rev */
+    int rev_known;
+    int64_t rev;
+    int base_valid;
+    uint64_t base_uid, base_gen;
+    mts__sql_touched *touched;
+    size_t ntouched, cap_touched;
+    int touched_scalars, touched_channels;
 } libsql_backend;
 
 /* ---- remote: schema ------------------------------------------------------ */
@@ -179,6 +198,143 @@ ensure_schema(libsql_backend *b, int create, int *empty, mts_error *err)
     return rc;
 }
 
+/* ---- remote: state ------------------------------------------------------- */
+
+static mts__sqlv
+name_param(const libsql_backend *b)
+{
+    mts__sqlv v = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
+    return v;
+}
+
+static void
+forget_base(libsql_backend *b)
+{
+    b->base_valid = 0;
+    b->ntouched = 0;
+    b->touched_scalars = 0;
+    b->touched_channels = 0;
+}
+
+/* What the server holds is no longer known (a failed write, a delete). */
+static void
+forget_remote(libsql_backend *b)
+{
+    forget_base(b);
+    b->rev_known = 0;
+    b->seal_known = 0;
+    b->seal_opened = 0;
+}
+
+static void
+set_base(libsql_backend *b, const mts_session *s, int64_t rev)
+{
+    forget_base(b);
+    mts__session_mark(s, &b->base_uid, &b->base_gen);
+    b->rev = rev;
+    b->rev_known = 1;
+    b->base_valid = 1;
+}
+
+static void
+touch_row(libsql_backend *b, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
+{
+    mts__sql_touched *t;
+    if (b->ntouched == b->cap_touched) {
+        size_t cap = b->cap_touched ? b->cap_touched * 2 : 16;
+        void *p = NULL;
+        if (cap <= LIBSQL_TOUCHED_MAX)
+            p = mts__reallocarray(b->touched, cap, sizeof(*b->touched));
+        if (p == NULL) {
+            forget_base(b);
+            return;
+        }
+        b->touched = p;
+        b->cap_touched = cap;
+    }
+    t = &b->touched[b->ntouched++];
+    t->table = table;
+    t->id = id;
+    t->k1 = k1;
+    t->k2 = k2;
+}
+
+/* Take a seal row read from the server as the current one. */
+static int
+seal_from_row(libsql_backend *b, const mts__sqlv *cols, size_t n,
+              mts_error *err)
+{
+    mts__sql_seal_row row;
+    int rc = mts__sql_seal_row_from(&row, b->name, cols, n, err);
+    if (rc != 0) {
+        mts__err_prefix(err, "%s", b->display);
+        return rc;
+    }
+    if (!b->seal_known || !mts__sql_seal_row_same(&row, &b->seal_row))
+        b->seal_opened = 0;
+    b->seal_row = row;
+    b->seal_known = 1;
+    return 0;
+}
+
+/* The seal the secret columns use now (NULL: not sealed), opening it with
+ * the handle's secret when it changed. */
+static int
+seal_use(libsql_backend *b, const mts__sql_seal **out, mts_error *err)
+{
+    int rc;
+    *out = NULL;
+    if (!b->seal_row.present)
+        return 0;
+    if (!b->seal_opened) {
+        if ((rc = mts__sql_seal_open(&b->seal, &b->seal_row, b->name,
+                                     b->secret, err)) != 0) {
+            mts__err_prefix(err, "%s", b->display);
+            return rc;
+        }
+        b->seal_opened = 1;
+    }
+    *out = &b->seal;
+    return 0;
+}
+
+/* Read the seal row and the rev (one request). */
+static int
+remote_probe(libsql_backend *b, mts_error *err)
+{
+    mts__sqlv p = name_param(b), cols[MTS__SQL_SEAL_NCOLS], v;
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    int rc;
+    if (mts__hrana_tx_new(&tx, 0) != 0)
+        return mts__err_oom(err);
+    if (mts__hrana_tx_add(tx, mts__sql_text[MTS__SQL_SEAL_GET], &p, 1, 1) ||
+        mts__hrana_tx_add(tx, mts__sql_text[MTS__SQL_SESSION_REV], &p, 1, 1)) {
+        mts__hrana_tx_free(tx);
+        return mts__err_oom(err);
+    }
+    if ((rc = run_tx(b, tx, &res, err)) != 0)
+        return rc;
+    if (mts__hrana_res_rows(res, 0) > 0)
+        rc = mts__hrana_res_row(cols, MTS__SQL_SEAL_NCOLS, res, 0, 0, err);
+    if (rc == 0)
+        rc = seal_from_row(b, mts__hrana_res_rows(res, 0) > 0 ? cols : NULL,
+                           MTS__SQL_SEAL_NCOLS, err);
+    if (rc == 0 && mts__hrana_res_rows(res, 1) > 0 &&
+        (rc = mts__hrana_res_row(&v, 1, res, 1, 0, err)) == 0 &&
+        v.type == MTS__SQL_INT) {
+        if (!b->rev_known || b->rev != v.i)
+            forget_base(b);
+        b->rev = v.i;
+        b->rev_known = 1;
+    } else if (rc == 0) {
+        forget_base(b); /* no session row */
+        b->rev_known = 0;
+    }
+    mts__hrana_res_free(res);
+    return rc;
+}
+
 /* ---- remote: operations -------------------------------------------------- */
 
 static int
@@ -188,6 +344,45 @@ emit_step(mts__sql_stmt stmt,
           void *payload)
 {
     return mts__hrana_tx_add(payload, mts__sql_text[stmt], params, nparams, 0);
+}
+
+/* A statement emitted directly (guards, reads) with its parameters. */
+static int
+add_stmt(mts__hrana_tx *tx, mts__sql_stmt stmt, const mts__sqlv *p, size_t n,
+         int want_rows)
+{
+    return mts__hrana_tx_add(tx, mts__sql_text[stmt], p, n, want_rows);
+}
+
+/* The first step of every write: the seal is still the one this handle
+ * read (the check value, or no seal row). */
+static int
+add_guard_seal(libsql_backend *b, mts__hrana_tx *tx)
+{
+    mts__sqlv p[2];
+    p[0] = name_param(b);
+    p[1].type = MTS__SQL_NULL;
+    p[1].i = 0;
+    p[1].p = NULL;
+    p[1].n = 0;
+    if (b->seal_row.present) {
+        p[1].type = MTS__SQL_BLOB;
+        p[1].p = b->seal_row.check;
+        p[1].n = sizeof(b->seal_row.check);
+    }
+    return add_stmt(tx, MTS__SQL_GUARD_SEAL, p, 2, 0);
+}
+
+static int
+add_guard_rev(libsql_backend *b, mts__hrana_tx *tx)
+{
+    mts__sqlv p[2];
+    p[0] = name_param(b);
+    p[1].type = MTS__SQL_INT;
+    p[1].i = b->rev;
+    p[1].p = NULL;
+    p[1].n = 0;
+    return add_stmt(tx, MTS__SQL_GUARD_REV, p, 2, 0);
 }
 
 /* One write operation: what to emit into the transaction. */
@@ -201,98 +396,328 @@ typedef struct write_op {
 } write_op;
 
 static int
-emit_op(const libsql_backend *b, const write_op *op, mts__hrana_tx *tx)
+emit_granular(const mts__sql_ctx *cx, const write_op *op, mts__hrana_tx *tx)
 {
     switch (op->kind) {
-    case OP_SAVE:
-        return mts__sql_emit_save(b->name, op->s, MTS__SQL_EMIT_REPLACE,
-                                  emit_step, tx);
-    case OP_DELETE:
-        return mts__sql_emit_delete(b->name, emit_step, tx);
     case OP_UPDATE:
-        return mts__sql_emit_update(b->name, op->change, emit_step, tx);
+        return mts__sql_emit_update(cx, op->change, emit_step, tx);
     case OP_DC:
-        return mts__sql_emit_dc(b->name, op->dc, emit_step, tx);
+        return mts__sql_emit_dc(cx, op->dc, emit_step, tx);
     case OP_HOME:
-        return mts__sql_emit_home(b->name, op->home, emit_step, tx);
+        return mts__sql_emit_home(cx, op->home, emit_step, tx);
     case OP_PEER:
-        return mts__sql_emit_peer(b->name, op->peer, emit_step, tx);
+        return mts__sql_emit_peer(cx, op->peer, emit_step, tx);
+    default:
+        return MTS_EINVAL;
     }
-    return MTS_EINVAL;
+}
+
+static void
+note_granular(libsql_backend *b, const write_op *op)
+{
+    switch (op->kind) {
+    case OP_UPDATE:
+        if (op->change->kind == MTS_UPDATE_CHANNEL) {
+            touch_row(b, MTS__REMOVED_CHANNEL, op->change->channel_id, 0, 0);
+        } else {
+            b->touched_scalars = 1;
+            if (op->change->kind == MTS_UPDATE_ALL)
+                b->touched_channels = 1;
+        }
+        break;
+    case OP_DC:
+        touch_row(b, MTS__REMOVED_DC, op->dc->dc_id, (uint8_t)op->dc->flags,
+                  op->dc->ip.family);
+        break;
+    case OP_HOME:
+        b->touched_scalars = 1;
+        break;
+    case OP_PEER:
+        touch_row(b, MTS__REMOVED_PEER, op->peer->id, (uint8_t)op->peer->kind,
+                  0);
+        break;
+    default:
+        break;
+    }
+}
+
+static int
+emit_failed(libsql_backend *b, int rc, mts_error *err)
+{
+    if (rc == MTS_ENOMEM)
+        return mts__err_oom(err);
+    return mts__err(err, rc, "%s: a text value is not valid UTF-8",
+                    b->display);
+}
+
+/* How a write request went. */
+enum { SENT_OK, SENT_SEAL_CHANGED, SENT_REV_CHANGED };
+
+/*
+ * Re-seal the server's session under `to` (NULL: clear) in one guarded
+ * transaction: read it with the current seal, then rewrite its secret
+ * columns and seal row, only if nobody changed the session or its seal in
+ * between (else MTS_ELOCKED). With nothing stored, only a stray seal row
+ * is removed.
+ */
+static int remote_load_raw(mts_session **out, int64_t *rev, int *found,
+                           libsql_backend *b, mts_error *err);
+
+static int
+remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
+{
+    mts__sql_seal fresh;
+    mts__sql_seal_row row;
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
+    mts__hrana_tx *tx = NULL;
+    mts_session *s = NULL;
+    int64_t rev = 0;
+    int found = 0, rc;
+
+    memset(&row, 0, sizeof(row));
+    memset(&fresh, 0, sizeof(fresh));
+    if ((rc = remote_load_raw(&s, &rev, &found, b, err)) != 0)
+        return rc;
+    /* nothing stored: a rekey removes a stray seal row, a first write
+     * under a secret creates the seal row */
+    if ((found || create) && to != NULL &&
+        (rc = mts__sql_seal_new(&fresh, &row, b->name, to, err)) == 0)
+        cx.seal = &fresh;
+    if (rc == 0 && mts__hrana_tx_new(&tx, 1) != 0)
+        rc = mts__err_oom(err);
+    if (rc == 0 &&
+        ((rc = add_guard_seal(b, tx)) != 0 ||
+         (found && (rc = add_guard_rev(b, tx)) != 0) ||
+         (rc = mts__sql_emit_seal(&cx, &row, emit_step, tx)) != 0 ||
+         (found && (rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS,
+                                            emit_step, tx)) != 0) ||
+         (found && (rc = mts__sql_emit_rev(&cx, emit_step, tx)) != 0)))
+        rc = emit_failed(b, rc, err);
+    mts_session_free(s);
+    if (rc == 0) {
+        rc = mts__hrana_tx_run(NULL, b->remote, tx, err);
+        if (rc != 0 && mts__hrana_tx_failed(tx) >= 0 &&
+            mts__hrana_tx_failed(tx) <= 1)
+            rc = mts__err(err, MTS_ELOCKED,
+                          "%s: the session changed while it was being "
+                          "re-sealed; nothing was written, try again",
+                          b->display);
+    }
+    mts__hrana_tx_free(tx);
+    forget_remote(b);
+    if (rc == 0) {
+        b->seal_row = row;
+        b->seal = fresh;
+        b->seal_known = 1;
+        b->seal_opened = row.present;
+    }
+    if (rc == 0 && found) {
+        b->rev = cx.rev;
+        b->rev_known = 1;
+    }
+    mts__wipe(&fresh, sizeof(fresh));
+    return rc;
+}
+
+/* Build and send one write, guarded by the seal (and by the rev for an
+ * incremental save). *sent says which guard, if any, stopped it. */
+static int
+remote_write_once(libsql_backend *b, const write_op *op, int *sent,
+                  mts_error *err)
+{
+    const mts__sql_seal *seal = NULL;
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    uint64_t uid = 0, gen = 0;
+    int rc, incremental = 0, read_rev = 0;
+    size_t count = 1;
+
+    *sent = SENT_OK;
+    if (op->kind == OP_DELETE) {
+        mts__sql_ctx cx0 = { b->name, 0, NULL };
+        if (mts__hrana_tx_new(&tx, 1) != 0)
+            return mts__err_oom(err);
+        if ((rc = mts__sql_emit_delete(&cx0, emit_step, tx)) != 0) {
+            mts__hrana_tx_free(tx);
+            return emit_failed(b, rc, err);
+        }
+        rc = run_tx(b, tx, NULL, err);
+        forget_remote(b);
+        return rc;
+    }
+    if ((rc = seal_use(b, &seal, err)) != 0)
+        return rc;
+    cx.seal = seal;
+    if (op->kind == OP_SAVE) {
+        mts__session_mark(op->s, &uid, &gen);
+        incremental = b->base_valid && b->rev_known && b->base_uid == uid &&
+                      mts__session_delta_ok(op->s, b->base_gen);
+    } else {
+        read_rev = 1;
+    }
+    if (mts__hrana_tx_new(&tx, 1) != 0)
+        return mts__err_oom(err);
+    rc = add_guard_seal(b, tx); /* statement 0 */
+    if (rc == 0 && incremental) {
+        mts__sql_delta d = { b->base_gen, b->touched_scalars,
+                             b->touched_channels, b->touched, b->ntouched };
+        rc = add_guard_rev(b, tx); /* statement 1 */
+        if (rc == 0)
+            rc = mts__sql_emit_delta(&cx, op->s, &d, &count, emit_step, tx);
+        if (rc == 0 && count > 0)
+            rc = mts__sql_emit_rev(&cx, emit_step, tx);
+    } else if (rc == 0 && op->kind == OP_SAVE) {
+        rc = mts__sql_emit_save(&cx, op->s, MTS__SQL_EMIT_REPLACE, emit_step,
+                                tx);
+        if (rc == 0)
+            rc = mts__sql_emit_rev(&cx, emit_step, tx);
+    } else if (rc == 0) {
+        mts__sqlv p = name_param(b);
+        rc = add_stmt(tx, MTS__SQL_SESSION_REV, &p, 1, 1); /* statement 1 */
+        if (rc == 0)
+            rc = emit_granular(&cx, op, tx);
+    }
+    if (rc != 0) {
+        mts__hrana_tx_free(tx);
+        return emit_failed(b, rc, err);
+    }
+    rc = mts__hrana_tx_run(read_rev ? &res : NULL, b->remote, tx, err);
+    if (rc != 0) {
+        long failed = mts__hrana_tx_failed(tx);
+        mts__hrana_tx_free(tx);
+        forget_remote(b);
+        if (failed == 0)
+            *sent = SENT_SEAL_CHANGED;
+        else if (failed == 1 && incremental)
+            *sent = SENT_REV_CHANGED;
+        return rc;
+    }
+    mts__hrana_tx_free(tx);
+    if (op->kind == OP_SAVE) {
+        set_base(b, op->s, incremental && count == 0 ? b->rev : cx.rev);
+        return 0;
+    }
+    /* a granular change: was the server still at the rev this handle
+     * knew? Then its record stays good, plus the touched row. */
+    {
+        mts__sqlv v;
+        int same = b->rev_known && mts__hrana_res_rows(res, 1) == 1 &&
+                   mts__hrana_res_row(&v, 1, res, 1, 0, NULL) == 0 &&
+                   v.type == MTS__SQL_INT && v.i == b->rev;
+        mts__hrana_res_free(res);
+        if (!same)
+            forget_base(b);
+        b->rev = cx.rev;
+        b->rev_known = 1;
+        if (b->base_valid)
+            note_granular(b, op);
+    }
+    return 0;
 }
 
 static int
 remote_write(libsql_backend *b, const write_op *op, mts_error *err)
 {
-    mts__hrana_tx *tx;
-    int rc;
+    int rc, sent = SENT_OK;
     if ((rc = ensure_schema(b, 1, NULL, err)) != 0)
         return rc;
-    if (mts__hrana_tx_new(&tx, 1) != 0)
-        return mts__err_oom(err);
-    if ((rc = emit_op(b, op, tx)) != 0) {
-        mts__hrana_tx_free(tx);
-        if (rc == MTS_ENOMEM)
-            return mts__err_oom(err);
-        return mts__err(err, rc, "%s: a text value is not valid UTF-8",
-                        b->display);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (op->kind != OP_DELETE && !b->seal_known && b->secret == NULL &&
+            attempt == 0) {
+            /* without a secret, assume no seal: the guard says otherwise
+             * (then the seal row is read and the write refused) */
+            memset(&b->seal_row, 0, sizeof(b->seal_row));
+            b->seal_known = 1;
+            b->seal_opened = 0;
+        }
+        if (op->kind != OP_DELETE) {
+            if (!b->seal_known && (rc = remote_probe(b, err)) != 0)
+                return rc;
+            /* a handle with a secret seals the session first */
+            if (b->secret != NULL && !b->seal_row.present) {
+                rc = remote_reseal(b, b->secret, 1, err);
+                if (rc == MTS_ELOCKED)
+                    continue;
+                if (rc != 0)
+                    return rc;
+                if (!b->seal_known && (rc = remote_probe(b, err)) != 0)
+                    return rc;
+            }
+        }
+        rc = remote_write_once(b, op, &sent, err);
+        if (rc == 0 || sent == SENT_OK)
+            return rc;
+        /* someone changed the seal or the session: look again */
     }
-    return run_tx(b, tx, NULL, err);
+    return rc;
 }
 
 /* Statements of a load, in order, and the rows they give. */
 static const mts__sql_stmt load_stmts[] = {
-    MTS__SQL_SESSION_GET, MTS__SQL_DC_LIST, MTS__SQL_CHANNEL_LIST,
-    MTS__SQL_PEER_LIST, MTS__SQL_MIN_PEER_LIST
+    MTS__SQL_SEAL_GET, MTS__SQL_SESSION_GET, MTS__SQL_SESSION_REV,
+    MTS__SQL_DC_LIST, MTS__SQL_CHANNEL_LIST, MTS__SQL_PEER_LIST,
+    MTS__SQL_MIN_PEER_LIST
 };
-static const size_t load_ncols[] = { MTS__SQL_SESSION_NCOLS, MTS__SQL_DC_NCOLS,
-                                     MTS__SQL_CHANNEL_NCOLS,
-                                     MTS__SQL_PEER_NCOLS,
-                                     MTS__SQL_MIN_PEER_NCOLS };
+static const size_t load_ncols[] = {
+    MTS__SQL_SEAL_NCOLS,    MTS__SQL_SESSION_NCOLS, 1,
+    MTS__SQL_DC_NCOLS,      MTS__SQL_CHANNEL_NCOLS, MTS__SQL_PEER_NCOLS,
+    MTS__SQL_MIN_PEER_NCOLS
+};
+enum { L_SEAL, L_SESSION, L_REV, L_DC, L_CHANNEL, L_PEER, L_MIN };
 
 #define LOAD_MAX_COLS 16
 _Static_assert(MTS__SQL_SESSION_NCOLS <= LOAD_MAX_COLS &&
                    MTS__SQL_DC_NCOLS <= LOAD_MAX_COLS &&
-                   MTS__SQL_PEER_NCOLS <= LOAD_MAX_COLS,
+                   MTS__SQL_PEER_NCOLS <= LOAD_MAX_COLS &&
+                   MTS__SQL_SEAL_NCOLS <= LOAD_MAX_COLS,
                "a load row fits in LOAD_MAX_COLS values");
 
 static int
 add_row(mts_session *s,
-        const char *name,
+        const mts__sql_ctx *cx,
         size_t table,
         const mts__sqlv *c,
         size_t n,
         mts_error *err)
 {
     switch (table) {
-    case 0:
-        return mts__sql_session_from_row(s, name, c, n, err);
-    case 1:
-        return mts__sql_dc_from_row(s, c, n, err);
-    case 2:
+    case L_SESSION:
+        return mts__sql_session_from_row(s, cx, c, n, err);
+    case L_DC:
+        return mts__sql_dc_from_row(s, cx, c, n, err);
+    case L_CHANNEL:
         return mts__sql_channel_from_row(s, c, n, err);
-    case 3:
+    case L_PEER:
         return mts__sql_peer_from_row(s, c, n, err);
-    default:
+    case L_MIN:
         return mts__sql_min_peer_from_row(s, c, n, err);
+    default:
+        return 0;
     }
 }
 
-/* The whole session from one read transaction (a consistent snapshot). */
+/* The whole session and its rev from one read transaction (a consistent
+ * snapshot); *found 0 (and 0 returned) when nothing is stored. */
 static int
-remote_load(mts_session **out, libsql_backend *b, mts_error *err)
+remote_load_raw(mts_session **out, int64_t *rev, int *found,
+                libsql_backend *b, mts_error *err)
 {
-    mts__sqlv p = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
+    mts__sqlv p = name_param(b);
     mts__sqlv cols[LOAD_MAX_COLS];
+    mts__sql_ctx cx = { b->name, 0, NULL };
     mts__hrana_tx *tx;
     mts__hrana_res *res = NULL;
     mts_session *s = NULL;
+    const mts__sql_seal *seal = NULL;
     int rc, empty;
 
+    *found = 0;
+    *out = NULL;
     if ((rc = ensure_schema(b, 0, &empty, err)) != 0)
         return rc;
     if (empty)
-        return MTS_ENOTFOUND;
+        return 0;
     if (mts__hrana_tx_new(&tx, 0) != 0)
         return mts__err_oom(err);
     for (size_t i = 0; i < MTS__ARRAY_LEN(load_stmts); i++)
@@ -302,22 +727,42 @@ remote_load(mts_session **out, libsql_backend *b, mts_error *err)
         }
     if ((rc = run_tx(b, tx, &res, err)) != 0)
         return rc;
-    if (mts__hrana_res_rows(res, 0) == 0) {
+    if (mts__hrana_res_rows(res, L_SEAL) > 0)
+        rc = mts__hrana_res_row(cols, MTS__SQL_SEAL_NCOLS, res, L_SEAL, 0,
+                                err);
+    if (rc == 0)
+        rc = seal_from_row(b,
+                           mts__hrana_res_rows(res, L_SEAL) > 0 ? cols : NULL,
+                           MTS__SQL_SEAL_NCOLS, err);
+    if (rc != 0 || mts__hrana_res_rows(res, L_SESSION) == 0) {
         mts__hrana_res_free(res);
-        return MTS_ENOTFOUND;
+        return rc;
     }
+    if ((rc = seal_use(b, &seal, err)) != 0) {
+        mts__hrana_res_free(res);
+        return rc;
+    }
+    cx.seal = seal;
+    *rev = 0;
+    if (mts__hrana_res_rows(res, L_REV) == 1 &&
+        mts__hrana_res_row(cols, 1, res, L_REV, 0, NULL) == 0 &&
+        cols[0].type == MTS__SQL_INT)
+        *rev = cols[0].i;
     if (mts_session_new(&s, MTS_NEW_EMPTY) != 0) {
         mts__hrana_res_free(res);
         return mts__err_oom(err);
     }
-    for (size_t t = 0; rc == 0 && t < MTS__ARRAY_LEN(load_stmts); t++) {
+    for (size_t t = L_SESSION; rc == 0 && t < MTS__ARRAY_LEN(load_stmts);
+         t++) {
         size_t rows = mts__hrana_res_rows(res, t);
-        if (t == 0 && rows > 1)
+        if (t == L_REV)
+            continue;
+        if (t == L_SESSION && rows > 1)
             rows = 1; /* the primary key makes it one */
         for (size_t r = 0; rc == 0 && r < rows; r++) {
             rc = mts__hrana_res_row(cols, load_ncols[t], res, t, r, err);
             if (rc == 0)
-                rc = add_row(s, b->name, t, cols, load_ncols[t], err);
+                rc = add_row(s, &cx, t, cols, load_ncols[t], err);
         }
     }
     mts__hrana_res_free(res);
@@ -328,6 +773,24 @@ remote_load(mts_session **out, libsql_backend *b, mts_error *err)
         return rc;
     }
     *out = s;
+    *found = 1;
+    return 0;
+}
+
+static int
+remote_load(mts_session **out, libsql_backend *b, mts_error *err)
+{
+    int64_t rev = 0;
+    int found = 0;
+    int rc = remote_load_raw(out, &rev, &found, b, err);
+    if (rc != 0)
+        return rc;
+    if (!found) {
+        forget_base(b);
+        b->rev_known = 0;
+        return MTS_ENOTFOUND;
+    }
+    set_base(b, *out, rev);
     return 0;
 }
 
@@ -342,7 +805,7 @@ replica_pull(libsql_backend *b, mts_error *err)
     if (rc == MTS_ENOTFOUND)
         rc = mts_storage_delete(b->local, err);
     else if (rc == 0)
-        rc = mts_storage_save(b->local, s, err);
+        rc = mts__sqlite_replace(b->local, s, b->secret, err);
     mts_session_free(s);
     if (rc == 0)
         b->synced = 1;
@@ -450,7 +913,17 @@ ls_load(mts_session **out, mts_backend *be, mts_error *err)
     if (b->mode == MODE_REPLICA && !b->synced &&
         (rc = replica_pull(b, err)) != 0)
         return rc;
-    return mts_storage_load(out, b->local, err);
+    rc = mts_storage_load(out, b->local, err);
+    /* A replica's file holds what the server held at the rev this handle
+     * knows (every write went to both): the loaded object is the base of
+     * the server's incremental saves too. */
+    if (b->mode == MODE_REPLICA) {
+        if (rc == 0 && b->synced && b->rev_known)
+            set_base(b, *out, b->rev);
+        else
+            forget_base(b);
+    }
+    return rc;
 }
 
 static const char *
@@ -469,6 +942,8 @@ ls_free(mts_backend *be)
     mts__hrana_free(b->remote);
     mts_free(b->name);
     mts_free(b->display);
+    mts_free(b->touched);
+    mts__wipe(b, sizeof(*b));
     mts_free(b);
 }
 
@@ -493,6 +968,23 @@ finish_open(mts_storage **out, libsql_backend *b, mts_error *err)
     return rc;
 }
 
+static int
+check_options(const mts_libsql_options *opts, mts_error *err)
+{
+    if (opts == NULL)
+        return 0;
+    if (opts->version != MTS_LIBSQL_OPTIONS_VERSION)
+        return mts__err(err, MTS_EINVAL, "libsql: unknown options version %u",
+                        opts->version);
+    if (opts->synchronous != MTS_SQLITE_SYNC_FULL &&
+        opts->synchronous != MTS_SQLITE_SYNC_NORMAL)
+        return mts__err(err, MTS_EINVAL,
+                        "libsql: synchronous %d is not MTS_SQLITE_SYNC_FULL "
+                        "or MTS_SQLITE_SYNC_NORMAL",
+                        opts->synchronous);
+    return 0;
+}
+
 /* Allocate a backend for session `name` (NULL: the default), displayed as
  * "libsql:<a>#<name>", or "libsql:<a> (replica of <b2>)#<name>". */
 static int
@@ -501,11 +993,14 @@ new_backend(libsql_backend **out,
             const char *name,
             const char *a,
             const char *b2,
+            const mts_libsql_options *opts,
             mts_error *err)
 {
     libsql_backend *b;
     size_t n;
     int rc;
+    if ((rc = check_options(opts, err)) != 0)
+        return rc;
     if (name == NULL)
         name = MTS__SQL_DEFAULT_NAME;
     if ((rc = mts__sql_check_name(name, err)) != 0)
@@ -514,6 +1009,7 @@ new_backend(libsql_backend **out,
     if (b == NULL)
         return mts__err_oom(err);
     b->mode = mode;
+    b->secret = opts != NULL ? opts->secret : NULL;
     b->name = mts__strdup(name);
     n = strlen("libsql:") + strlen(a) + (b2 ? strlen(b2) + 16 : 0) +
         strlen(name) + 2;
@@ -530,11 +1026,27 @@ new_backend(libsql_backend **out,
     return 0;
 }
 
+/* The SQLite handle under a local, in-memory or replica mode, named as the
+ * libSQL store so its messages say libsql. */
+static int
+open_inner(libsql_backend *b, const char *path,
+           const mts_libsql_options *opts, mts_error *err)
+{
+    mts_sqlite_options so = MTS_SQLITE_OPTIONS_INIT;
+    if (opts != NULL) {
+        so.secret = opts->secret;
+        so.synchronous = opts->synchronous;
+    }
+    return mts__sqlite_open_as(&b->local, path, b->name, &so, b->display,
+                               err);
+}
+
 int
-mts_libsql_open_local(mts_storage **out,
-                      const char *path,
-                      const char *name,
-                      mts_error *err)
+mts_libsql_open_local_ex(mts_storage **out,
+                         const char *path,
+                         const char *name,
+                         const mts_libsql_options *opts,
+                         mts_error *err)
 {
     libsql_backend *b;
     int rc;
@@ -543,9 +1055,12 @@ mts_libsql_open_local(mts_storage **out,
     *out = NULL;
     if (path[0] == '\0')
         return mts__err(err, MTS_EINVAL, "libsql: empty path");
-    if ((rc = new_backend(&b, MODE_LOCAL, name, path, NULL, err)) != 0)
+    if ((rc = new_backend(&b,
+                          strcmp(path, ":memory:") == 0 ? MODE_MEMORY
+                                                        : MODE_LOCAL,
+                          name, path, NULL, opts, err)) != 0)
         return rc;
-    if ((rc = mts_sqlite_open(&b->local, path, b->name, err)) != 0) {
+    if ((rc = open_inner(b, path, opts, err)) != 0) {
         ls_free(&b->parent);
         return rc;
     }
@@ -553,19 +1068,46 @@ mts_libsql_open_local(mts_storage **out,
 }
 
 int
+mts_libsql_open_local(mts_storage **out,
+                      const char *path,
+                      const char *name,
+                      mts_error *err)
+{
+    return mts_libsql_open_local_ex(out, path, name, NULL, err);
+}
+
+int
 mts_libsql_open_memory(mts_storage **out, const char *name, mts_error *err)
 {
-    libsql_backend *b;
-    int rc;
     if (out == NULL)
         return mts__err(err, MTS_EINVAL, "libsql: NULL argument");
+    return mts_libsql_open_local_ex(out, ":memory:", name, NULL, err);
+}
+
+int
+mts_libsql_open_remote_ex(mts_storage **out,
+                          const char *url,
+                          const char *auth_token,
+                          const char *name,
+                          const mts_libsql_options *opts,
+                          mts_error *err)
+{
+    libsql_backend *b;
+    mts__hrana *h;
+    int rc;
+    if (out == NULL || url == NULL)
+        return mts__err(err, MTS_EINVAL, "libsql: NULL argument");
     *out = NULL;
-    if ((rc = new_backend(&b, MODE_MEMORY, name, ":memory:", NULL, err)))
+    if ((rc = check_options(opts, err)) != 0)
         return rc;
-    if ((rc = mts_sqlite_open_memory(&b->local, b->name, err)) != 0) {
-        ls_free(&b->parent);
+    if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
+        return rc;
+    if ((rc = new_backend(&b, MODE_REMOTE, name, mts__hrana_url(h), NULL,
+                          opts, err)) != 0) {
+        mts__hrana_free(h);
         return rc;
     }
+    b->remote = h;
     return finish_open(out, b, err);
 }
 
@@ -576,20 +1118,40 @@ mts_libsql_open_remote(mts_storage **out,
                        const char *name,
                        mts_error *err)
 {
+    return mts_libsql_open_remote_ex(out, url, auth_token, name, NULL, err);
+}
+
+int
+mts_libsql_open_replica_ex(mts_storage **out,
+                           const char *path,
+                           const char *url,
+                           const char *auth_token,
+                           const char *name,
+                           const mts_libsql_options *opts,
+                           mts_error *err)
+{
     libsql_backend *b;
     mts__hrana *h;
     int rc;
-    if (out == NULL || url == NULL)
+    if (out == NULL || path == NULL || url == NULL)
         return mts__err(err, MTS_EINVAL, "libsql: NULL argument");
     *out = NULL;
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
+        return mts__err(err, MTS_EINVAL, "libsql: a replica needs a file path");
+    if ((rc = check_options(opts, err)) != 0)
+        return rc;
     if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
         return rc;
-    if ((rc = new_backend(&b, MODE_REMOTE, name, mts__hrana_url(h), NULL,
-                          err)) != 0) {
+    if ((rc = new_backend(&b, MODE_REPLICA, name, path, mts__hrana_url(h),
+                          opts, err)) != 0) {
         mts__hrana_free(h);
         return rc;
     }
     b->remote = h;
+    if ((rc = open_inner(b, path, opts, err)) != 0) {
+        ls_free(&b->parent);
+        return rc;
+    }
     return finish_open(out, b, err);
 }
 
@@ -601,27 +1163,8 @@ mts_libsql_open_replica(mts_storage **out,
                         const char *name,
                         mts_error *err)
 {
-    libsql_backend *b;
-    mts__hrana *h;
-    int rc;
-    if (out == NULL || path == NULL || url == NULL)
-        return mts__err(err, MTS_EINVAL, "libsql: NULL argument");
-    *out = NULL;
-    if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
-        return mts__err(err, MTS_EINVAL, "libsql: a replica needs a file path");
-    if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
-        return rc;
-    if ((rc = new_backend(&b, MODE_REPLICA, name, path, mts__hrana_url(h),
-                          err)) != 0) {
-        mts__hrana_free(h);
-        return rc;
-    }
-    b->remote = h;
-    if ((rc = mts_sqlite_open(&b->local, path, b->name, err)) != 0) {
-        ls_free(&b->parent);
-        return rc;
-    }
-    return finish_open(out, b, err);
+    return mts_libsql_open_replica_ex(out, path, url, auth_token, name, NULL,
+                                      err);
 }
 
 /* The libSQL backend behind a handle, or NULL. */
@@ -646,6 +1189,38 @@ mts_libsql_sync(mts_storage *st, mts_error *err)
                         b->display);
     mts__storage_lock(st);
     rc = replica_pull(b, err);
+    mts__storage_unlock(st);
+    return rc;
+}
+
+int
+mts_libsql_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    libsql_backend *b = backend_of(st);
+    int rc = 0;
+    if (b == NULL)
+        return mts__err(err, MTS_EINVAL, "libsql: rekey: not a libsql handle");
+    mts__storage_lock(st);
+    if (b->remote != NULL) {
+        rc = ensure_schema(b, 1, NULL, err);
+        for (int attempt = 0; rc == 0 && attempt < 3; attempt++) {
+            rc = remote_reseal(b, new_secret, 0, err);
+            if (rc != MTS_ELOCKED)
+                break;
+        }
+    }
+    if (rc == 0 && b->local != NULL) {
+        rc = mts_sqlite_rekey(b->local, new_secret, err);
+        if (rc != 0 && b->mode == MODE_REPLICA) {
+            /* the server has the new seal: take it from there next time */
+            b->secret = new_secret;
+            rc = local_failed(b, rc, err);
+            mts__storage_unlock(st);
+            return rc;
+        }
+    }
+    if (rc == 0)
+        b->secret = new_secret;
     mts__storage_unlock(st);
     return rc;
 }

@@ -16,6 +16,9 @@ static const char *const backend_names[] = {
 #ifdef MTS_HAVE_LIBSQL
     "libsql",
 #endif
+#ifdef MTS_HAVE_POSTGRES
+    "postgres",
+#endif
     NULL
 };
 
@@ -111,5 +114,19 @@ mts_libsql_sync(mts_storage *st, mts_error *err)
 {
     (void)st;
     return no_libsql(err);
+}
+#endif
+
+#ifndef MTS_HAVE_POSTGRES
+int
+mts_postgres_open(mts_storage **out, const char *conninfo,
+                  const char *account, mts_error *err)
+{
+    (void)out;
+    (void)conninfo;
+    (void)account;
+    return mts__err(err, MTS_ENOTSUPPORTED,
+                    "postgres backend not compiled in "
+                    "(MTSESSION_WITH_POSTGRES)");
 }
 #endif

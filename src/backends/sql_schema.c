@@ -2,17 +2,25 @@
  * sql_schema.c - the SQL text, schema versions and row<->model mapping
  * shared by the SQLite and libSQL backends (see sql_schema.h, docs/SQL.md).
  *
- * Schema version 1: one database holds many named sessions. Every child
+ * Schema version 2: one database holds many named sessions. Every child
  * table is keyed by (session, ...) so sessions never see each other's rows:
  *
  *   sessions    (name) -> home_dc, test_mode, api_id, user_id, user_is_bot,
- *                         future_token, pts, qts, date, seq
+ *                         future_token, pts, qts, date, seq, rev
  *   dcs         (session, dc_id, flags, family) -> ip, port, auth_key,
  *                                                  server_salt, time_offset
  *   channel_pts (session, channel_id) -> pts
  *   peers       (session, kind, id) -> access_hash, channel_kind, community,
  *                                      bot, username, phone
  *   min_peers   (session, user_id) -> peer_id, msg_id
+ *   seal        (session) -> kdf, opslimit, memlimit, salt, check_value
+ *
+ * Version 2 added sessions.rev (a random stamp every write changes) and
+ * the seal table. A sealed value is 0x01, a random 24-byte nonce, then
+ * XChaCha20-Poly1305 ciphertext and tag under the session's column key;
+ * its associated data is "mtss1", the session's name, the table, the row
+ * key and the column, each followed by a NUL, so a value opens only in
+ * the row and column it was written for.
  *
  * A session exists when its sessions row exists. There are no CHECK
  * constraints: the model's rules live in C (the mapping below), so a later
@@ -23,8 +31,12 @@
  */
 #include "sql_schema.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- statements -------------------------------------------------------- */
 
@@ -37,22 +49,25 @@ const char *const mts__sql_text[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_GET_APPLICATION_ID] = "PRAGMA application_id",
     [MTS__SQL_GET_USER_VERSION] = "PRAGMA user_version",
     [MTS__SQL_COUNT_OBJECTS] = "SELECT count(*) FROM sqlite_master",
+    [MTS__SQL_DATA_VERSION] = "PRAGMA data_version",
 
     [MTS__SQL_SESSION_GET] =
         "SELECT home_dc, test_mode, api_id, user_id, user_is_bot, "
         "future_token, pts, qts, date, seq FROM sessions WHERE name = ?",
     [MTS__SQL_SESSION_LIST] = "SELECT name FROM sessions ORDER BY name",
     [MTS__SQL_SESSION_ENSURE] =
-        "INSERT INTO sessions (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO sessions (name, rev) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET rev = excluded.rev",
     [MTS__SQL_SESSION_PUT] =
         "INSERT INTO sessions (name, home_dc, test_mode, api_id, user_id, "
-        "user_is_bot, future_token, pts, qts, date, seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "user_is_bot, future_token, pts, qts, date, seq, rev) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET home_dc = excluded.home_dc, "
         "test_mode = excluded.test_mode, api_id = excluded.api_id, "
         "user_id = excluded.user_id, user_is_bot = excluded.user_is_bot, "
         "future_token = excluded.future_token, pts = excluded.pts, "
-        "qts = excluded.qts, date = excluded.date, seq = excluded.seq "
+        "qts = excluded.qts, date = excluded.date, seq = excluded.seq, "
+        "rev = excluded.rev "
         "WHERE home_dc IS NOT excluded.home_dc "
         "OR test_mode IS NOT excluded.test_mode "
         "OR api_id IS NOT excluded.api_id OR user_id IS NOT excluded.user_id "
@@ -61,21 +76,43 @@ const char *const mts__sql_text[MTS__SQL_STMT_COUNT] = {
         "OR pts IS NOT excluded.pts OR qts IS NOT excluded.qts "
         "OR date IS NOT excluded.date OR seq IS NOT excluded.seq",
     [MTS__SQL_SESSION_SET_HOME] =
-        "INSERT INTO sessions (name, home_dc) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET home_dc = excluded.home_dc",
+        "INSERT INTO sessions (name, home_dc, rev) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET home_dc = excluded.home_dc, "
+        "rev = excluded.rev",
     [MTS__SQL_SESSION_SET_PRIMARY] =
-        "INSERT INTO sessions (name, pts, date, seq) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET pts = excluded.pts, "
-        "date = excluded.date, seq = excluded.seq",
-    [MTS__SQL_SESSION_SET_SECONDARY] =
-        "INSERT INTO sessions (name, qts) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET qts = excluded.qts",
-    [MTS__SQL_SESSION_SET_STATE] =
-        "INSERT INTO sessions (name, pts, qts, date, seq) "
+        "INSERT INTO sessions (name, pts, date, seq, rev) "
         "VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET pts = excluded.pts, "
-        "qts = excluded.qts, date = excluded.date, seq = excluded.seq",
+        "date = excluded.date, seq = excluded.seq, rev = excluded.rev",
+    [MTS__SQL_SESSION_SET_SECONDARY] =
+        "INSERT INTO sessions (name, qts, rev) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET qts = excluded.qts, "
+        "rev = excluded.rev",
+    [MTS__SQL_SESSION_SET_STATE] =
+        "INSERT INTO sessions (name, pts, qts, date, seq, rev) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET pts = excluded.pts, "
+        "qts = excluded.qts, date = excluded.date, seq = excluded.seq, "
+        "rev = excluded.rev",
     [MTS__SQL_SESSION_DEL] = "DELETE FROM sessions WHERE name = ?",
+    [MTS__SQL_SESSION_REV] = "SELECT rev FROM sessions WHERE name = ?",
+    [MTS__SQL_SESSION_SET_REV] = "UPDATE sessions SET rev = ? WHERE name = ?",
+    [MTS__SQL_GUARD_REV] =
+        "INSERT INTO sessions (name) SELECT NULL WHERE NOT EXISTS "
+        "(SELECT 1 FROM sessions WHERE name = ? AND rev = ?)",
+    [MTS__SQL_GUARD_SEAL] =
+        "INSERT INTO sessions (name) SELECT NULL WHERE "
+        "(SELECT check_value FROM seal WHERE session = ?) IS NOT ?",
+
+    [MTS__SQL_SEAL_GET] = "SELECT kdf, opslimit, memlimit, salt, check_value "
+                          "FROM seal WHERE session = ?",
+    [MTS__SQL_SEAL_PUT] =
+        "INSERT INTO seal (session, kdf, opslimit, memlimit, salt, "
+        "check_value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session) DO "
+        "UPDATE SET kdf = excluded.kdf, opslimit = excluded.opslimit, "
+        "memlimit = excluded.memlimit, salt = excluded.salt, "
+        "check_value = excluded.check_value",
+    [MTS__SQL_SEAL_DEL] = "DELETE FROM seal WHERE session = ?",
 
     [MTS__SQL_DC_LIST] =
         "SELECT dc_id, flags, family, ip, port, auth_key, server_salt, "
@@ -143,13 +180,20 @@ const char *const mts__sql_text[MTS__SQL_STMT_COUNT] = {
 
 const unsigned char mts__sql_nparams[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_SESSION_GET] = 1,
-    [MTS__SQL_SESSION_ENSURE] = 1,
-    [MTS__SQL_SESSION_PUT] = 11,
-    [MTS__SQL_SESSION_SET_HOME] = 2,
-    [MTS__SQL_SESSION_SET_PRIMARY] = 4,
-    [MTS__SQL_SESSION_SET_SECONDARY] = 2,
-    [MTS__SQL_SESSION_SET_STATE] = 5,
+    [MTS__SQL_SESSION_ENSURE] = 2,
+    [MTS__SQL_SESSION_PUT] = 12,
+    [MTS__SQL_SESSION_SET_HOME] = 3,
+    [MTS__SQL_SESSION_SET_PRIMARY] = 5,
+    [MTS__SQL_SESSION_SET_SECONDARY] = 3,
+    [MTS__SQL_SESSION_SET_STATE] = 6,
     [MTS__SQL_SESSION_DEL] = 1,
+    [MTS__SQL_SESSION_REV] = 1,
+    [MTS__SQL_SESSION_SET_REV] = 2,
+    [MTS__SQL_GUARD_REV] = 2,
+    [MTS__SQL_GUARD_SEAL] = 2,
+    [MTS__SQL_SEAL_GET] = 1,
+    [MTS__SQL_SEAL_PUT] = 6,
+    [MTS__SQL_SEAL_DEL] = 1,
     [MTS__SQL_DC_LIST] = 1,
     [MTS__SQL_DC_KEYS] = 1,
     [MTS__SQL_DC_PUT] = 9,
@@ -178,6 +222,7 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_GET_APPLICATION_ID] = "read application_id",
     [MTS__SQL_GET_USER_VERSION] = "read user_version",
     [MTS__SQL_COUNT_OBJECTS] = "count schema objects",
+    [MTS__SQL_DATA_VERSION] = "read data_version",
     [MTS__SQL_SESSION_GET] = "read session",
     [MTS__SQL_SESSION_LIST] = "list sessions",
     [MTS__SQL_SESSION_ENSURE] = "create session",
@@ -187,6 +232,13 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_SESSION_SET_SECONDARY] = "set qts",
     [MTS__SQL_SESSION_SET_STATE] = "set update state",
     [MTS__SQL_SESSION_DEL] = "delete session",
+    [MTS__SQL_SESSION_REV] = "read session revision",
+    [MTS__SQL_SESSION_SET_REV] = "set session revision",
+    [MTS__SQL_GUARD_REV] = "check session revision",
+    [MTS__SQL_GUARD_SEAL] = "check seal",
+    [MTS__SQL_SEAL_GET] = "read seal",
+    [MTS__SQL_SEAL_PUT] = "write seal",
+    [MTS__SQL_SEAL_DEL] = "delete seal",
     [MTS__SQL_DC_LIST] = "read DCs",
     [MTS__SQL_DC_KEYS] = "read DC keys",
     [MTS__SQL_DC_PUT] = "write DC",
@@ -213,10 +265,23 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
 #define MTS__SQL_STR(x)  MTS__SQL_STR2(x)
 
 /*
- * The current schema (version 1), for an empty database. Each shipped
+ * The current schema (version 2), for an empty database. Each shipped
  * version's DDL stays frozen: a change is a new version, with a migration
- * below and this list updated to create the new version directly.
+ * below and this list updated to create the new version directly. The
+ * text of each table is what the migrations leave in sqlite_master (SQLite
+ * appends an added column as ", <definition>"), so a created and a
+ * migrated database have the same schema, character for character.
  */
+#define SEAL_TABLE                                                             \
+    "CREATE TABLE seal ("                                                      \
+    "session TEXT NOT NULL PRIMARY KEY, "                                      \
+    "kdf INTEGER NOT NULL, "                                                   \
+    "opslimit INTEGER NOT NULL DEFAULT 0, "                                    \
+    "memlimit INTEGER NOT NULL DEFAULT 0, "                                    \
+    "salt BLOB, "                                                              \
+    "check_value BLOB NOT NULL"                                                \
+    ") WITHOUT ROWID"
+
 const char *const mts__sql_create[] = {
     "CREATE TABLE sessions ("
     "name TEXT NOT NULL PRIMARY KEY, "
@@ -229,7 +294,8 @@ const char *const mts__sql_create[] = {
     "pts INTEGER NOT NULL DEFAULT 0, "
     "qts INTEGER NOT NULL DEFAULT 0, "
     "date INTEGER NOT NULL DEFAULT 0, "
-    "seq INTEGER NOT NULL DEFAULT 0"
+    "seq INTEGER NOT NULL DEFAULT 0, "
+    "rev INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID",
     "CREATE TABLE dcs ("
     "session TEXT NOT NULL, "
@@ -268,20 +334,26 @@ const char *const mts__sql_create[] = {
     "msg_id INTEGER NOT NULL, "
     "PRIMARY KEY (session, user_id)"
     ") WITHOUT ROWID",
+    SEAL_TABLE,
     "PRAGMA application_id = " MTS__SQL_STR(MTS__SQL_APPLICATION_ID),
     "PRAGMA user_version = " MTS__SQL_STR(MTS__SQL_SCHEMA_VERSION),
 };
 const size_t mts__sql_create_count = MTS__ARRAY_LEN(mts__sql_create);
 
 /*
- * Migration steps, one per version bump, oldest first. Version 1 is the
- * first shipped schema, so there is none yet; the sentinel keeps the array
- * non-empty. A step must be valid SQL for both engines, must not assume
- * data beyond what its `from` version allows, and ends with
- * "PRAGMA user_version = <from + 1>".
+ * Migration steps, one per version bump, oldest first. A step must be
+ * valid SQL for both engines, must not assume data beyond what its `from`
+ * version allows, and ends with "PRAGMA user_version = <from + 1>".
  */
+static const char *const migrate_1_2[] = {
+    /* every existing row gets rev 0: no version-2 writer stamped it */
+    "ALTER TABLE sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+    SEAL_TABLE,
+    "PRAGMA user_version = 2",
+};
+
 static const mts__sql_migration migrations[] = {
-    { 0, NULL, 0 }, /* sentinel */
+    { 1, migrate_1_2, MTS__ARRAY_LEN(migrate_1_2) },
 };
 
 const mts__sql_migration *
@@ -392,6 +464,231 @@ v_blob(const void *p, size_t n)
     return v;
 }
 
+int64_t
+mts__sql_new_rev(void)
+{
+    static _Atomic uint64_t fallback;
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        /* no entropy source: unique enough within this process, and the
+         * time and pid keep other processes apart */
+        r = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^
+            ((uint64_t)getpid() << 32) ^ ++fallback * 0xbf58476d1ce4e5b9ULL;
+    }
+    r &= (uint64_t)INT64_MAX;
+    return r == 0 ? 1 : (int64_t)r;
+}
+
+/* ---- sealed values ------------------------------------------------------ */
+
+#define SEAL_VERSION 1
+#define SEAL_NONCE 24
+#define SEAL_TAG 16
+
+static const uint8_t check_plain[22] = "mtsession key check v1";
+
+/* Associated data: "mtss1", name, table, row key, column, each followed by
+ * a NUL. Returns its length, or 0 if it does not fit. */
+static size_t
+seal_ad(uint8_t *buf, size_t size, const char *name, const char *table,
+        const char *rowkey, const char *column)
+{
+    const char *parts[5] = { "mtss1", name, table, rowkey, column };
+    size_t n = 0;
+    for (size_t i = 0; i < 5; i++) {
+        size_t k = strlen(parts[i]);
+        if (n + k + 1 > size)
+            return 0;
+        memcpy(buf + n, parts[i], k);
+        n += k;
+        buf[n++] = 0;
+    }
+    return n;
+}
+
+/* The AD buffer: the name is at most MTS__SQL_NAME_MAX bytes. */
+#define SEAL_AD_SIZE (MTS__SQL_NAME_MAX + 128)
+
+static void
+seal_value(uint8_t *out, const uint8_t *plain, size_t n, const char *name,
+           const char *table, const char *rowkey, const char *column,
+           const mts__sql_seal *seal)
+{
+    uint8_t ad[SEAL_AD_SIZE];
+    size_t adlen = seal_ad(ad, sizeof(ad), name, table, rowkey, column);
+    unsigned long long clen = 0;
+    out[0] = SEAL_VERSION;
+    randombytes_buf(out + 1, SEAL_NONCE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + SEAL_NONCE, &clen,
+                                               plain, n, ad, adlen, NULL,
+                                               out + 1, seal->key);
+}
+
+/* Open a sealed value of `want` plaintext bytes into out. 0, or -1 when
+ * it is not one (wrong size, version) or does not authenticate. */
+static int
+open_value(uint8_t *out, size_t want, const uint8_t *in, size_t n,
+           const char *name, const char *table, const char *rowkey,
+           const char *column, const mts__sql_seal *seal)
+{
+    uint8_t ad[SEAL_AD_SIZE];
+    size_t adlen = seal_ad(ad, sizeof(ad), name, table, rowkey, column);
+    unsigned long long got = 0;
+    if (n != want + MTS__SQL_SEAL_OVERHEAD || in[0] != SEAL_VERSION ||
+        adlen == 0)
+        return -1;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, &got, NULL, in + 1 + SEAL_NONCE, n - 1 - SEAL_NONCE, ad,
+            adlen, in + 1, seal->key) != 0 ||
+        got != want) {
+        mts__wipe(out, want);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+dc_rowkey(char *buf, size_t size, int64_t dc_id, int64_t flags,
+          int64_t family)
+{
+    snprintf(buf, size, "%lld/%lld/%lld", (long long)dc_id, (long long)flags,
+             (long long)family);
+}
+
+static void
+put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int
+mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
+                       const mts__sqlv *c, size_t ncols, mts_error *err)
+{
+    const mts__sqlv *salt, *check;
+    memset(out, 0, sizeof(*out));
+    if (c == NULL)
+        return 0;
+    if (ncols != MTS__SQL_SEAL_NCOLS)
+        return mts__err(err, MTS_ECORRUPT,
+                        "table seal: a row has %zu columns, expected %d",
+                        ncols, MTS__SQL_SEAL_NCOLS);
+    salt = &c[MTS__SQL_SEAL_COL_SALT];
+    check = &c[MTS__SQL_SEAL_COL_CHECK];
+    if (c[MTS__SQL_SEAL_COL_KDF].type != MTS__SQL_INT ||
+        c[MTS__SQL_SEAL_COL_OPSLIMIT].type != MTS__SQL_INT ||
+        c[MTS__SQL_SEAL_COL_MEMLIMIT].type != MTS__SQL_INT)
+        return mts__err(err, MTS_ECORRUPT,
+                        "table seal, row (session='%s'): kdf, opslimit and "
+                        "memlimit must be integers",
+                        name);
+    if (c[MTS__SQL_SEAL_COL_KDF].i == 0) {
+        out->kdf.kind = 0;
+        if (c[MTS__SQL_SEAL_COL_OPSLIMIT].i != 0 ||
+            c[MTS__SQL_SEAL_COL_MEMLIMIT].i != 0 ||
+            salt->type != MTS__SQL_NULL)
+            return mts__err(err, MTS_ECORRUPT,
+                            "table seal, row (session='%s'): a raw-key seal "
+                            "with key derivation fields set",
+                            name);
+    } else if (c[MTS__SQL_SEAL_COL_KDF].i == 1) {
+        out->kdf.kind = 1;
+        if (c[MTS__SQL_SEAL_COL_OPSLIMIT].i < 1 ||
+            c[MTS__SQL_SEAL_COL_OPSLIMIT].i > 32 ||
+            c[MTS__SQL_SEAL_COL_MEMLIMIT].i < 8 ||
+            c[MTS__SQL_SEAL_COL_MEMLIMIT].i > MTS_KDF_MAX_MEMLIMIT_KIB)
+            return mts__err(err, MTS_ECORRUPT,
+                            "table seal, row (session='%s'): argon2id cost "
+                            "(opslimit %lld, memlimit %lld KiB) out of range",
+                            name, (long long)c[MTS__SQL_SEAL_COL_OPSLIMIT].i,
+                            (long long)c[MTS__SQL_SEAL_COL_MEMLIMIT].i);
+        if (salt->type != MTS__SQL_BLOB || salt->n != sizeof(out->kdf.salt))
+            return mts__err(err, MTS_ECORRUPT,
+                            "table seal, row (session='%s'), column salt: "
+                            "expected a 16-byte blob",
+                            name);
+        out->kdf.ops = (uint32_t)c[MTS__SQL_SEAL_COL_OPSLIMIT].i;
+        out->kdf.memkib = (uint32_t)c[MTS__SQL_SEAL_COL_MEMLIMIT].i;
+        memcpy(out->kdf.salt, salt->p, sizeof(out->kdf.salt));
+    } else {
+        return mts__err(err, MTS_EVERSION,
+                        "table seal, row (session='%s'): key derivation %lld "
+                        "is unknown to this library",
+                        name, (long long)c[MTS__SQL_SEAL_COL_KDF].i);
+    }
+    if (check->type != MTS__SQL_BLOB || check->n != MTS__SQL_CHECK_SIZE)
+        return mts__err(err, MTS_ECORRUPT,
+                        "table seal, row (session='%s'), column check_value: "
+                        "expected a %d-byte blob",
+                        name, MTS__SQL_CHECK_SIZE);
+    memcpy(out->check, check->p, MTS__SQL_CHECK_SIZE);
+    out->present = 1;
+    return 0;
+}
+
+int
+mts__sql_seal_row_same(const mts__sql_seal_row *a, const mts__sql_seal_row *b)
+{
+    if (a->present != b->present)
+        return 0;
+    if (!a->present)
+        return 1;
+    return a->kdf.kind == b->kdf.kind && a->kdf.ops == b->kdf.ops &&
+           a->kdf.memkib == b->kdf.memkib &&
+           memcmp(a->kdf.salt, b->kdf.salt, sizeof(a->kdf.salt)) == 0 &&
+           memcmp(a->check, b->check, sizeof(a->check)) == 0;
+}
+
+int
+mts__sql_seal_open(mts__sql_seal *out, const mts__sql_seal_row *row,
+                   const char *name, mts_secret *secret, mts_error *err)
+{
+    uint8_t plain[sizeof(check_plain)];
+    int rc;
+    if (secret == NULL)
+        return mts__err(err, MTS_EENCRYPTED,
+                        "session '%s' is sealed (%s) and no key or "
+                        "passphrase was given",
+                        name,
+                        row->kdf.kind == 0 ? "with a 32-byte key"
+                                           : "with a passphrase");
+    if ((rc = mts__secret_subkey(out->key, secret, &row->kdf, "mtssqlv1",
+                                 err)) != 0) {
+        if (rc == MTS_EBADKEY)
+            mts__err_prefix(err, "session '%s'", name);
+        return rc;
+    }
+    if (open_value(plain, sizeof(plain), row->check, sizeof(row->check), name,
+                   "seal", "", "check_value", out) != 0 ||
+        sodium_memcmp(plain, check_plain, sizeof(plain)) != 0) {
+        mts__wipe(out, sizeof(*out));
+        return mts__err(err, MTS_EBADKEY,
+                        "wrong key or passphrase for session '%s': its key "
+                        "check value does not open with it",
+                        name);
+    }
+    return 0;
+}
+
+int
+mts__sql_seal_new(mts__sql_seal *out, mts__sql_seal_row *row,
+                  const char *name, mts_secret *secret, mts_error *err)
+{
+    int rc;
+    memset(row, 0, sizeof(*row));
+    if ((rc = mts__secret_kdf_new(&row->kdf, secret, err)) != 0 ||
+        (rc = mts__secret_subkey(out->key, secret, &row->kdf, "mtssqlv1",
+                                 err)) != 0)
+        return rc;
+    seal_value(row->check, check_plain, sizeof(check_plain), name, "seal", "",
+               "check_value", out);
+    row->present = 1;
+    return 0;
+}
+
+/* ---- emitters ----------------------------------------------------------- */
+
 #define EMIT(stmt, params)                                                     \
     do {                                                                       \
         MTS_ASSERT(MTS__ARRAY_LEN(params) == mts__sql_nparams[stmt]);          \
@@ -414,16 +711,29 @@ emit_name(mts__sql_stmt stmt,
 }
 
 static int
-emit_dc_put(const char *name,
+emit_ensure(const mts__sql_ctx *cx, mts__sql_emit_fn emit, void *payload)
+{
+    mts__sqlv p[2];
+    p[0] = v_text(cx->name);
+    p[1] = v_int(cx->rev);
+    EMIT(MTS__SQL_SESSION_ENSURE, p);
+    return 0;
+}
+
+static int
+emit_dc_put(const mts__sql_ctx *cx,
             const mts_dc *dc,
             mts__sql_emit_fn emit,
             void *payload)
 {
-    char ip[MTS__SQL_IP_TEXT_SIZE];
+    char ip[MTS__SQL_IP_TEXT_SIZE], rowkey[64];
+    uint8_t key[MTS_AUTH_KEY_SIZE + MTS__SQL_SEAL_OVERHEAD];
+    uint8_t salt[8 + MTS__SQL_SEAL_OVERHEAD], plain[8];
     mts__sqlv p[9];
+    int rc;
     if (mts_ip_format(ip, sizeof(ip), &dc->ip) != 0)
         return MTS_EINVAL; /* unreachable for a validated entry */
-    p[0] = v_text(name);
+    p[0] = v_text(cx->name);
     p[1] = v_int(dc->dc_id);
     p[2] = v_int(dc->flags);
     p[3] = v_int(dc->ip.family);
@@ -432,19 +742,33 @@ emit_dc_put(const char *name,
     p[6] = v_blob(dc->auth_key, MTS_AUTH_KEY_SIZE);
     p[7] = v_int(dc->server_salt);
     p[8] = v_int(dc->time_offset);
-    EMIT(MTS__SQL_DC_PUT, p);
-    return 0;
+    if (cx->seal != NULL) {
+        dc_rowkey(rowkey, sizeof(rowkey), dc->dc_id, dc->flags,
+                  dc->ip.family);
+        if (dc->auth_key != NULL) {
+            seal_value(key, dc->auth_key, MTS_AUTH_KEY_SIZE, cx->name, "dcs",
+                       rowkey, "auth_key", cx->seal);
+            p[6] = v_blob(key, sizeof(key));
+        }
+        put_le64(plain, (uint64_t)dc->server_salt);
+        seal_value(salt, plain, sizeof(plain), cx->name, "dcs", rowkey,
+                   "server_salt", cx->seal);
+        p[7] = v_blob(salt, sizeof(salt));
+    }
+    rc = emit(MTS__SQL_DC_PUT, p, MTS__ARRAY_LEN(p), payload);
+    mts__wipe(plain, sizeof(plain));
+    return rc;
 }
 
 static int
-emit_channel_put(const char *name,
+emit_channel_put(const mts__sql_ctx *cx,
                  int64_t id,
                  int32_t pts,
                  mts__sql_emit_fn emit,
                  void *payload)
 {
     mts__sqlv p[3];
-    p[0] = v_text(name);
+    p[0] = v_text(cx->name);
     p[1] = v_int(id);
     p[2] = v_int(pts);
     EMIT(MTS__SQL_CHANNEL_PUT, p);
@@ -452,13 +776,13 @@ emit_channel_put(const char *name,
 }
 
 static int
-emit_peer_put(const char *name,
+emit_peer_put(const mts__sql_ctx *cx,
               const mts_peer *peer,
               mts__sql_emit_fn emit,
               void *payload)
 {
     mts__sqlv p[9];
-    p[0] = v_text(name);
+    p[0] = v_text(cx->name);
     p[1] = v_int(peer->kind);
     p[2] = v_int(peer->id);
     p[3] = v_int(peer->access_hash);
@@ -471,25 +795,39 @@ emit_peer_put(const char *name,
     return 0;
 }
 
-int
-mts__sql_emit_save(const char *name,
-                   const mts_session *s,
-                   unsigned int flags,
-                   mts__sql_emit_fn emit,
-                   void *payload)
+static int
+emit_min_put(const mts__sql_ctx *cx,
+             const mts_min_peer *mp,
+             mts__sql_emit_fn emit,
+             void *payload)
 {
-    const int replace = (flags & MTS__SQL_EMIT_REPLACE) != 0;
-    mts__sqlv p[11];
+    mts__sqlv q[4];
+    q[0] = v_text(cx->name);
+    q[1] = v_int(mp->user_id);
+    q[2] = v_int(mp->peer_id);
+    q[3] = v_int(mp->msg_id);
+    EMIT(MTS__SQL_MIN_PEER_PUT, q);
+    return 0;
+}
+
+/* The sessions row, every column (SESSION_PUT). */
+static int
+emit_session_put(const mts__sql_ctx *cx,
+                 const mts_session *s,
+                 mts__sql_emit_fn emit,
+                 void *payload)
+{
+    mts__sqlv p[12];
     mts_update_state us;
     int32_t api_id;
     int64_t user_id;
-    int is_bot = 0;
+    int is_bot = 0, rc;
     const uint8_t *token;
     size_t token_len;
-    int rc;
+    uint8_t *sealed = NULL;
 
     mts_session_update_state(s, &us);
-    p[0] = v_text(name);
+    p[0] = v_text(cx->name);
     p[1] = v_int(mts_session_home_dc(s));
     p[2] = v_int(mts_session_test_mode(s) ? 1 : 0);
     p[3] = mts_session_api_id(s, &api_id) == 0 ? v_int(api_id) : v_null();
@@ -500,15 +838,43 @@ mts__sql_emit_save(const char *name,
         p[4] = v_null();
         p[5] = v_int(0);
     }
-    if (mts_session_future_auth_token(s, &token, &token_len) == 0)
+    if (mts_session_future_auth_token(s, &token, &token_len) == 0) {
         p[6] = v_blob(token, token_len);
-    else
+        if (cx->seal != NULL) {
+            sealed = mts_malloc(token_len + MTS__SQL_SEAL_OVERHEAD);
+            if (sealed == NULL)
+                return MTS_ENOMEM;
+            seal_value(sealed, token, token_len, cx->name, "sessions", "",
+                       "future_token", cx->seal);
+            p[6] = v_blob(sealed, token_len + MTS__SQL_SEAL_OVERHEAD);
+        }
+    } else {
         p[6] = v_null();
+    }
     p[7] = v_int(us.pts);
     p[8] = v_int(us.qts);
     p[9] = v_int(us.date);
     p[10] = v_int(us.seq);
-    EMIT(MTS__SQL_SESSION_PUT, p);
+    p[11] = v_int(cx->rev);
+    MTS_ASSERT(mts__sql_nparams[MTS__SQL_SESSION_PUT] == 12);
+    rc = emit(MTS__SQL_SESSION_PUT, p, 12, payload);
+    mts_free(sealed);
+    return rc;
+}
+
+int
+mts__sql_emit_save(const mts__sql_ctx *cx,
+                   const mts_session *s,
+                   unsigned int flags,
+                   mts__sql_emit_fn emit,
+                   void *payload)
+{
+    const int replace = (flags & MTS__SQL_EMIT_REPLACE) != 0;
+    const char *name = cx->name;
+    int rc;
+
+    if ((rc = emit_session_put(cx, s, emit, payload)) != 0)
+        return rc;
 
     if (replace && (rc = emit_name(MTS__SQL_DC_DEL_ALL, name, emit, payload)))
         return rc;
@@ -516,9 +882,11 @@ mts__sql_emit_save(const char *name,
         mts_dc dc;
         if (mts_session_dc_at(&dc, s, i) != 0)
             break;
-        if ((rc = emit_dc_put(name, &dc, emit, payload)) != 0)
+        if ((rc = emit_dc_put(cx, &dc, emit, payload)) != 0)
             return rc;
     }
+    if (flags & MTS__SQL_EMIT_SECRETS)
+        return 0;
 
     if (replace &&
         (rc = emit_name(MTS__SQL_CHANNEL_DEL_ALL, name, emit, payload)))
@@ -527,8 +895,7 @@ mts__sql_emit_save(const char *name,
         mts_channel_pts c;
         if (mts_session_channel_at(&c, s, i) != 0)
             break;
-        if ((rc = emit_channel_put(name, c.channel_id, c.pts, emit, payload)) !=
-            0)
+        if ((rc = emit_channel_put(cx, c.channel_id, c.pts, emit, payload)))
             return rc;
     }
 
@@ -538,7 +905,7 @@ mts__sql_emit_save(const char *name,
         mts_peer peer;
         if (mts_session_peer_at(&peer, s, i) != 0)
             break;
-        if ((rc = emit_peer_put(name, &peer, emit, payload)) != 0)
+        if ((rc = emit_peer_put(cx, &peer, emit, payload)) != 0)
             return rc;
     }
 
@@ -547,59 +914,218 @@ mts__sql_emit_save(const char *name,
         return rc;
     for (size_t i = 0, n = mts_session_min_peer_count(s); i < n; i++) {
         mts_min_peer mp;
-        mts__sqlv q[4];
         if (mts_session_min_peer_at(&mp, s, i) != 0)
             break;
-        q[0] = v_text(name);
-        q[1] = v_int(mp.user_id);
-        q[2] = v_int(mp.peer_id);
-        q[3] = v_int(mp.msg_id);
-        EMIT(MTS__SQL_MIN_PEER_PUT, q);
+        if ((rc = emit_min_put(cx, &mp, emit, payload)) != 0)
+            return rc;
     }
     return 0;
 }
 
+/* ---- deltas ------------------------------------------------------------- */
+
+/* Counts what a delta emits. */
+typedef struct counting {
+    mts__sql_emit_fn emit;
+    void *payload;
+    size_t n;
+} counting;
+
+static int
+count_emit(mts__sql_stmt stmt, const mts__sqlv *p, size_t n, void *payload)
+{
+    counting *c = payload;
+    c->n++;
+    return c->emit(stmt, p, n, c->payload);
+}
+
+static int
+find_dc(mts_dc *out, const mts_session *s, int64_t id, unsigned flags,
+        unsigned family)
+{
+    for (size_t i = 0, n = mts_session_dc_count(s); i < n; i++)
+        if (mts_session_dc_at(out, s, i) == 0 && out->dc_id == id &&
+            out->flags == flags && out->ip.family == family)
+            return 1;
+    return 0;
+}
+
+/* Make the row of one key equal to the snapshot: upsert it when the
+ * snapshot has it, else delete it. */
+static int
+sync_key(const mts__sql_ctx *cx, const mts_session *s, uint8_t table,
+         int64_t id, uint8_t k1, uint8_t k2, mts__sql_emit_fn emit,
+         void *payload)
+{
+    mts__sqlv p[4];
+    p[0] = v_text(cx->name);
+    switch (table) {
+    case MTS__REMOVED_DC: {
+        mts_dc dc;
+        if (find_dc(&dc, s, id, k1, k2))
+            return emit_dc_put(cx, &dc, emit, payload);
+        p[1] = v_int(id);
+        p[2] = v_int(k1);
+        p[3] = v_int(k2);
+        EMIT(MTS__SQL_DC_DEL, p);
+        return 0;
+    }
+    case MTS__REMOVED_CHANNEL: {
+        int32_t pts;
+        mts__sqlv q[2];
+        if (mts_session_channel_pts(s, id, &pts) == 0)
+            return emit_channel_put(cx, id, pts, emit, payload);
+        q[0] = p[0];
+        q[1] = v_int(id);
+        EMIT(MTS__SQL_CHANNEL_DEL, q);
+        return 0;
+    }
+    case MTS__REMOVED_PEER: {
+        mts_peer peer;
+        mts__sqlv q[3];
+        if (mts_session_get_peer(&peer, s, (mts_peer_kind)k1, id) == 0)
+            return emit_peer_put(cx, &peer, emit, payload);
+        q[0] = p[0];
+        q[1] = v_int(k1);
+        q[2] = v_int(id);
+        EMIT(MTS__SQL_PEER_DEL, q);
+        return 0;
+    }
+    case MTS__REMOVED_MIN_PEER: {
+        mts_min_peer mp;
+        mts__sqlv q[2];
+        if (mts_session_get_min_peer(&mp, s, id) == 0)
+            return emit_min_put(cx, &mp, emit, payload);
+        q[0] = p[0];
+        q[1] = v_int(id);
+        EMIT(MTS__SQL_MIN_PEER_DEL, q);
+        return 0;
+    }
+    }
+    return MTS_EINVAL;
+}
+
 int
-mts__sql_emit_update(const char *name,
+mts__sql_emit_delta(const mts__sql_ctx *cx,
+                    const mts_session *s,
+                    const mts__sql_delta *d,
+                    size_t *count,
+                    mts__sql_emit_fn emit,
+                    void *payload)
+{
+    counting c = { emit, payload, 0 };
+    const uint64_t since = d->since;
+    int rc = 0;
+
+    *count = 0;
+    if (!mts__session_delta_ok(s, since))
+        return MTS_EINVAL; /* the caller checks first */
+    /* Removed records: their rows go, unless the key came back (then the
+     * record is stamped after `since` and is upserted below). */
+    for (size_t i = 0, n = mts__session_removal_count(s); i < n && !rc; i++) {
+        const mts__removal *r = mts__session_removal_at(s, i);
+        if (r->gen <= since)
+            continue;
+        if (r->table == MTS__REMOVED_CHANNEL && d->all_channels)
+            continue;
+        rc = sync_key(cx, s, r->table, r->id, r->k1, r->k2, count_emit, &c);
+    }
+    /* Rows granular writes touched: back to the snapshot's. */
+    for (size_t i = 0; i < d->ntouched && !rc; i++) {
+        const mts__sql_touched *t = &d->touched[i];
+        if (t->table == MTS__REMOVED_CHANNEL && d->all_channels)
+            continue;
+        rc = sync_key(cx, s, t->table, t->id, t->k1, t->k2, count_emit, &c);
+    }
+    for (size_t i = 0, n = mts_session_dc_count(s); i < n && !rc; i++) {
+        mts_dc dc;
+        if (mts__session_dc_changed(s, i, since) &&
+            mts_session_dc_at(&dc, s, i) == 0)
+            rc = emit_dc_put(cx, &dc, count_emit, &c);
+    }
+    if (!rc && d->all_channels)
+        rc = emit_name(MTS__SQL_CHANNEL_DEL_ALL, cx->name, count_emit, &c);
+    for (size_t i = 0, n = mts_session_channel_count(s); i < n && !rc; i++) {
+        mts_channel_pts ch;
+        if ((d->all_channels || mts__session_channel_changed(s, i, since)) &&
+            mts_session_channel_at(&ch, s, i) == 0)
+            rc = emit_channel_put(cx, ch.channel_id, ch.pts, count_emit, &c);
+    }
+    for (size_t i = 0, n = mts_session_peer_count(s); i < n && !rc; i++) {
+        mts_peer peer;
+        if (mts__session_peer_changed(s, i, since) &&
+            mts_session_peer_at(&peer, s, i) == 0)
+            rc = emit_peer_put(cx, &peer, count_emit, &c);
+    }
+    for (size_t i = 0, n = mts_session_min_peer_count(s); i < n && !rc; i++) {
+        mts_min_peer mp;
+        if (mts__session_min_peer_changed(s, i, since) &&
+            mts_session_min_peer_at(&mp, s, i) == 0)
+            rc = emit_min_put(cx, &mp, count_emit, &c);
+    }
+    /* The sessions row last, when the scalars changed (or a granular
+     * write touched them). */
+    if (!rc && (d->scalars || mts__session_scalars_changed(s, since)))
+        rc = emit_session_put(cx, s, count_emit, &c);
+    *count = c.n;
+    return rc;
+}
+
+int
+mts__sql_emit_rev(const mts__sql_ctx *cx, mts__sql_emit_fn emit, void *payload)
+{
+    mts__sqlv p[2];
+    p[0] = v_int(cx->rev);
+    p[1] = v_text(cx->name);
+    EMIT(MTS__SQL_SESSION_SET_REV, p);
+    return 0;
+}
+
+int
+mts__sql_emit_update(const mts__sql_ctx *cx,
                      const mts_update_change *c,
                      mts__sql_emit_fn emit,
                      void *payload)
 {
+    const char *name = cx->name;
     int rc;
     switch (c->kind) {
     case MTS_UPDATE_PRIMARY: {
-        mts__sqlv p[4];
+        mts__sqlv p[5];
         p[0] = v_text(name);
         p[1] = v_int(c->state.pts);
         p[2] = v_int(c->state.date);
         p[3] = v_int(c->state.seq);
+        p[4] = v_int(cx->rev);
         EMIT(MTS__SQL_SESSION_SET_PRIMARY, p);
         return 0;
     }
     case MTS_UPDATE_SECONDARY: {
-        mts__sqlv p[2];
+        mts__sqlv p[3];
         p[0] = v_text(name);
         p[1] = v_int(c->state.qts);
+        p[2] = v_int(cx->rev);
         EMIT(MTS__SQL_SESSION_SET_SECONDARY, p);
         return 0;
     }
     case MTS_UPDATE_CHANNEL:
-        if ((rc = emit_name(MTS__SQL_SESSION_ENSURE, name, emit, payload)))
+        if ((rc = emit_ensure(cx, emit, payload)))
             return rc;
-        return emit_channel_put(name, c->channel_id, c->channel_pts, emit,
+        return emit_channel_put(cx, c->channel_id, c->channel_pts, emit,
                                 payload);
     case MTS_UPDATE_ALL: {
-        mts__sqlv p[5];
+        mts__sqlv p[6];
         p[0] = v_text(name);
         p[1] = v_int(c->state.pts);
         p[2] = v_int(c->state.qts);
         p[3] = v_int(c->state.date);
         p[4] = v_int(c->state.seq);
+        p[5] = v_int(cx->rev);
         EMIT(MTS__SQL_SESSION_SET_STATE, p);
         if ((rc = emit_name(MTS__SQL_CHANNEL_DEL_ALL, name, emit, payload)))
             return rc;
         for (size_t i = 0; i < c->channel_count; i++)
-            if ((rc = emit_channel_put(name, c->channels[i].channel_id,
+            if ((rc = emit_channel_put(cx, c->channels[i].channel_id,
                                        c->channels[i].pts, emit, payload)))
                 return rc;
         return 0;
@@ -609,50 +1135,74 @@ mts__sql_emit_update(const char *name,
 }
 
 int
-mts__sql_emit_dc(const char *name,
+mts__sql_emit_dc(const mts__sql_ctx *cx,
                  const mts_dc *dc,
                  mts__sql_emit_fn emit,
                  void *payload)
 {
-    int rc = emit_name(MTS__SQL_SESSION_ENSURE, name, emit, payload);
-    return rc != 0 ? rc : emit_dc_put(name, dc, emit, payload);
+    int rc = emit_ensure(cx, emit, payload);
+    return rc != 0 ? rc : emit_dc_put(cx, dc, emit, payload);
 }
 
 int
-mts__sql_emit_peer(const char *name,
+mts__sql_emit_peer(const mts__sql_ctx *cx,
                    const mts_peer *p,
                    mts__sql_emit_fn emit,
                    void *payload)
 {
-    int rc = emit_name(MTS__SQL_SESSION_ENSURE, name, emit, payload);
-    return rc != 0 ? rc : emit_peer_put(name, p, emit, payload);
+    int rc = emit_ensure(cx, emit, payload);
+    return rc != 0 ? rc : emit_peer_put(cx, p, emit, payload);
 }
 
 int
-mts__sql_emit_home(const char *name,
+mts__sql_emit_home(const mts__sql_ctx *cx,
                    int32_t dc_id,
                    mts__sql_emit_fn emit,
                    void *payload)
 {
-    mts__sqlv p[2];
-    p[0] = v_text(name);
+    mts__sqlv p[3];
+    p[0] = v_text(cx->name);
     p[1] = v_int(dc_id);
+    p[2] = v_int(cx->rev);
     EMIT(MTS__SQL_SESSION_SET_HOME, p);
     return 0;
 }
 
 int
-mts__sql_emit_delete(const char *name, mts__sql_emit_fn emit, void *payload)
+mts__sql_emit_delete(const mts__sql_ctx *cx,
+                     mts__sql_emit_fn emit,
+                     void *payload)
 {
     static const mts__sql_stmt order[] = {
-        MTS__SQL_DC_DEL_ALL, MTS__SQL_CHANNEL_DEL_ALL, MTS__SQL_PEER_DEL_ALL,
-        MTS__SQL_MIN_PEER_DEL_ALL, MTS__SQL_SESSION_DEL
+        MTS__SQL_DC_DEL_ALL,       MTS__SQL_CHANNEL_DEL_ALL,
+        MTS__SQL_PEER_DEL_ALL,     MTS__SQL_MIN_PEER_DEL_ALL,
+        MTS__SQL_SEAL_DEL,         MTS__SQL_SESSION_DEL
     };
     for (size_t i = 0; i < MTS__ARRAY_LEN(order); i++) {
-        int rc = emit_name(order[i], name, emit, payload);
+        int rc = emit_name(order[i], cx->name, emit, payload);
         if (rc != 0)
             return rc;
     }
+    return 0;
+}
+
+int
+mts__sql_emit_seal(const mts__sql_ctx *cx,
+                   const mts__sql_seal_row *row,
+                   mts__sql_emit_fn emit,
+                   void *payload)
+{
+    mts__sqlv p[6];
+    if (!row->present)
+        return emit_name(MTS__SQL_SEAL_DEL, cx->name, emit, payload);
+    p[0] = v_text(cx->name);
+    p[1] = v_int(row->kdf.kind);
+    p[2] = v_int(row->kdf.kind ? row->kdf.ops : 0);
+    p[3] = v_int(row->kdf.kind ? row->kdf.memkib : 0);
+    p[4] = row->kdf.kind ? v_blob(row->kdf.salt, sizeof(row->kdf.salt))
+                         : v_null();
+    p[5] = v_blob(row->check, sizeof(row->check));
+    EMIT(MTS__SQL_SEAL_PUT, p);
     return 0;
 }
 
@@ -868,14 +1418,14 @@ refused(int rc, const row_ctx *r, int filled, mts_error *err)
 
 int
 mts__sql_session_from_row(mts_session *s,
-                          const char *name,
+                          const mts__sql_ctx *cx,
                           const mts__sqlv *c,
                           size_t ncols,
                           mts_error *err)
 {
     static const char *const key_names[] = { "name" };
     row_ctx r;
-    mts__sqlv key = v_text(name);
+    mts__sqlv key = v_text(cx->name);
     mts_update_state us = { 0, 0, 0, 0 };
     int64_t home = 0, test = 0, api = 0, uid = 0, bot = 0;
     int has_api = 0, has_uid = 0, rc;
@@ -905,7 +1455,28 @@ mts__sql_session_from_row(mts_session *s,
         return bad(err, &r, "user_is_bot", "1 while user_id is NULL");
     {
         const mts__sqlv *t = &c[MTS__SQL_SESSION_COL_FUTURE_TOKEN];
-        if (t->type == MTS__SQL_BLOB) {
+        if (t->type == MTS__SQL_BLOB && cx->seal != NULL) {
+            size_t n = t->n - MTS__SQL_SEAL_OVERHEAD;
+            uint8_t *plain;
+            if (t->n <= MTS__SQL_SEAL_OVERHEAD ||
+                n > MTS_TOKEN_MAX)
+                return bad(err, &r, "future_token",
+                           "%zu bytes, not a sealed token", t->n);
+            if ((plain = mts_malloc(n)) == NULL)
+                return mts__err_oom(err);
+            if (open_value(plain, n, t->p, t->n, cx->name, "sessions", "",
+                           "future_token", cx->seal) != 0) {
+                mts_free(plain);
+                return bad(err, &r, "future_token",
+                           "the sealed value does not open (altered, or "
+                           "moved from another row or session)");
+            }
+            rc = mts_session_set_future_auth_token(s, plain, n);
+            mts__wipe(plain, n);
+            mts_free(plain);
+            if (rc != 0)
+                return mts__err_oom(err);
+        } else if (t->type == MTS__SQL_BLOB) {
             if (t->n == 0 || t->n > MTS_TOKEN_MAX)
                 return bad(err, &r, "future_token", "%zu bytes, expected 1..%d",
                            t->n, MTS_TOKEN_MAX);
@@ -928,10 +1499,13 @@ mts__sql_session_from_row(mts_session *s,
 
 int
 mts__sql_dc_from_row(mts_session *s,
+                     const mts__sql_ctx *cx,
                      const mts__sqlv *c,
                      size_t ncols,
                      mts_error *err)
 {
+    uint8_t key_plain[MTS_AUTH_KEY_SIZE], salt_plain[8];
+    char rowkey[64];
     static const char *const key_names[] = { "dc_id", "flags", "family" };
     row_ctx r;
     mts_dc dc = MTS_DC_INIT;
@@ -971,12 +1545,39 @@ mts__sql_dc_from_row(mts_session *s,
                    (unsigned)dc.ip.family, (long long)family);
     if ((rc = col_int(&port, &c[MTS__SQL_DC_COL_PORT], 1, 65535, &r, "port",
                       err)) ||
-        (rc = col_int(&dc.server_salt, &c[MTS__SQL_DC_COL_SERVER_SALT],
-                      INT64_MIN, INT64_MAX, &r, "server_salt", err)) ||
         (rc = col_int32(&dc.time_offset, &c[MTS__SQL_DC_COL_TIME_OFFSET], &r,
                         "time_offset", err)))
         return rc;
-    if (key->type == MTS__SQL_BLOB) {
+    if (cx->seal != NULL) {
+        /* sealed: the salt and the key open only in this row */
+        const mts__sqlv *salt = &c[MTS__SQL_DC_COL_SERVER_SALT];
+        dc_rowkey(rowkey, sizeof(rowkey), dc_id, flags, family);
+        if (salt->type != MTS__SQL_BLOB)
+            return bad(err, &r, "server_salt", "%s, expected a sealed value",
+                       type_name(salt->type));
+        if (open_value(salt_plain, sizeof(salt_plain), salt->p, salt->n,
+                       cx->name, "dcs", rowkey, "server_salt", cx->seal) != 0)
+            return bad(err, &r, "server_salt",
+                       "the sealed value does not open (altered, or moved "
+                       "from another row or session)");
+        dc.server_salt = (int64_t)mts__rd64(salt_plain);
+        mts__wipe(salt_plain, sizeof(salt_plain));
+        if (key->type == MTS__SQL_BLOB) {
+            if (open_value(key_plain, sizeof(key_plain), key->p, key->n,
+                           cx->name, "dcs", rowkey, "auth_key",
+                           cx->seal) != 0)
+                return bad(err, &r, "auth_key",
+                           "the sealed value does not open (altered, or "
+                           "moved from another row or session)");
+            dc.auth_key = key_plain;
+        } else if (key->type != MTS__SQL_NULL) {
+            return bad(err, &r, "auth_key", "%s, expected a sealed value or "
+                       "NULL", type_name(key->type));
+        }
+    } else if ((rc = col_int(&dc.server_salt, &c[MTS__SQL_DC_COL_SERVER_SALT],
+                             INT64_MIN, INT64_MAX, &r, "server_salt", err))) {
+        return rc;
+    } else if (key->type == MTS__SQL_BLOB) {
         if (key->n != MTS_AUTH_KEY_SIZE)
             return bad(err, &r, "auth_key", "%zu bytes, expected %d", key->n,
                        MTS_AUTH_KEY_SIZE);
@@ -988,7 +1589,9 @@ mts__sql_dc_from_row(mts_session *s,
     dc.dc_id = (int32_t)dc_id;
     dc.flags = (unsigned int)flags;
     dc.port = (uint16_t)port;
-    if ((rc = mts__put_dc(s, &dc, err)) != 0)
+    rc = mts__put_dc(s, &dc, err);
+    mts__wipe(key_plain, sizeof(key_plain));
+    if (rc != 0)
         return refused(rc, &r, 1, err);
     return 0;
 }

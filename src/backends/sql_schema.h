@@ -27,6 +27,17 @@
  * the database as mtsession's (docs/SQL.md). mts__sql_schema_check decides
  * what to do with a database from those two numbers.
  *
+ * Revisions: every write of a session stamps its sessions row with a new
+ * random `rev`. A handle that remembers the rev it wrote or read can tell,
+ * inside its next write transaction, whether anyone else wrote the session
+ * since, and only then trusts its record of what it stored (incremental
+ * saves, mts__sql_emit_delta).
+ *
+ * Sealed columns: with a secret, dcs.auth_key, dcs.server_salt and
+ * sessions.future_token hold XChaCha20-Poly1305 ciphertext whose associated
+ * data names the session, table, row key and column, and the seal table
+ * holds the key derivation and a key check value (mts__sql_seal_*).
+ *
  * Everything here is constant data or pure functions: thread-safe.
  */
 #ifndef MTSESSION_SQL_SCHEMA_H
@@ -38,7 +49,7 @@
 #include "internal.h"
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define MTS__SQL_SCHEMA_VERSION 1
+#define MTS__SQL_SCHEMA_VERSION 2
 /* PRAGMA application_id of an mtsession database: "MTSS" (0x4D545353). */
 #define MTS__SQL_APPLICATION_ID 1297371987
 /* Longest session name, in bytes. */
@@ -88,18 +99,34 @@ typedef enum mts__sql_stmt {
     MTS__SQL_GET_APPLICATION_ID, /* -> application_id */
     MTS__SQL_GET_USER_VERSION,   /* -> user_version */
     MTS__SQL_COUNT_OBJECTS,      /* -> number of rows in sqlite_master */
+    MTS__SQL_DATA_VERSION, /* -> PRAGMA data_version (SQLite only: changes
+                              when another connection commits) */
     /* sessions */
     MTS__SQL_SESSION_GET,      /* (name) -> MTS__SQL_SESSION_COL_* */
     MTS__SQL_SESSION_LIST,     /* () -> name, in name order */
-    MTS__SQL_SESSION_ENSURE,   /* (name): create an empty session if absent */
+    MTS__SQL_SESSION_ENSURE,   /* (name, rev): create an empty session if
+                                  absent, else set its rev */
     MTS__SQL_SESSION_PUT,      /* (name, home_dc, test_mode, api_id, user_id,
                                   user_is_bot, future_token, pts, qts, date,
-                                  seq): upsert every column */
-    MTS__SQL_SESSION_SET_HOME, /* (name, home_dc): upsert */
-    MTS__SQL_SESSION_SET_PRIMARY,   /* (name, pts, date, seq): upsert */
-    MTS__SQL_SESSION_SET_SECONDARY, /* (name, qts): upsert */
-    MTS__SQL_SESSION_SET_STATE,     /* (name, pts, qts, date, seq): upsert */
+                                  seq, rev): upsert every column */
+    MTS__SQL_SESSION_SET_HOME, /* (name, home_dc, rev): upsert */
+    MTS__SQL_SESSION_SET_PRIMARY,   /* (name, pts, date, seq, rev): upsert */
+    MTS__SQL_SESSION_SET_SECONDARY, /* (name, qts, rev): upsert */
+    MTS__SQL_SESSION_SET_STATE,     /* (name, pts, qts, date, seq, rev) */
     MTS__SQL_SESSION_DEL,           /* (name) */
+    MTS__SQL_SESSION_REV,           /* (name) -> rev */
+    MTS__SQL_SESSION_SET_REV,       /* (rev, name) */
+    /* Fail (a NOT NULL constraint) unless the session's row has this rev:
+     * the first step of a libSQL batch that relies on it. */
+    MTS__SQL_GUARD_REV, /* (name, rev) */
+    /* Fail unless the session's seal check value is this one (NULL: the
+     * session has no seal row). */
+    MTS__SQL_GUARD_SEAL, /* (session, check_value) */
+    /* seal */
+    MTS__SQL_SEAL_GET, /* (session) -> MTS__SQL_SEAL_COL_* */
+    MTS__SQL_SEAL_PUT, /* (session, kdf, opslimit, memlimit, salt,
+                          check_value): upsert */
+    MTS__SQL_SEAL_DEL, /* (session) */
     /* DC table */
     MTS__SQL_DC_LIST,    /* (session) -> MTS__SQL_DC_COL_* */
     MTS__SQL_DC_KEYS,    /* (session) -> dc_id, flags, family */
@@ -147,6 +174,16 @@ enum {
     MTS__SQL_SESSION_NCOLS
 };
 
+/* Columns of MTS__SQL_SEAL_GET. */
+enum {
+    MTS__SQL_SEAL_COL_KDF,
+    MTS__SQL_SEAL_COL_OPSLIMIT,
+    MTS__SQL_SEAL_COL_MEMLIMIT,
+    MTS__SQL_SEAL_COL_SALT,
+    MTS__SQL_SEAL_COL_CHECK,
+    MTS__SQL_SEAL_NCOLS
+};
+
 /* Columns of MTS__SQL_DC_LIST. */
 enum {
     MTS__SQL_DC_COL_DC_ID,
@@ -189,7 +226,7 @@ enum {
 };
 
 /* The largest number of parameters any statement takes. */
-#define MTS__SQL_MAX_PARAMS 11
+#define MTS__SQL_MAX_PARAMS 12
 
 /* ---- schema versions and migrations ------------------------------------ */
 
@@ -240,7 +277,58 @@ int mts__sql_schema_check(mts__sql_schema_action *out,
  * without control characters), else MTS_EINVAL naming the problem. */
 int mts__sql_check_name(const char *name, mts_error *err);
 
+/* ---- sealed columns ---------------------------------------------------- */
+
+/* A sealed value: version byte 1, a 24-byte random nonce, the ciphertext
+ * and the 16-byte Poly1305 tag. */
+#define MTS__SQL_SEAL_OVERHEAD (1 + 24 + 16)
+/* The key check value: a sealed constant of this many bytes. */
+#define MTS__SQL_CHECK_SIZE (MTS__SQL_SEAL_OVERHEAD + 22)
+
+/* The column key of one session, opened from its seal row. */
+typedef struct mts__sql_seal {
+    uint8_t key[32];
+} mts__sql_seal;
+
+/* A session's seal row, checked. */
+typedef struct mts__sql_seal_row {
+    int present; /* 0: the session is not sealed (no row) */
+    mts__kdf kdf;
+    uint8_t check[MTS__SQL_CHECK_SIZE];
+} mts__sql_seal_row;
+
+/* The SEAL_GET row (NULL cols: none) as a seal row. MTS_ECORRUPT for a row
+ * that is not one (named: table seal, column), MTS_EVERSION for an
+ * unknown kdf. */
+int mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
+                           const mts__sqlv *cols, size_t ncols,
+                           mts_error *err);
+/* Whether two seal rows are the same (both absent, or the same bytes). */
+int mts__sql_seal_row_same(const mts__sql_seal_row *a,
+                           const mts__sql_seal_row *b);
+/*
+ * Open a present seal row with `secret`: derive the column key and check it
+ * against the row's check value. MTS_EENCRYPTED when secret is NULL,
+ * MTS_EBADKEY when it does not open the check value (or is of the other
+ * kind), and the errors of mts__secret_subkey. The message names the
+ * session.
+ */
+int mts__sql_seal_open(mts__sql_seal *out, const mts__sql_seal_row *row,
+                       const char *name, mts_secret *secret, mts_error *err);
+/* A new seal for session `name` under `secret`: a kdf (fresh salt for a
+ * passphrase), its column key and check value, to be stored with
+ * mts__sql_emit_seal_put. Returns 0 or the errors of mts__secret_subkey. */
+int mts__sql_seal_new(mts__sql_seal *out, mts__sql_seal_row *row,
+                      const char *name, mts_secret *secret, mts_error *err);
+
 /* ---- model -> SQL ------------------------------------------------------ */
+
+/* What every emitter writes with. */
+typedef struct mts__sql_ctx {
+    const char *name;          /* the session's name */
+    int64_t rev;               /* stamped on the sessions row by each write */
+    const mts__sql_seal *seal; /* NULL: secret columns in clear */
+} mts__sql_ctx;
 
 /*
  * Receives one statement of a sequence with its parameters (borrowed for
@@ -252,19 +340,63 @@ typedef int (*mts__sql_emit_fn)(mts__sql_stmt stmt,
                                 size_t nparams,
                                 void *payload);
 
-/* For mts__sql_emit_save / mts__sql_emit_update: before the rows of a
- * table, delete all of the session's rows in it (a full replacement that
- * needs no read). Without it the caller deletes the rows the snapshot does
- * not have itself (the SQLite backend reads the keys and deletes only
- * those), and the emitted upserts leave unchanged rows unwritten. */
+/* For mts__sql_emit_save: before the rows of a table, delete all of the
+ * session's rows in it (a full replacement that needs no read). Without
+ * it the caller deletes the rows the snapshot does not have itself (the
+ * SQLite backend reads the keys and deletes only those), and the emitted
+ * upserts leave unchanged rows unwritten. */
 #define MTS__SQL_EMIT_REPLACE 1u
+/* For mts__sql_emit_save: only the rows that hold secret columns (the
+ * sessions row and the DC rows), to seal or re-seal a stored session. */
+#define MTS__SQL_EMIT_SECRETS 2u
 
-/* A whole snapshot: SESSION_PUT, then DCs, channels, peers, min peers. */
-int mts__sql_emit_save(const char *name,
+/* A whole snapshot: SESSION_PUT, then DCs, channels, peers, min peers.
+ * Also MTS_ENOMEM (a sealed token needs a buffer). */
+int mts__sql_emit_save(const mts__sql_ctx *cx,
                        const mts_session *s,
                        unsigned int flags,
                        mts__sql_emit_fn emit,
                        void *payload);
+
+/* A row written by a granular change (table: MTS__REMOVED_DC, _CHANNEL or
+ * _PEER; the key as in mts__removal). */
+typedef struct mts__sql_touched {
+    int64_t id;
+    uint8_t table;
+    uint8_t k1, k2;
+} mts__sql_touched;
+
+/* What a handle knows changed in the store since its last save or load
+ * besides the session's own changes: rows its granular writes touched. */
+typedef struct mts__sql_delta {
+    uint64_t since;    /* the session's generation at that save or load */
+    int scalars;       /* the sessions row was written */
+    int all_channels;  /* the channel rows were replaced */
+    const mts__sql_touched *touched;
+    size_t ntouched;
+} mts__sql_delta;
+
+/*
+ * Only what differs from the store, which held the snapshot of generation
+ * d->since plus the touched rows (mts__session_delta_ok(s, d->since) must
+ * hold): deletes for logged removals and for touched rows the snapshot
+ * lacks, upserts for changed and touched records, and SESSION_PUT when the
+ * scalars changed or were touched. *count receives the number of
+ * statements (0: the store already holds the snapshot). The caller stamps
+ * the new rev (mts__sql_emit_rev) once anything was written.
+ */
+int mts__sql_emit_delta(const mts__sql_ctx *cx,
+                        const mts_session *s,
+                        const mts__sql_delta *d,
+                        size_t *count,
+                        mts__sql_emit_fn emit,
+                        void *payload);
+
+/* SESSION_SET_REV: stamp cx->rev after a save or re-seal that wrote rows
+ * (SESSION_PUT leaves an unchanged sessions row, rev included, alone). */
+int mts__sql_emit_rev(const mts__sql_ctx *cx,
+                      mts__sql_emit_fn emit,
+                      void *payload);
 
 /*
  * One update-state change (validated by the caller): PRIMARY, SECONDARY
@@ -273,29 +405,35 @@ int mts__sql_emit_save(const char *name,
  * always behaves as with MTS__SQL_EMIT_REPLACE). Values are stored as
  * given, never max()-ed.
  */
-int mts__sql_emit_update(const char *name,
+int mts__sql_emit_update(const mts__sql_ctx *cx,
                          const mts_update_change *c,
                          mts__sql_emit_fn emit,
                          void *payload);
 
 /* SESSION_ENSURE then DC_PUT. */
-int mts__sql_emit_dc(const char *name,
+int mts__sql_emit_dc(const mts__sql_ctx *cx,
                      const mts_dc *dc,
                      mts__sql_emit_fn emit,
                      void *payload);
 /* SESSION_ENSURE then PEER_PUT. */
-int mts__sql_emit_peer(const char *name,
+int mts__sql_emit_peer(const mts__sql_ctx *cx,
                        const mts_peer *p,
                        mts__sql_emit_fn emit,
                        void *payload);
 /* SESSION_SET_HOME. */
-int mts__sql_emit_home(const char *name,
+int mts__sql_emit_home(const mts__sql_ctx *cx,
                        int32_t dc_id,
                        mts__sql_emit_fn emit,
                        void *payload);
-/* Every row of the session, children first. */
-int
-mts__sql_emit_delete(const char *name, mts__sql_emit_fn emit, void *payload);
+/* Every row of the session, children first, its seal row included. */
+int mts__sql_emit_delete(const mts__sql_ctx *cx,
+                         mts__sql_emit_fn emit,
+                         void *payload);
+/* SEAL_PUT of a present row, SEAL_DEL of an absent one. */
+int mts__sql_emit_seal(const mts__sql_ctx *cx,
+                       const mts__sql_seal_row *row,
+                       mts__sql_emit_fn emit,
+                       void *payload);
 
 /* ---- SQL -> model ------------------------------------------------------ */
 
@@ -306,15 +444,18 @@ mts__sql_emit_delete(const char *name, mts__sql_emit_fn emit, void *payload);
  * the caller may prefix it with the store's name. Also MTS_ENOMEM,
  * MTS_ELIMIT (more rows than the model holds).
  *
- * mts__sql_session_from_row: the SESSION_GET row of session `name`, into
- * a session made with MTS_NEW_EMPTY.
+ * mts__sql_session_from_row: the SESSION_GET row of session cx->name, into
+ * a session made with MTS_NEW_EMPTY. With cx->seal the secret columns must
+ * be sealed values that open under it for their own row and column (one
+ * that does not: MTS_ECORRUPT, "altered or moved"); cx->rev is not used.
  */
 int mts__sql_session_from_row(mts_session *s,
-                              const char *name,
+                              const mts__sql_ctx *cx,
                               const mts__sqlv *cols,
                               size_t ncols,
                               mts_error *err);
 int mts__sql_dc_from_row(mts_session *s,
+                         const mts__sql_ctx *cx,
                          const mts__sqlv *cols,
                          size_t ncols,
                          mts_error *err);
@@ -346,8 +487,36 @@ typedef enum mts__sql_sync {
 } mts__sql_sync;
 
 /* Set the durability of an mts_sqlite_open handle. Returns 0, MTS_EINVAL
- * (not an SQLite handle), MTS_EBACKEND. For tests and tools inside the
- * project until the public API has backend options. */
+ * (not an SQLite handle), MTS_EBACKEND. (mts_sqlite_options.synchronous
+ * sets it at open.) */
 int mts__sqlite_set_sync(mts_storage *st, mts__sql_sync level, mts_error *err);
+
+/* mts_sqlite_open_ex with the store's name for messages and
+ * mts_storage_name given whole (the libSQL backend's local modes pass
+ * "libsql:<path>#<name>"). */
+int mts__sqlite_open_as(mts_storage **out,
+                        const char *path,
+                        const char *name,
+                        const mts_sqlite_options *opts,
+                        const char *display,
+                        mts_error *err);
+
+/* Save `s` replacing the session whatever its seal: its rows and seal row
+ * are deleted and the snapshot written under `secret` (NULL: in clear),
+ * which the handle uses from then on, in one transaction (a libSQL replica
+ * pulling the server's copy). */
+int mts__sqlite_replace(mts_storage *st,
+                        const mts_session *s,
+                        mts_secret *secret,
+                        mts_error *err);
+
+/* The connection behind an SQLite handle (tests: sqlite3_trace_v2), or
+ * NULL for another kind of handle. Borrowed; use under no other call. */
+struct sqlite3;
+struct sqlite3 *mts__sqlite_db(mts_storage *st);
+
+/* A random nonzero revision stamp (never 0, the value of a row no
+ * library version 2 has written yet). */
+int64_t mts__sql_new_rev(void);
 
 #endif /* MTSESSION_SQL_SCHEMA_H */

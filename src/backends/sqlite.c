@@ -6,9 +6,21 @@
  * version is PRAGMA user_version, checked and migrated at open.
  *
  * Writes: every write is one BEGIN IMMEDIATE transaction, committed or
- * rolled back as a whole. save deletes the rows the snapshot does not have
- * and upserts the rest (an unchanged row is not rewritten); granular
- * changes are single-row upserts. Values are stored exactly as given.
+ * rolled back as a whole, and stamps the session's row with a new random
+ * rev. A save of the session object this handle last saved or loaded, when
+ * nobody else wrote since (the stored rev is still the one the handle
+ * wrote or read, and PRAGMA data_version shows no other connection's
+ * commit: not even a program that edits rows without touching rev), writes
+ * only what changed since (the model's change tracking plus the rows this
+ * handle's granular changes touched);
+ * any other save reads the stored keys, deletes the rows the snapshot does
+ * not have and upserts the rest (an unchanged row is not rewritten).
+ * Granular changes are single-row upserts. Values are stored exactly as
+ * given.
+ *
+ * Sealed columns: with a secret the session's seal row is read in every
+ * transaction (a cheap key lookup); the column key is derived once per
+ * seal row and kept, wiped at free.
  *
  * Reads: load runs in one read transaction (a consistent snapshot) and
  * checks every row against the model: a bad row is MTS_ECORRUPT naming the
@@ -46,6 +58,10 @@
 /* How long a write waits for another writer before MTS_ELOCKED. */
 #define MTS__SQLITE_BUSY_MS 5000
 
+/* Rows touched by granular changes since the last save or load, kept for
+ * the next incremental save; past this the next save is a full one. */
+#define MTS__SQLITE_TOUCHED_MAX 4096
+
 typedef struct sqlite_backend {
     mts_backend parent; /* must be first */
     sqlite3 *db;
@@ -54,6 +70,23 @@ typedef struct sqlite_backend {
     char *name;    /* the session's name */
     char *display; /* "sqlite:<path>#<name>" */
     int memory;
+    mts_secret *secret; /* borrowed; NULL: no key */
+    /* The session's seal row as last read, and its opened key. */
+    int seal_cached;
+    mts__sql_seal_row seal_row;
+    mts__sql_seal seal;
+    /* The base of incremental saves: the session object (uid) and its
+     * generation this handle last saved or loaded, the rev it left in the
+     * store, and the rows its granular changes wrote since. */
+    int base_valid;
+    uint64_t base_uid, base_gen;
+    int64_t base_rev;
+    mts__sql_touched *touched;
+    size_t ntouched, cap_touched;
+    int touched_scalars, touched_channels;
+    /* PRAGMA data_version as of this handle's last transaction */
+    int dv_known;
+    int64_t dv;
     /* busy handler state: the current wait */
     struct timespec busy_start;
     int64_t busy_waited_ms;
@@ -336,11 +369,109 @@ end_tx(sqlite_backend *b, int rc, mts_error *err)
     return rc;
 }
 
+/* ---- small reads ------------------------------------------------------- */
+
+static mts__sqlv
+name_param(const sqlite_backend *b)
+{
+    mts__sqlv v = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
+    return v;
+}
+
+typedef struct int_row {
+    int found;
+    int64_t v;
+} int_row;
+
+static int
+row_int(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
+{
+    int_row *x = payload;
+    (void)err;
+    if (n >= 1 && c[0].type == MTS__SQL_INT) {
+        x->found = 1;
+        x->v = c[0].i;
+    }
+    return 0;
+}
+
+/* The session's rev; *found 0 when it has no row. */
+static int
+read_rev(sqlite_backend *b, int *found, int64_t *rev, mts_error *err)
+{
+    mts__sqlv key = name_param(b);
+    int_row x = { 0, 0 };
+    int rc = run(b, MTS__SQL_SESSION_REV, &key, 1, row_int, &x, err);
+    *found = x.found;
+    *rev = x.v;
+    return rc;
+}
+
+typedef struct seal_read {
+    sqlite_backend *b;
+    mts__sql_seal_row row;
+    int seen;
+} seal_read;
+
+static int
+row_seal(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
+{
+    seal_read *x = payload;
+    x->seen = 1;
+    return mts__sql_seal_row_from(&x->row, x->b->name, c, n, err);
+}
+
+/*
+ * Inside a transaction: the seal the session's secret columns use now,
+ * *out NULL when it has no seal row. A sealed session needs the handle's
+ * secret (MTS_EENCRYPTED without one, MTS_EBADKEY when it does not open
+ * the check value). The key is derived only when the row differs from the
+ * one last seen.
+ */
+static int
+seal_current(sqlite_backend *b, const mts__sql_seal **out, mts_error *err)
+{
+    mts__sqlv key = name_param(b);
+    seal_read x;
+    mts__sql_seal seal;
+    int rc;
+    memset(&x, 0, sizeof(x));
+    x.b = b;
+    *out = NULL;
+    if ((rc = run(b, MTS__SQL_SEAL_GET, &key, 1, row_seal, &x, err)) != 0) {
+        if (rc == MTS_ECORRUPT || rc == MTS_EVERSION)
+            mts__err_prefix(err, "%s", b->display);
+        return rc;
+    }
+    if (!x.row.present) {
+        b->seal_row = x.row;
+        b->seal_cached = 1;
+        return 0;
+    }
+    if (b->seal_cached && b->seal_row.present &&
+        mts__sql_seal_row_same(&x.row, &b->seal_row)) {
+        *out = &b->seal;
+        return 0;
+    }
+    b->seal_cached = 0;
+    if ((rc = mts__sql_seal_open(&seal, &x.row, b->name, b->secret, err))) {
+        mts__err_prefix(err, "%s", b->display);
+        return rc;
+    }
+    b->seal = seal;
+    b->seal_row = x.row;
+    b->seal_cached = 1;
+    mts__wipe(&seal, sizeof(seal));
+    *out = &b->seal;
+    return 0;
+}
+
 /* ---- load -------------------------------------------------------------- */
 
 typedef struct load_ctx {
     sqlite_backend *b;
     mts_session *s;
+    const mts__sql_ctx *cx;
     int found;
 } load_ctx;
 
@@ -351,13 +482,14 @@ row_session(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
     if (x->found)
         return mts__err(err, MTS_ECORRUPT, "table sessions: name repeated");
     x->found = 1;
-    return mts__sql_session_from_row(x->s, x->b->name, c, n, err);
+    return mts__sql_session_from_row(x->s, x->cx, c, n, err);
 }
 
 static int
 row_dc(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
 {
-    return mts__sql_dc_from_row(((load_ctx *)payload)->s, c, n, err);
+    load_ctx *x = payload;
+    return mts__sql_dc_from_row(x->s, x->cx, c, n, err);
 }
 
 static int
@@ -378,19 +510,18 @@ row_min_peer(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
     return mts__sql_min_peer_from_row(((load_ctx *)payload)->s, c, n, err);
 }
 
-static mts__sqlv
-name_param(const sqlite_backend *b)
-{
-    mts__sqlv v = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
-    return v;
-}
-
+/* Read the session inside the current transaction (MTS_ENOTFOUND when it
+ * has no sessions row), its secret columns opened with `seal`. */
 static int
-sq_load(mts_session **out, mts_backend *be, mts_error *err)
+load_rows(sqlite_backend *b,
+          const mts__sql_seal *seal,
+          mts_session **out,
+          int64_t *rev,
+          mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
     mts__sqlv key = name_param(b);
-    load_ctx x = { b, NULL, 0 };
+    mts__sql_ctx cx = { b->name, 0, seal };
+    load_ctx x = { b, NULL, &cx, 0 };
     static const struct {
         mts__sql_stmt stmt;
         row_fn fn;
@@ -400,29 +531,95 @@ sq_load(mts_session **out, mts_backend *be, mts_error *err)
         { MTS__SQL_PEER_LIST, row_peer },
         { MTS__SQL_MIN_PEER_LIST, row_min_peer },
     };
-    int rc;
+    int found = 0, rc;
 
     if (mts_session_new(&x.s, MTS_NEW_EMPTY) != 0)
         return mts__err_oom(err);
-    rc = run0(b, MTS__SQL_BEGIN_READ, err);
-    if (rc == 0)
-        rc = run(b, MTS__SQL_SESSION_GET, &key, 1, row_session, &x, err);
+    rc = run(b, MTS__SQL_SESSION_GET, &key, 1, row_session, &x, err);
     if (rc == 0 && !x.found)
         rc = MTS_ENOTFOUND;
+    if (rc == 0)
+        rc = read_rev(b, &found, rev, err);
     for (size_t i = 0; rc == 0 && i < MTS__ARRAY_LEN(tables); i++)
         rc = run(b, tables[i].stmt, &key, 1, tables[i].fn, &x, err);
     if (rc == MTS_ECORRUPT && err != NULL && err->native == 0)
         mts__err_prefix(err, "%s", b->display);
+    if (rc != 0) {
+        mts_session_free(x.s);
+        return rc;
+    }
+    *out = x.s;
+    return 0;
+}
+
+static void
+forget_base(sqlite_backend *b)
+{
+    b->base_valid = 0;
+    b->ntouched = 0;
+    b->touched_scalars = 0;
+    b->touched_channels = 0;
+}
+
+/* Inside a transaction: if another connection committed since this
+ * handle's last transaction (it may have written the session, with or
+ * without a new rev), the base no longer describes the store. */
+static int
+check_others(sqlite_backend *b, mts_error *err)
+{
+    int_row x = { 0, 0 };
+    int rc = run(b, MTS__SQL_DATA_VERSION, NULL, 0, row_int, &x, err);
+    if (rc != 0)
+        return rc;
+    if (!b->dv_known || !x.found || x.v != b->dv)
+        forget_base(b);
+    b->dv_known = x.found;
+    b->dv = x.v;
+    return 0;
+}
+
+/* The store now holds `s` as of its current generation, with `rev`. */
+static void
+set_base(sqlite_backend *b, const mts_session *s, int64_t rev)
+{
+    forget_base(b);
+    mts__session_mark(s, &b->base_uid, &b->base_gen);
+    b->base_rev = rev;
+    b->base_valid = 1;
+}
+
+static int
+sq_load(mts_session **out, mts_backend *be, mts_error *err)
+{
+    sqlite_backend *b = (sqlite_backend *)be;
+    const mts__sql_seal *seal = NULL;
+    mts_session *s = NULL;
+    int64_t rev = 0;
+    int found = 1;
+    int rc = run0(b, MTS__SQL_BEGIN_READ, err);
+    if (rc == 0)
+        rc = check_others(b, err);
+    if (rc == 0)
+        rc = read_rev(b, &found, &rev, err);
+    if (rc == 0 && !found)
+        rc = MTS_ENOTFOUND;
+    if (rc == 0)
+        rc = seal_current(b, &seal, err);
+    if (rc == 0)
+        rc = load_rows(b, seal, &s, &rev, err);
     /* A read transaction: end it either way; COMMIT only releases it. */
     if (!sqlite3_get_autocommit(b->db))
         (void)run0(b, MTS__SQL_COMMIT, NULL);
     if (!sqlite3_get_autocommit(b->db))
         (void)run0(b, MTS__SQL_ROLLBACK, NULL);
     if (rc != 0) {
-        mts_session_free(x.s);
+        /* a store that does not load (a damaged row, a seal that does not
+         * open): the next save writes everything, repairing it */
+        forget_base(b);
         return rc;
     }
-    *out = x.s;
+    set_base(b, s, rev);
+    *out = s;
     return 0;
 }
 
@@ -584,14 +781,11 @@ delete_stale(sqlite_backend *b,
     return rc;
 }
 
+/* Delete the rows the snapshot lacks from every table (the full save). */
 static int
-sq_save(mts_backend *be, const mts_session *s, mts_error *err)
+delete_all_stale(sqlite_backend *b, const mts_session *s, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
-    emit_ctx x = { b, err };
-    int rc = begin_write(b, err);
-    if (rc == 0)
-        rc = delete_stale(b, s, MTS__SQL_DC_KEYS, stale_dc, MTS__SQL_DC_DEL, 3,
+    int rc = delete_stale(b, s, MTS__SQL_DC_KEYS, stale_dc, MTS__SQL_DC_DEL, 3,
                           MTS__SQL_DC_DEL_ALL, err);
     if (rc == 0)
         rc = delete_stale(b, s, MTS__SQL_CHANNEL_LIST, stale_channel,
@@ -604,9 +798,98 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
         rc = delete_stale(b, s, MTS__SQL_MIN_PEER_LIST, stale_min_peer,
                           MTS__SQL_MIN_PEER_DEL, 1, MTS__SQL_MIN_PEER_DEL_ALL,
                           err);
+    return rc;
+}
+
+/* A new seal for this handle's session and the SEAL_PUT of its row. */
+static int
+seal_create(sqlite_backend *b,
+            mts__sql_seal *seal,
+            mts__sql_seal_row *row,
+            mts_error *err)
+{
+    emit_ctx x = { b, err };
+    mts__sql_ctx cx = { b->name, 0, NULL };
+    int rc = mts__sql_seal_new(seal, row, b->name, b->secret, err);
     if (rc == 0)
-        rc = mts__sql_emit_save(b->name, s, 0, emit_run, &x);
-    return end_tx(b, rc, err);
+        rc = mts__sql_emit_seal(&cx, row, emit_run, &x);
+    return rc;
+}
+
+/* Keep a new seal row as the handle's current one. */
+static void
+seal_adopt(sqlite_backend *b, const mts__sql_seal *seal,
+           const mts__sql_seal_row *row)
+{
+    b->seal = *seal;
+    b->seal_row = *row;
+    b->seal_cached = 1;
+}
+
+static int
+sq_save(mts_backend *be, const mts_session *s, mts_error *err)
+{
+    sqlite_backend *b = (sqlite_backend *)be;
+    emit_ctx x = { b, err };
+    const mts__sql_seal *seal = NULL;
+    mts__sql_seal fresh;
+    mts__sql_seal_row fresh_row;
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
+    uint64_t uid, gen;
+    int64_t cur_rev = 0;
+    sqlite3_int64 changes;
+    int found = 0, convert = 0, incremental = 0, written = 0;
+    size_t count = 0;
+    int rc = begin_write(b, err);
+
+    mts__session_mark(s, &uid, &gen);
+    if (rc == 0)
+        rc = check_others(b, err);
+    if (rc == 0)
+        rc = seal_current(b, &seal, err);
+    if (rc == 0)
+        rc = read_rev(b, &found, &cur_rev, err);
+    /* A handle with a secret seals a session that is not sealed yet: a
+     * full save that writes every secret column under a new seal. */
+    if (rc == 0 && seal == NULL && b->secret != NULL) {
+        convert = 1;
+        if ((rc = seal_create(b, &fresh, &fresh_row, err)) == 0)
+            seal = &fresh;
+    }
+    cx.seal = seal;
+    incremental = rc == 0 && !convert && b->base_valid && found &&
+                  b->base_uid == uid && b->base_rev == cur_rev &&
+                  mts__session_delta_ok(s, b->base_gen);
+    changes = sqlite3_total_changes64(b->db);
+    if (incremental) {
+        mts__sql_delta d = { b->base_gen, b->touched_scalars,
+                             b->touched_channels, b->touched, b->ntouched };
+        rc = mts__sql_emit_delta(&cx, s, &d, &count, emit_run, &x);
+    } else if (rc == 0) {
+        rc = delete_all_stale(b, s, err);
+        if (rc == 0)
+            rc = mts__sql_emit_save(&cx, s, 0, emit_run, &x);
+    }
+    /* a new rev exactly when a row changed: a save of what is stored
+     * already writes nothing */
+    written = sqlite3_total_changes64(b->db) != changes;
+    if (rc == 0 && written)
+        rc = mts__sql_emit_rev(&cx, emit_run, &x);
+    if (rc == MTS_ENOMEM)
+        rc = mts__err_oom(err);
+    rc = end_tx(b, rc, err);
+    if (rc != 0) {
+        /* rolled back: what the store holds is no longer known here */
+        forget_base(b);
+        b->seal_cached = 0;
+    } else {
+        if (convert)
+            seal_adopt(b, &fresh, &fresh_row);
+        set_base(b, s, written ? cx.rev : cur_rev);
+    }
+    if (convert)
+        mts__wipe(&fresh, sizeof(fresh));
+    return rc;
 }
 
 /* ---- delete and granular changes --------------------------------------- */
@@ -616,54 +899,195 @@ sq_del(mts_backend *be, mts_error *err)
 {
     sqlite_backend *b = (sqlite_backend *)be;
     emit_ctx x = { b, err };
+    mts__sql_ctx cx = { b->name, 0, NULL };
     int rc = begin_write(b, err);
     if (rc == 0)
-        rc = mts__sql_emit_delete(b->name, emit_run, &x);
-    return end_tx(b, rc, err);
+        rc = mts__sql_emit_delete(&cx, emit_run, &x);
+    rc = end_tx(b, rc, err);
+    forget_base(b);
+    b->seal_cached = 0;
+    return rc;
+}
+
+/*
+ * Seal a stored session that is not sealed yet (inside the transaction):
+ * its secret columns are read in clear and written under a new seal.
+ */
+static int
+seal_convert(sqlite_backend *b,
+             mts__sql_seal *seal,
+             mts__sql_seal_row *row,
+             mts_error *err)
+{
+    emit_ctx x = { b, err };
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), seal };
+    mts_session *s = NULL;
+    int64_t rev;
+    int rc = seal_create(b, seal, row, err);
+    if (rc != 0)
+        return rc;
+    rc = load_rows(b, NULL, &s, &rev, err);
+    if (rc == MTS_ENOTFOUND)
+        return 0; /* nothing stored: the seal row is all it takes */
+    if (rc == 0)
+        rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, emit_run, &x);
+    if (rc == 0)
+        rc = mts__sql_emit_rev(&cx, emit_run, &x);
+    mts_session_free(s);
+    return rc;
+}
+
+/* Remember a row a granular change wrote, for the next incremental save;
+ * when the list is full the next save is a full one. */
+static void
+touch_row(sqlite_backend *b, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
+{
+    mts__sql_touched *t;
+    if (b->ntouched == b->cap_touched) {
+        size_t cap = b->cap_touched ? b->cap_touched * 2 : 16;
+        void *p = NULL;
+        if (cap <= MTS__SQLITE_TOUCHED_MAX)
+            p = mts__reallocarray(b->touched, cap, sizeof(*b->touched));
+        if (p == NULL) {
+            forget_base(b);
+            return;
+        }
+        b->touched = p;
+        b->cap_touched = cap;
+    }
+    t = &b->touched[b->ntouched++];
+    t->table = table;
+    t->id = id;
+    t->k1 = k1;
+    t->k2 = k2;
+}
+
+/* One granular change: what to emit, and the row it touches. */
+typedef struct granular_op {
+    enum { G_UPDATE, G_DC, G_HOME, G_PEER } kind;
+    const mts_update_change *change;
+    const mts_dc *dc;
+    const mts_peer *peer;
+    int32_t home;
+} granular_op;
+
+static int
+emit_granular(const mts__sql_ctx *cx, const granular_op *op, emit_ctx *x)
+{
+    switch (op->kind) {
+    case G_UPDATE:
+        return mts__sql_emit_update(cx, op->change, emit_run, x);
+    case G_DC:
+        return mts__sql_emit_dc(cx, op->dc, emit_run, x);
+    case G_HOME:
+        return mts__sql_emit_home(cx, op->home, emit_run, x);
+    case G_PEER:
+        return mts__sql_emit_peer(cx, op->peer, emit_run, x);
+    }
+    return MTS_EINVAL;
+}
+
+static void
+note_granular(sqlite_backend *b, const granular_op *op)
+{
+    switch (op->kind) {
+    case G_UPDATE:
+        if (op->change->kind == MTS_UPDATE_CHANNEL) {
+            touch_row(b, MTS__REMOVED_CHANNEL, op->change->channel_id, 0, 0);
+        } else {
+            b->touched_scalars = 1;
+            if (op->change->kind == MTS_UPDATE_ALL)
+                b->touched_channels = 1;
+        }
+        break;
+    case G_DC:
+        touch_row(b, MTS__REMOVED_DC, op->dc->dc_id, (uint8_t)op->dc->flags,
+                  op->dc->ip.family);
+        break;
+    case G_HOME:
+        b->touched_scalars = 1;
+        break;
+    case G_PEER:
+        touch_row(b, MTS__REMOVED_PEER, op->peer->id, (uint8_t)op->peer->kind,
+                  0);
+        break;
+    }
+}
+
+static int
+granular(sqlite_backend *b, const granular_op *op, mts_error *err)
+{
+    emit_ctx x = { b, err };
+    const mts__sql_seal *seal = NULL;
+    mts__sql_seal fresh;
+    mts__sql_seal_row fresh_row;
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
+    int convert = 0, found = 0;
+    int64_t cur_rev = 0;
+    int rc = begin_write(b, err);
+    if (rc == 0)
+        rc = check_others(b, err);
+    if (rc == 0)
+        rc = seal_current(b, &seal, err);
+    if (rc == 0 && seal == NULL && b->secret != NULL) {
+        convert = 1;
+        if ((rc = seal_convert(b, &fresh, &fresh_row, err)) == 0)
+            seal = &fresh;
+    }
+    /* Still the store this handle's base describes? */
+    if (rc == 0 && b->base_valid) {
+        rc = read_rev(b, &found, &cur_rev, err);
+        if (rc == 0 && (!found || cur_rev != b->base_rev))
+            forget_base(b);
+    }
+    cx.seal = seal;
+    if (rc == 0)
+        rc = emit_granular(&cx, op, &x);
+    if (rc == MTS_ENOMEM)
+        rc = mts__err_oom(err);
+    rc = end_tx(b, rc, err);
+    if (rc != 0) {
+        forget_base(b);
+        b->seal_cached = 0;
+    } else {
+        if (convert)
+            seal_adopt(b, &fresh, &fresh_row);
+        if (b->base_valid) {
+            b->base_rev = cx.rev;
+            note_granular(b, op);
+        }
+    }
+    if (convert)
+        mts__wipe(&fresh, sizeof(fresh));
+    return rc;
 }
 
 static int
 sq_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
-    emit_ctx x = { b, err };
-    int rc = begin_write(b, err);
-    if (rc == 0)
-        rc = mts__sql_emit_update(b->name, c, emit_run, &x);
-    return end_tx(b, rc, err);
+    granular_op op = { G_UPDATE, c, NULL, NULL, 0 };
+    return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
-    emit_ctx x = { b, err };
-    int rc = begin_write(b, err);
-    if (rc == 0)
-        rc = mts__sql_emit_dc(b->name, dc, emit_run, &x);
-    return end_tx(b, rc, err);
+    granular_op op = { G_DC, NULL, dc, NULL, 0 };
+    return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
-    emit_ctx x = { b, err };
-    int rc = begin_write(b, err);
-    if (rc == 0)
-        rc = mts__sql_emit_home(b->name, dc_id, emit_run, &x);
-    return end_tx(b, rc, err);
+    granular_op op = { G_HOME, NULL, NULL, NULL, dc_id };
+    return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_cache_peer(mts_backend *be, const mts_peer *p, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
-    emit_ctx x = { b, err };
-    int rc = begin_write(b, err);
-    if (rc == 0)
-        rc = mts__sql_emit_peer(b->name, p, emit_run, &x);
-    return end_tx(b, rc, err);
+    granular_op op = { G_PEER, NULL, NULL, p, 0 };
+    return granular((sqlite_backend *)be, &op, err);
 }
 
 static const char *
@@ -683,6 +1107,8 @@ sq_free(mts_backend *be)
     mts_free(b->path);
     mts_free(b->name);
     mts_free(b->display);
+    mts_free(b->touched);
+    mts__wipe(b, sizeof(*b));
     mts_free(b);
 }
 
@@ -847,7 +1273,7 @@ set_sync(sqlite_backend *b, mts__sql_sync level, mts_error *err)
 }
 
 static int
-configure(sqlite_backend *b, mts_error *err)
+configure(sqlite_backend *b, mts__sql_sync sync, mts_error *err)
 {
     int rc;
     sqlite3_extended_result_codes(b->db, 1);
@@ -865,7 +1291,7 @@ configure(sqlite_backend *b, mts_error *err)
         if ((rc = exec_text(b, "PRAGMA journal_mode = WAL", err)) != 0)
             return rc;
     }
-    if ((rc = set_sync(b, MTS__SQL_SYNC_FULL, err)) != 0 ||
+    if ((rc = set_sync(b, sync, err)) != 0 ||
         (rc = exec_text(b, "PRAGMA secure_delete = ON", err)) != 0)
         return rc;
     return 0;
@@ -882,10 +1308,12 @@ make_display(const char *path, const char *name)
 }
 
 int
-mts_sqlite_open(mts_storage **out,
-                const char *path,
-                const char *name,
-                mts_error *err)
+mts__sqlite_open_as(mts_storage **out,
+                    const char *path,
+                    const char *name,
+                    const mts_sqlite_options *opts,
+                    const char *display,
+                    mts_error *err)
 {
     sqlite_backend *b;
     int rc, created = 0, flags;
@@ -894,6 +1322,15 @@ mts_sqlite_open(mts_storage **out,
     *out = NULL;
     if (path[0] == '\0')
         return mts__err(err, MTS_EINVAL, "sqlite: empty path");
+    if (opts != NULL && opts->version != MTS_SQLITE_OPTIONS_VERSION)
+        return mts__err(err, MTS_EINVAL, "sqlite: unknown options version %u",
+                        opts->version);
+    if (opts != NULL && opts->synchronous != MTS_SQLITE_SYNC_FULL &&
+        opts->synchronous != MTS_SQLITE_SYNC_NORMAL)
+        return mts__err(err, MTS_EINVAL,
+                        "sqlite: synchronous %d is not MTS_SQLITE_SYNC_FULL "
+                        "or MTS_SQLITE_SYNC_NORMAL",
+                        opts->synchronous);
     if (name == NULL)
         name = MTS__SQL_DEFAULT_NAME;
     if ((rc = mts__sql_check_name(name, err)) != 0)
@@ -909,7 +1346,9 @@ mts_sqlite_open(mts_storage **out,
     b->memory = strcmp(path, ":memory:") == 0;
     b->path = mts__strdup(path);
     b->name = mts__strdup(name);
-    b->display = make_display(path, name);
+    b->display =
+        display != NULL ? mts__strdup(display) : make_display(path, name);
+    b->secret = opts != NULL ? opts->secret : NULL;
     b->rng = (uint64_t)(uintptr_t)b ^ ((uint64_t)getpid() << 32) ^
              (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
     if (b->path == NULL || b->name == NULL || b->display == NULL) {
@@ -927,7 +1366,13 @@ mts_sqlite_open(mts_storage **out,
         rc = b->db != NULL ? sq_fail(b, err, rc, "open") : mts__err_oom(err);
         goto fail;
     }
-    if ((rc = configure(b, err)) != 0 || (rc = ensure_schema(b, err)) != 0)
+    if ((rc = configure(b,
+                        opts != NULL &&
+                                opts->synchronous == MTS_SQLITE_SYNC_NORMAL
+                            ? MTS__SQL_SYNC_NORMAL
+                            : MTS__SQL_SYNC_FULL,
+                        err)) != 0 ||
+        (rc = ensure_schema(b, err)) != 0)
         goto fail;
     if (!b->memory && (rc = fix_side_modes(b, err)) != 0)
         goto fail;
@@ -958,9 +1403,145 @@ fail : {
 }
 
 int
+mts_sqlite_open_ex(mts_storage **out,
+                   const char *path,
+                   const char *name,
+                   const mts_sqlite_options *opts,
+                   mts_error *err)
+{
+    return mts__sqlite_open_as(out, path, name, opts, NULL, err);
+}
+
+int
+mts_sqlite_open(mts_storage **out,
+                const char *path,
+                const char *name,
+                mts_error *err)
+{
+    return mts__sqlite_open_as(out, path, name, NULL, NULL, err);
+}
+
+int
 mts_sqlite_open_memory(mts_storage **out, const char *name, mts_error *err)
 {
     return mts_sqlite_open(out, ":memory:", name, err);
+}
+
+/* The SQLite backend behind a handle, or NULL. */
+static sqlite_backend *
+backend_of(mts_storage *st)
+{
+    mts_backend *be = st != NULL ? mts_storage_backend(st) : NULL;
+    return be != NULL && be->free == sq_free ? (sqlite_backend *)be : NULL;
+}
+
+/* Rewrite the session's secret columns under new_secret (NULL: clear)
+ * inside one transaction, reading them with the handle's secret. */
+static int
+rekey_locked(sqlite_backend *b, mts_secret *new_secret, mts_error *err)
+{
+    emit_ctx x = { b, err };
+    const mts__sql_seal *old = NULL;
+    mts__sql_seal fresh;
+    mts__sql_seal_row row;
+    mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
+    mts_session *s = NULL;
+    int64_t rev = 0;
+    int rc = begin_write(b, err);
+    memset(&row, 0, sizeof(row));
+    if (rc == 0)
+        rc = seal_current(b, &old, err);
+    if (rc == 0)
+        rc = load_rows(b, old, &s, &rev, err);
+    if (rc == MTS_ENOTFOUND) {
+        /* nothing stored; a seal row without a session goes too */
+        mts__sql_ctx cx0 = { b->name, 0, NULL };
+        rc = mts__sql_emit_seal(&cx0, &row, emit_run, &x);
+    } else if (rc == 0) {
+        if (new_secret != NULL) {
+            rc = mts__sql_seal_new(&fresh, &row, b->name, new_secret, err);
+            if (rc == 0)
+                cx.seal = &fresh;
+        }
+        if (rc == 0)
+            rc = mts__sql_emit_seal(&cx, &row, emit_run, &x);
+        if (rc == 0)
+            rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, emit_run,
+                                    &x);
+        if (rc == 0)
+            rc = mts__sql_emit_rev(&cx, emit_run, &x);
+        if (rc == MTS_ENOMEM)
+            rc = mts__err_oom(err);
+    }
+    rc = end_tx(b, rc, err);
+    mts_session_free(s);
+    forget_base(b);
+    b->seal_cached = 0;
+    if (rc == 0)
+        b->secret = new_secret;
+    mts__wipe(&fresh, sizeof(fresh));
+    return rc;
+}
+
+int
+mts_sqlite_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    sqlite_backend *b = backend_of(st);
+    int rc;
+    if (b == NULL)
+        return mts__err(err, MTS_EINVAL, "sqlite: rekey: not an SQLite handle");
+    mts__storage_lock(st);
+    rc = rekey_locked(b, new_secret, err);
+    mts__storage_unlock(st);
+    return rc;
+}
+
+int
+mts__sqlite_replace(mts_storage *st, const mts_session *s, mts_secret *secret,
+                    mts_error *err)
+{
+    sqlite_backend *b = backend_of(st);
+    emit_ctx x = { b, err };
+    mts__sql_seal fresh;
+    mts__sql_seal_row row;
+    mts__sql_ctx cx = { NULL, mts__sql_new_rev(), NULL };
+    int rc;
+    if (b == NULL)
+        return mts__err(err, MTS_EINVAL, "not an SQLite storage handle");
+    cx.name = b->name;
+    memset(&row, 0, sizeof(row));
+    mts__storage_lock(st);
+    b->secret = secret;
+    rc = begin_write(b, err);
+    if (rc == 0)
+        rc = mts__sql_emit_delete(&cx, emit_run, &x);
+    if (rc == 0 && b->secret != NULL) {
+        rc = seal_create(b, &fresh, &row, err);
+        cx.seal = &fresh;
+    }
+    if (rc == 0)
+        rc = mts__sql_emit_save(&cx, s, 0, emit_run, &x);
+    if (rc == MTS_ENOMEM)
+        rc = mts__err_oom(err);
+    rc = end_tx(b, rc, err);
+    b->seal_cached = 0;
+    if (rc == 0) {
+        if (row.present)
+            seal_adopt(b, &fresh, &row);
+        set_base(b, s, cx.rev);
+    } else {
+        forget_base(b);
+    }
+    mts__wipe(&fresh, sizeof(fresh));
+    mts__storage_unlock(st);
+    return rc;
+}
+
+sqlite3 *
+mts__sqlite_db(mts_storage *st)
+{
+    sqlite_backend *b = backend_of(st);
+    return b != NULL ? b->db : NULL;
 }
 
 int

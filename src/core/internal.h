@@ -125,6 +125,66 @@ int mts__peer_order(size_t **out, const mts_session *s);
  * decoders to refuse duplicates. */
 int mts__has_peer(const mts_session *s, mts_peer_kind kind, int64_t id);
 
+/* ---- change tracking (session.c) ----
+ * A session has an identity (uid: unique per object in this process, never
+ * 0; a dup is a new object) and a change generation (gen) that every
+ * change increments. A backend that remembers (uid, gen) after a save or
+ * load can later write only what changed since: the records whose
+ * mts__session_*_changed answer 1, and the removals logged after that gen.
+ * mts__session_delta_ok says whether that is possible (the removal log is
+ * bounded; when it overflowed past `since`, write everything). The
+ * answers may include a record that did not change (a harmless extra
+ * write), never miss one that did. */
+enum {
+    MTS__REMOVED_DC = 1,       /* id: dc_id, k1: flags, k2: family */
+    MTS__REMOVED_CHANNEL = 2,  /* id: channel_id */
+    MTS__REMOVED_PEER = 3,     /* id: bare id, k1: kind */
+    MTS__REMOVED_MIN_PEER = 4  /* id: user_id */
+};
+typedef struct mts__removal {
+    uint64_t gen; /* the change that removed it */
+    int64_t id;
+    uint8_t table; /* MTS__REMOVED_* */
+    uint8_t k1, k2;
+} mts__removal;
+void mts__session_mark(const mts_session *s, uint64_t *uid, uint64_t *gen);
+int mts__session_delta_ok(const mts_session *s, uint64_t since);
+int mts__session_scalars_changed(const mts_session *s, uint64_t since);
+/* Record i (the index of mts_session_*_at) changed after `since`. */
+int mts__session_dc_changed(const mts_session *s, size_t i, uint64_t since);
+int mts__session_channel_changed(const mts_session *s, size_t i,
+                                 uint64_t since);
+int mts__session_peer_changed(const mts_session *s, size_t i, uint64_t since);
+int mts__session_min_peer_changed(const mts_session *s, size_t i,
+                                  uint64_t since);
+/* The removal log, oldest first (gen ascending); NULL past the end. */
+size_t mts__session_removal_count(const mts_session *s);
+const mts__removal *mts__session_removal_at(const mts_session *s, size_t i);
+
+/* ---- keys for values sealed outside the envelope (seal.c) ----
+ * How a store derived its key from a secret: kind 0 (a raw 32-byte key)
+ * or 1 (Argon2id v1.3 with ops passes over memkib KiB and salt). Stored
+ * once per store, so a passphrase is stretched once per open. */
+typedef struct mts__kdf {
+    uint8_t kind;
+    uint32_t ops, memkib;
+    uint8_t salt[16];
+} mts__kdf;
+/* The kdf a new store sealed with `secret` records: the raw key, or
+ * Argon2id at the secret's cost with a fresh salt (or the salt of the key
+ * the secret has already derived). Returns 0 or MTS_EBACKEND. */
+int mts__secret_kdf_new(mts__kdf *out, mts_secret *secret, mts_error *err);
+/* A key for one purpose (8 bytes, a libsodium crypto_kdf context): the
+ * secret's key under `kdf` (Argon2id is run only when the secret has not
+ * derived for that salt and cost already), then separated by `purpose`.
+ * The caller wipes it. Returns 0; MTS_EBADKEY when the secret's kind is
+ * not the kdf's (a passphrase for a raw-key store); MTS_ECORRUPT for
+ * Argon2id costs out of range; MTS_EVERSION for an unknown kind;
+ * MTS_EBACKEND when Argon2id cannot get its memory. */
+int mts__secret_subkey(uint8_t out[MTS_SEAL_KEY_SIZE], mts_secret *secret,
+                       const mts__kdf *kdf, const char purpose[8],
+                       mts_error *err);
+
 /* ---- formats (convert.c, src/formats/) ---- */
 /* One byte format: how to recognise, read and write it. Text formats get
  * their input as given (the decoder trims white space) and return their
@@ -167,6 +227,22 @@ const uint8_t *mts__trim(const uint8_t *data, size_t *n);
 /* Hold a handle's lock around backend-specific calls. */
 void mts__storage_lock(mts_storage *st);
 void mts__storage_unlock(mts_storage *st);
+
+/* ---- base64 (base64.c), shared by the codec and the Hrana client ----
+ * URL-safe alphabet (RFC 4648 section 5) unless MTS__B64_STD (section 4).
+ * MTS__B64_PAD: encoding pads with '='; decoding accepts input with or
+ * without padding (only at the end, to a multiple of 4). MTS__B64_STRICT:
+ * decoding refuses non-zero trailing bits (one text per byte string). */
+enum { MTS__B64_STD = 1, MTS__B64_PAD = 2, MTS__B64_STRICT = 4 };
+/* Decoding results besides 0 (*bad_at: the offending character). */
+enum { MTS__B64_BAD_CHAR = 1, MTS__B64_BAD_LENGTH = 2, MTS__B64_BAD_BITS = 3 };
+/* *out is NUL-terminated; the caller frees it. 0 or MTS_ENOMEM. */
+int mts__base64_encode(char **out, const uint8_t *data, size_t len,
+                       unsigned int flags);
+/* At most mts__base64_decoded_max(len) bytes into out; wiped on error. */
+int mts__base64_decode(uint8_t *out, size_t *out_len, const char *in,
+                       size_t len, unsigned int flags, size_t *bad_at);
+size_t mts__base64_decoded_max(size_t len);
 
 /* ---- text helpers (util.c) ---- */
 /* Valid UTF-8 without control characters (< 0x20, 0x7f). */

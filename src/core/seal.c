@@ -189,6 +189,60 @@ derive(mts_secret *s, const uint8_t salt[16], uint32_t ops, uint32_t memkib,
     return 0;
 }
 
+/* ---- keys for values sealed elsewhere (internal.h) ----------------------- */
+
+int
+mts__secret_kdf_new(mts__kdf *out, mts_secret *secret, mts_error *err)
+{
+    int rc;
+    if ((rc = need_sodium(err)) != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&secret->lock);
+    if (secret->kind == KDF_ARGON2ID) {
+        out->kind = KDF_ARGON2ID;
+        out->ops = secret->ops;
+        out->memkib = secret->memkib;
+        if (secret->have_key) /* keep the derived key: no second Argon2id */
+            memcpy(out->salt, secret->salt, sizeof(out->salt));
+        else
+            randombytes_buf(out->salt, sizeof(out->salt));
+    } else {
+        out->kind = KDF_RAW;
+    }
+    pthread_mutex_unlock(&secret->lock);
+    return 0;
+}
+
+int
+mts__secret_subkey(uint8_t out[MTS_SEAL_KEY_SIZE], mts_secret *secret,
+                   const mts__kdf *kdf, const char purpose[8], mts_error *err)
+{
+    int rc;
+    if ((rc = need_sodium(err)) != 0)
+        return rc;
+    if (kdf->kind != KDF_RAW && kdf->kind != KDF_ARGON2ID)
+        return mts__err(err, MTS_EVERSION, "key derivation %u is unknown",
+                        kdf->kind);
+    if (kdf->kind == KDF_ARGON2ID &&
+        (rc = check_params(kdf->ops, kdf->memkib, MTS_KDF_MAX_MEMLIMIT_KIB,
+                           err, -1)) != 0)
+        return rc;
+    if ((secret->kind == KDF_RAW) != (kdf->kind == KDF_RAW))
+        return mts__err(err, MTS_EBADKEY,
+                        "sealed with a %s, but a %s was given",
+                        kdf->kind == KDF_RAW ? "32-byte key" : "passphrase",
+                        secret->kind == KDF_RAW ? "key" : "passphrase");
+    pthread_mutex_lock(&secret->lock);
+    if (kdf->kind == KDF_ARGON2ID)
+        rc = derive(secret, kdf->salt, kdf->ops, kdf->memkib, err);
+    if (rc == 0)
+        crypto_kdf_derive_from_key(out, MTS_SEAL_KEY_SIZE, 1, purpose,
+                                   secret->key);
+    pthread_mutex_unlock(&secret->lock);
+    return rc;
+}
+
 int
 mts_is_sealed(const uint8_t *data, size_t len)
 {

@@ -10,10 +10,21 @@
  *   backward-shift deletion. Lookup and insert are O(1) on average.
  *   A peer record is 40 bytes; the index adds 8 to 16 bytes per peer.
  *
- * Thread-safety: none inside; see session.h.
+ * Change tracking (for backends that write only what changed, internal.h):
+ * a session has an identity (uid, unique per object in the process) and a
+ * change generation (gen) that every change increments. Each DC, channel,
+ * peer and min-peer record keeps the low 32 bits of the generation of its
+ * last change in what was padding (a peer record is still 40 bytes), the
+ * scalar fields share one stamp, and removals go to a bounded log. When
+ * the log overflows, its floor moves up: a backend whose last save is older
+ * than the floor cannot get a delta and writes everything.
+ *
+ * Thread-safety: none inside; see session.h. Identities come from one
+ * atomic counter, so sessions may be created on any thread.
  */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +40,13 @@ typedef struct dc_rec {
     int64_t salt;
     int32_t time_offset;
     uint8_t key[MTS_AUTH_KEY_SIZE];
+    uint32_t stamp; /* low 32 bits of the gen of the last change */
 } dc_rec;
 
 typedef struct chan_rec {
     int64_t id;
     int32_t pts;
+    uint32_t stamp;
 } chan_rec;
 
 enum { PEER_BOT = 1, PEER_COMMUNITY = 2 };
@@ -43,10 +56,28 @@ typedef struct peer_rec {
     int64_t access_hash;
     char *username;
     char *phone;
+    uint32_t stamp; /* in what was padding: the record stays 40 bytes */
     uint8_t kind;
     uint8_t channel_kind;
     uint8_t flags;
 } peer_rec;
+
+/* A min peer as stored: the public fields plus the stamp, 24 bytes. */
+typedef struct min_rec {
+    int64_t user_id;
+    int64_t peer_id;
+    int32_t msg_id;
+    uint32_t stamp;
+} min_rec;
+
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(peer_rec) == 40, "a peer record stays 40 bytes");
+_Static_assert(sizeof(chan_rec) == 16, "a channel record stays 16 bytes");
+_Static_assert(sizeof(min_rec) == 24, "a min peer record stays 24 bytes");
+#endif
+
+/* Removals kept for deltas; past this the oldest are dropped. */
+#define REMOVAL_LOG_MAX 1024
 
 /* The hash index over one of the dense arrays. */
 typedef struct hindex {
@@ -78,10 +109,146 @@ struct mts_session {
     size_t npeers, cap_peers;
     hindex peer_idx;
 
-    mts_min_peer *mins;
+    min_rec *mins;
     size_t nmins, cap_mins;
     hindex min_idx;
+
+    /* change tracking (see the top of the file) */
+    uint64_t uid;
+    uint64_t gen;
+    uint32_t scalar_stamp;
+    mts__removal *rlog; /* ring buffer of removals, oldest at rlog_head */
+    size_t rlog_head, rlog_len, rlog_cap;
+    uint64_t rlog_floor; /* removals up to this gen may be missing */
 };
+
+/* ---- change tracking --------------------------------------------------- */
+
+static atomic_uint_fast64_t next_uid = 1;
+
+/* Start a change: the new generation, as a record stamp. */
+static uint32_t
+touch(mts_session *s)
+{
+    s->gen++;
+    return (uint32_t)s->gen;
+}
+
+static void
+touch_scalars(mts_session *s)
+{
+    s->scalar_stamp = touch(s);
+}
+
+/* Log a removal (at the current gen, which the caller has just bumped).
+ * Never fails: when the log cannot grow, its floor moves up instead. */
+static void
+log_removal(mts_session *s, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
+{
+    mts__removal *r;
+    if (s->rlog_len == s->rlog_cap) {
+        if (s->rlog_cap < REMOVAL_LOG_MAX) {
+            size_t cap = s->rlog_cap ? s->rlog_cap * 4 : 16;
+            mts__removal *p;
+            if (cap > REMOVAL_LOG_MAX)
+                cap = REMOVAL_LOG_MAX;
+            p = mts__calloc(cap, sizeof(*p));
+            if (p == NULL) {
+                /* forget the log: no delta reaches back past now */
+                s->rlog_floor = s->gen;
+                s->rlog_len = 0;
+                s->rlog_head = 0;
+                return;
+            }
+            for (size_t i = 0; i < s->rlog_len; i++)
+                p[i] = s->rlog[(s->rlog_head + i) % s->rlog_cap];
+            mts_free(s->rlog);
+            s->rlog = p;
+            s->rlog_cap = cap;
+            s->rlog_head = 0;
+        } else {
+            /* drop the oldest */
+            s->rlog_floor = s->rlog[s->rlog_head].gen;
+            s->rlog_head = (s->rlog_head + 1) % s->rlog_cap;
+            s->rlog_len--;
+        }
+    }
+    r = &s->rlog[(s->rlog_head + s->rlog_len) % s->rlog_cap];
+    r->gen = s->gen;
+    r->id = id;
+    r->table = table;
+    r->k1 = k1;
+    r->k2 = k2;
+    s->rlog_len++;
+}
+
+/* Whether a record stamped `stamp` changed after generation `since`; valid
+ * when mts__session_delta_ok(s, since). Exact unless the stamp is 2^32 or
+ * more changes old, when it may answer 1 (a harmless extra write). */
+static bool
+changed_since(const mts_session *s, uint32_t stamp, uint64_t since)
+{
+    uint32_t age = (uint32_t)s->gen - stamp;
+    return (uint64_t)age < s->gen - since;
+}
+
+void
+mts__session_mark(const mts_session *s, uint64_t *uid, uint64_t *gen)
+{
+    *uid = s->uid;
+    *gen = s->gen;
+}
+
+int
+mts__session_delta_ok(const mts_session *s, uint64_t since)
+{
+    return since <= s->gen && since >= s->rlog_floor &&
+           s->gen - since < ((uint64_t)1 << 32);
+}
+
+int
+mts__session_scalars_changed(const mts_session *s, uint64_t since)
+{
+    return changed_since(s, s->scalar_stamp, since);
+}
+
+int
+mts__session_dc_changed(const mts_session *s, size_t i, uint64_t since)
+{
+    return i < s->ndcs && changed_since(s, s->dcs[i].stamp, since);
+}
+
+int
+mts__session_channel_changed(const mts_session *s, size_t i, uint64_t since)
+{
+    return i < s->nchans && changed_since(s, s->chans[i].stamp, since);
+}
+
+int
+mts__session_peer_changed(const mts_session *s, size_t i, uint64_t since)
+{
+    return i < s->npeers && changed_since(s, s->peers[i].stamp, since);
+}
+
+int
+mts__session_min_peer_changed(const mts_session *s, size_t i, uint64_t since)
+{
+    return i < s->nmins && changed_since(s, s->mins[i].stamp, since);
+}
+
+size_t
+mts__session_removal_count(const mts_session *s)
+{
+    return s->rlog_len;
+}
+
+const mts__removal *
+mts__session_removal_at(const mts_session *s, size_t i)
+{
+    if (i >= s->rlog_len)
+        return NULL;
+    return &s->rlog[(s->rlog_head + i) % s->rlog_cap];
+}
 
 /* Records are addressed by 32-bit index+1 in the hash slots. */
 #define MAX_RECORDS ((size_t)UINT32_MAX - 1)
@@ -302,6 +469,7 @@ mts_session_free(mts_session *s)
     hindex_free(&s->peer_idx);
     mts_free(s->mins);
     hindex_free(&s->min_idx);
+    mts_free(s->rlog);
     mts__wipe(s, sizeof(*s));
     mts_free(s);
 }
@@ -316,6 +484,7 @@ mts_session_new(mts_session **out, unsigned int flags)
     s = mts__calloc(1, sizeof(*s));
     if (s == NULL)
         return MTS_ENOMEM;
+    s->uid = atomic_fetch_add(&next_uid, 1);
     if (!(flags & MTS_NEW_EMPTY)) {
         const mts_dc *dcs;
         size_t n;
@@ -448,6 +617,7 @@ mts_session_set_home_dc(mts_session *s, int32_t dc_id)
     if (dc_id < 0)
         return MTS_EINVAL;
     s->home_dc = dc_id;
+    touch_scalars(s);
     return 0;
 }
 
@@ -461,6 +631,7 @@ void
 mts_session_set_test_mode(mts_session *s, int test_mode)
 {
     s->test_mode = test_mode != 0;
+    touch_scalars(s);
 }
 
 int
@@ -478,6 +649,7 @@ mts_session_set_api_id(mts_session *s, int has, int32_t api_id)
 {
     s->has_api_id = has != 0;
     s->api_id = has ? api_id : 0;
+    touch_scalars(s);
 }
 
 int
@@ -500,6 +672,7 @@ mts_session_set_user(mts_session *s, int64_t id, int is_bot)
     s->has_user = true;
     s->user_id = id;
     s->user_is_bot = is_bot != 0;
+    touch_scalars(s);
     return 0;
 }
 
@@ -509,6 +682,7 @@ mts_session_clear_user(mts_session *s)
     s->has_user = false;
     s->user_id = 0;
     s->user_is_bot = false;
+    touch_scalars(s);
 }
 
 int
@@ -543,6 +717,7 @@ mts_session_set_future_auth_token(mts_session *s, const uint8_t *data,
     }
     s->token = copy;
     s->token_len = copy ? len : 0;
+    touch_scalars(s);
     return 0;
 }
 
@@ -644,6 +819,7 @@ mts__put_dc(mts_session *s, const mts_dc *dc, mts_error *err)
     }
     r->salt = dc->server_salt;
     r->time_offset = dc->time_offset;
+    r->stamp = touch(s);
     return 0;
 }
 
@@ -661,6 +837,9 @@ mts_session_remove_dc(mts_session *s, int32_t dc_id, unsigned int flags,
         dc_rec *r = &s->dcs[i];
         if (dc_cmp_key(r->dc_id, r->flags, r->ip.family, dc_id, flags,
                        family) == 0) {
+            touch(s);
+            log_removal(s, MTS__REMOVED_DC, r->dc_id, r->flags,
+                        r->ip.family);
             memmove(r, r + 1, (s->ndcs - i - 1) * sizeof(*r));
             s->ndcs--;
             mts__wipe(&s->dcs[s->ndcs], sizeof(dc_rec));
@@ -673,6 +852,10 @@ mts_session_remove_dc(mts_session *s, int32_t dc_id, unsigned int flags,
 void
 mts_session_clear_dcs(mts_session *s)
 {
+    touch(s);
+    for (size_t i = 0; i < s->ndcs; i++)
+        log_removal(s, MTS__REMOVED_DC, s->dcs[i].dc_id, s->dcs[i].flags,
+                    s->dcs[i].ip.family);
     if (s->dcs != NULL)
         mts__wipe(s->dcs, s->ndcs * sizeof(*s->dcs));
     s->ndcs = 0;
@@ -721,6 +904,7 @@ void
 mts_session_set_update_state(mts_session *s, const mts_update_state *state)
 {
     s->state = *state;
+    touch_scalars(s);
 }
 
 size_t
@@ -764,7 +948,9 @@ mts_session_set_channel_pts(mts_session *s, int64_t channel_id, int32_t pts)
         return MTS_ENOMEM;
     if (hindex_find(&s->chan_idx, s, id_hash(channel_id), chan_match,
                     &channel_id, &slot)) {
-        s->chans[s->chan_idx.slots[slot] - 1].pts = pts;
+        chan_rec *c = &s->chans[s->chan_idx.slots[slot] - 1];
+        c->pts = pts;
+        c->stamp = touch(s);
         return 0;
     }
     if (grow((void **)&s->chans, &s->cap_chans, s->nchans + 1,
@@ -772,6 +958,7 @@ mts_session_set_channel_pts(mts_session *s, int64_t channel_id, int32_t pts)
         return MTS_ENOMEM;
     s->chans[s->nchans].id = channel_id;
     s->chans[s->nchans].pts = pts;
+    s->chans[s->nchans].stamp = touch(s);
     s->chan_idx.slots[slot] = (uint32_t)(s->nchans + 1);
     s->nchans++;
     return 0;
@@ -786,6 +973,8 @@ mts_session_remove_channel_pts(mts_session *s, int64_t channel_id)
                      &channel_id, &slot))
         return MTS_ENOTFOUND;
     idx = s->chan_idx.slots[slot] - 1;
+    touch(s);
+    log_removal(s, MTS__REMOVED_CHANNEL, channel_id, 0, 0);
     hindex_remove_slot(&s->chan_idx, s, slot, chan_rehash);
     last = s->nchans - 1;
     if (idx != last) {
@@ -881,22 +1070,33 @@ mts_session_apply_update(mts_session *s, const mts_update_change *c)
                 return rc;
             }
         }
+        /* Every old channel is logged as removed (a delta then deletes
+         * its row unless the new list has it) and every new one is
+         * stamped with this change. */
+        touch(s);
+        for (size_t i = 0; i < s->nchans; i++)
+            log_removal(s, MTS__REMOVED_CHANNEL, s->chans[i].id, 0, 0);
         mts_free(s->chans);
         hindex_free(&s->chan_idx);
         s->chans = tmp.chans;
         s->nchans = tmp.nchans;
         s->cap_chans = tmp.cap_chans;
         s->chan_idx = tmp.chan_idx;
+        for (size_t i = 0; i < s->nchans; i++)
+            s->chans[i].stamp = (uint32_t)s->gen;
         s->state = c->state;
+        s->scalar_stamp = (uint32_t)s->gen;
         return 0;
     }
     case MTS_UPDATE_PRIMARY:
         s->state.pts = c->state.pts;
         s->state.date = c->state.date;
         s->state.seq = c->state.seq;
+        touch_scalars(s);
         return 0;
     case MTS_UPDATE_SECONDARY:
         s->state.qts = c->state.qts;
+        touch_scalars(s);
         return 0;
     case MTS_UPDATE_CHANNEL:
         return mts_session_set_channel_pts(s, c->channel_id, c->channel_pts);
@@ -1022,6 +1222,7 @@ mts_session_put_peer(mts_session *s, const mts_peer *peer, mts_error *err)
                          (peer->community ? PEER_COMMUNITY : 0));
     r->username = user;
     r->phone = phone;
+    r->stamp = touch(s);
     return 0;
 }
 
@@ -1032,6 +1233,8 @@ mts_session_remove_peer(mts_session *s, mts_peer_kind kind, int64_t id)
     if (!peer_lookup(s, kind, id, &slot))
         return MTS_ENOTFOUND;
     idx = s->peer_idx.slots[slot] - 1;
+    touch(s);
+    log_removal(s, MTS__REMOVED_PEER, id, (uint8_t)kind, 0);
     hindex_remove_slot(&s->peer_idx, s, slot, peer_rehash);
     free_peer_strings(&s->peers[idx]);
     last = s->npeers - 1;
@@ -1086,7 +1289,9 @@ mts_session_min_peer_at(mts_min_peer *out, const mts_session *s, size_t i)
 {
     if (i >= s->nmins)
         return MTS_ENOTFOUND;
-    *out = s->mins[i];
+    out->user_id = s->mins[i].user_id;
+    out->peer_id = s->mins[i].peer_id;
+    out->msg_id = s->mins[i].msg_id;
     return 0;
 }
 
@@ -1099,8 +1304,12 @@ mts_session_get_min_peer(mts_min_peer *out, const mts_session *s,
         !hindex_find(&s->min_idx, s, id_hash(user_id), min_match, &user_id,
                      &slot))
         return MTS_ENOTFOUND;
-    if (out != NULL)
-        *out = s->mins[s->min_idx.slots[slot] - 1];
+    if (out != NULL) {
+        const min_rec *m = &s->mins[s->min_idx.slots[slot] - 1];
+        out->user_id = m->user_id;
+        out->peer_id = m->peer_id;
+        out->msg_id = m->msg_id;
+    }
     return 0;
 }
 
@@ -1108,6 +1317,7 @@ int
 mts__put_min_peer(mts_session *s, const mts_min_peer *mp, mts_error *err)
 {
     size_t slot;
+    min_rec *m;
     int rc = mts__validate_min_peer(mp, "min_peer", err);
     if (rc != 0)
         return rc;
@@ -1119,12 +1329,16 @@ mts__put_min_peer(mts_session *s, const mts_min_peer *mp, mts_error *err)
         return mts__err_oom(err);
     if (hindex_find(&s->min_idx, s, id_hash(mp->user_id), min_match,
                     &mp->user_id, &slot)) {
-        s->mins[s->min_idx.slots[slot] - 1] = *mp;
-        return 0;
+        m = &s->mins[s->min_idx.slots[slot] - 1];
+    } else {
+        m = &s->mins[s->nmins];
+        s->min_idx.slots[slot] = (uint32_t)(s->nmins + 1);
+        s->nmins++;
     }
-    s->mins[s->nmins] = *mp;
-    s->min_idx.slots[slot] = (uint32_t)(s->nmins + 1);
-    s->nmins++;
+    m->user_id = mp->user_id;
+    m->peer_id = mp->peer_id;
+    m->msg_id = mp->msg_id;
+    m->stamp = touch(s);
     return 0;
 }
 
@@ -1143,6 +1357,8 @@ mts_session_remove_min_peer(mts_session *s, int64_t user_id)
                      &slot))
         return MTS_ENOTFOUND;
     idx = s->min_idx.slots[slot] - 1;
+    touch(s);
+    log_removal(s, MTS__REMOVED_MIN_PEER, user_id, 0, 0);
     hindex_remove_slot(&s->min_idx, s, slot, min_rehash);
     last = s->nmins - 1;
     if (idx != last) {
@@ -1192,9 +1408,12 @@ mts_session_dup(mts_session **out, const mts_session *s)
         if ((rc = mts_session_put_peer(d, &p, NULL)) != 0)
             goto fail;
     }
-    for (size_t i = 0; i < s->nmins; i++)
-        if ((rc = mts__put_min_peer(d, &s->mins[i], NULL)) != 0)
+    for (size_t i = 0; i < s->nmins; i++) {
+        mts_min_peer mp;
+        mts_session_min_peer_at(&mp, s, i);
+        if ((rc = mts__put_min_peer(d, &mp, NULL)) != 0)
             goto fail;
+    }
     *out = d;
     return 0;
 fail:

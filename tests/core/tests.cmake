@@ -23,3 +23,7 @@ target_link_libraries(core_docs PRIVATE mts_fixtures)
 mts_add_test(NAME core_seal SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_seal.c
              LABELS unit)
 target_link_libraries(core_seal PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_dirty SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dirty.c
+             LABELS unit)
+target_link_libraries(core_dirty PRIVATE mts_fixtures)

@@ -100,7 +100,8 @@ wl_make_kind(wl_op *op, wl_kind kind, int sub, uint64_t seed, uint64_t i)
         if (c.kind == MTS_UPDATE_ALL) {
             c.channel_count = (size_t)((h >> 16) % 4);
             for (size_t k = 0; k < c.channel_count; k++) {
-                op->chans[k].channel_id = (int64_t)(1000 + k * 2 + (h >> 20) % 2);
+                op->chans[k].channel_id =
+                    (int64_t)(1000 + k * 2 + (h >> 20) % 2);
                 op->chans[k].pts = (int32_t)(uint32_t)(g >> (8 * k));
             }
             c.channels = op->chans;
@@ -187,8 +188,8 @@ wl_full(int variant)
     mts_session *s = fx_session("full");
     uint8_t key[MTS_AUTH_KEY_SIZE];
     mts_dc dc = MTS_DC_INIT;
-    mts_update_state us = { 1000 + variant, 20 + variant,
-                            1700000000 + variant, 30 + variant };
+    mts_update_state us = { 1000 + variant, 20 + variant, 1700000000 + variant,
+                            30 + variant };
     char name[32];
     if (s == NULL)
         exit(2);
@@ -210,7 +211,8 @@ wl_full(int variant)
         mts_peer p = MTS_PEER_INIT;
         p.kind = (mts_peer_kind)(k % 3);
         p.id = 10000 + k * 7 + variant;
-        p.access_hash = p.kind == MTS_PEER_CHAT ? 0 : (int64_t)k * 977 + variant;
+        p.access_hash =
+            p.kind == MTS_PEER_CHAT ? 0 : (int64_t)k * 977 + variant;
         if (k % 2 == 0) {
             snprintf(name, sizeof(name), "v%d_peer%d", variant, k);
             p.username = name;
@@ -290,7 +292,9 @@ wl_apply_model(mts_session **model, const wl_op *op, mts_session *const *full)
 }
 
 int
-wl_apply_storage(mts_storage *st, const wl_op *op, mts_session *const *full,
+wl_apply_storage(mts_storage *st,
+                 const wl_op *op,
+                 mts_session *const *full,
                  mts_error *err)
 {
     switch (op->kind) {

@@ -75,8 +75,7 @@ void wl_make(wl_op *op, uint64_t seed, uint64_t i, const wl_mix *mix);
 /* Operation `kind` with values drawn from (seed, i): for scripted
  * sequences. For WL_UPDATE, `sub` picks the change kind (0..3, or -1
  * for a drawn one). */
-void wl_make_kind(wl_op *op, wl_kind kind, int sub, uint64_t seed,
-                  uint64_t i);
+void wl_make_kind(wl_op *op, wl_kind kind, int sub, uint64_t seed, uint64_t i);
 
 /* The full session `variant` (0 .. WL_FULL_COUNT-1): every part differs
  * between variants, and they differ in size. Exits on failure. */
@@ -87,12 +86,14 @@ void wl_free_full(mts_session **full);
 
 /* Apply op to the model *model (NULL: nothing stored). 0, or -1 when the
  * model refused it (a bug in the workload). */
-int wl_apply_model(mts_session **model, const wl_op *op,
-                   mts_session *const *full);
+int
+wl_apply_model(mts_session **model, const wl_op *op, mts_session *const *full);
 
 /* Apply op to the store. Returns what the storage call returns. */
-int wl_apply_storage(mts_storage *st, const wl_op *op,
-                     mts_session *const *full, mts_error *err);
+int wl_apply_storage(mts_storage *st,
+                     const wl_op *op,
+                     mts_session *const *full,
+                     mts_error *err);
 
 /* "save", "update", ... */
 const char *wl_kind_name(wl_kind kind);

@@ -1023,15 +1023,17 @@ test_alloc_failures(void)
         mts_session_free(got);
         mts_storage_free(st);
         mts_set_allocator(NULL);
-        if (!af.fired) {
-            T_EQ_INT(r1, 0);
-            T_EQ_INT(r2, 0);
-            T_EQ_INT(r3, 0);
+        if (r0 == 0 && r1 == 0 && r2 == 0 && r3 == 0) {
+            /* Everything worked: the allocation that failed, if one did,
+             * was one the model may do without (a cache). */
             T_CHECK(j_holds(path, new2));
-            break;
+            if (!af.fired)
+                break;
+            continue;
         }
         failures++;
         /* Exactly one step failed, with MTS_ENOMEM. */
+        T_CHECK(af.fired);
         T_CHECK(r0 == MTS_ENOMEM || r1 == MTS_ENOMEM || r2 == MTS_ENOMEM ||
                 r3 == MTS_ENOMEM);
         T_EQ_INT(e.code, MTS_ENOMEM);

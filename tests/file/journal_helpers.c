@@ -147,6 +147,15 @@ hook(mts__sys call, size_t *len, void *payload)
             *len /= 2;
         }
         return 0;
+    case J_SHORT_FAIL:
+        if (i == h->target && call == MTS__SYS_WRITE && len != NULL)
+            *len /= 2;
+        if (i == h->target + 1) {
+            h->fired = 1;
+            h->fired_call = call;
+            return h->errnum;
+        }
+        return 0;
     case J_EXIT:
         if (i == h->target)
             _exit(0);

@@ -37,6 +37,7 @@ typedef enum j_mode {
     J_FAIL,      /* fail call `target` with `errnum` */
     J_FAIL_FROM, /* fail call `target` and every later one */
     J_SHORT,     /* if call `target` is a write, halve it */
+    J_SHORT_FAIL, /* halve write `target`, fail call target+1 */
     J_EXIT       /* _exit(0) at call `target`, before it runs */
 } j_mode;
 

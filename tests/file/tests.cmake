@@ -8,8 +8,13 @@ mts_add_test(NAME file_fault
     LABELS fault TIMEOUT 300)
 mts_add_test(NAME file_crash
     SOURCES ${MTS_FILE_TEST_DIR}/file_crash.c ${MTS_FILE_TEST_DIR}/helpers.c
+            ${MTS_FILE_TEST_DIR}/journal_helpers.c
     LABELS fault TIMEOUT 60)
 mts_add_test(NAME file_journal
     SOURCES ${MTS_FILE_TEST_DIR}/file_journal.c ${MTS_FILE_TEST_DIR}/helpers.c
             ${MTS_FILE_TEST_DIR}/journal_helpers.c
     LABELS unit TIMEOUT 120)
+mts_add_test(NAME file_journal_fault
+    SOURCES ${MTS_FILE_TEST_DIR}/file_journal_fault.c
+            ${MTS_FILE_TEST_DIR}/helpers.c ${MTS_FILE_TEST_DIR}/journal_helpers.c
+    LABELS fault TIMEOUT 300)

@@ -1,8 +1,10 @@
 /*
  * libsql_local.c - the libSQL backend without a server: the conformance
- * suite on the local-file and in-memory modes, file interchange with the
- * SQLite backend and plain sqlite3, names, argument checks, an unreachable
- * server, and the Hrana client's value codecs.
+ * suite on the local-file and in-memory modes (also with a secret), file
+ * interchange with the SQLite backend and plain sqlite3 (sealed files
+ * too), names (messages from the engine name the libsql store), argument
+ * checks, rekey, an unreachable server, and the Hrana client's value
+ * codecs.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -56,6 +58,58 @@ static void
 test_conformance_memory(void)
 {
     conf_backend b = { "libsql-memory", open_memory, NULL, NULL, 0 };
+    conf_run(&b);
+}
+
+static mts_secret *secret;
+
+static mts_secret *
+the_secret(void)
+{
+    uint8_t k[MTS_SEAL_KEY_SIZE];
+    memset(k, 0x5c, sizeof(k));
+    if (secret == NULL)
+        T_EQ_INT(mts_secret_from_key(&secret, k, NULL), 0);
+    return secret;
+}
+
+static int
+open_local_sealed(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = the_secret();
+    snprintf(local_path, sizeof(local_path), "%s/sealed-%d.db", t_tmpdir(),
+             ++local_counter);
+    return mts_libsql_open_local_ex(out, local_path, NULL, &o, NULL);
+}
+
+static int
+reopen_local_sealed(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = the_secret();
+    return mts_libsql_open_local_ex(out, local_path, NULL, &o, NULL);
+}
+
+static int
+open_memory_sealed(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = the_secret();
+    return mts_libsql_open_local_ex(out, ":memory:", "conf", &o, NULL);
+}
+
+static void
+test_conformance_sealed(void)
+{
+    conf_backend a = { "libsql-local-sealed", open_local_sealed,
+                       reopen_local_sealed, NULL, 2000 };
+    conf_backend b = { "libsql-memory-sealed", open_memory_sealed, NULL, NULL,
+                       2000 };
+    conf_run(&a);
     conf_run(&b);
 }
 
@@ -127,6 +181,76 @@ test_interchange_with_sqlite(void)
 
     mts_session_free(full);
     mts_session_free(small);
+}
+
+/* A sealed local file: the SQLite backend reads it with the same secret
+ * only; libsql rekey works locally. */
+static void
+test_sealed_local(void)
+{
+    char path[4096];
+    mts_libsql_options lo = MTS_LIBSQL_OPTIONS_INIT;
+    mts_sqlite_options so = MTS_SQLITE_OPTIONS_INIT;
+    mts_storage *ls = NULL, *sq = NULL;
+    mts_session *full = fx_session("full"), *got = NULL;
+    mts_secret *other = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    uint8_t k[MTS_SEAL_KEY_SIZE];
+    memset(k, 0x77, sizeof(k));
+    T_EQ_INT(mts_secret_from_key(&other, k, NULL), 0);
+    snprintf(path, sizeof(path), "%s/sealed-local.db", t_tmpdir());
+    lo.secret = the_secret();
+    T_EQ_INT(mts_libsql_open_local_ex(&ls, path, "x", &lo, &err), 0);
+    T_EQ_INT(mts_storage_save(ls, full, NULL), 0);
+    T_EQ_INT(raw_int(path, "SELECT typeof(server_salt) = 'blob' FROM dcs "
+                           "WHERE dc_id = 2",
+                     NULL),
+             1);
+    T_EQ_INT(mts_sqlite_open(&sq, path, "x", NULL), 0);
+    T_EQ_INT(mts_storage_load(&got, sq, &err), MTS_EENCRYPTED);
+    mts_storage_free(sq);
+    so.secret = the_secret();
+    T_EQ_INT(mts_sqlite_open_ex(&sq, path, "x", &so, NULL), 0);
+    got = load_or_fail(sq);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    /* rekey through libsql: the old key no longer opens it */
+    T_EQ_INT(mts_libsql_rekey(ls, other, &err), 0);
+    T_EQ_INT(mts_storage_load(&got, sq, &err), MTS_EBADKEY);
+    T_CONTAINS(err.message, "wrong key");
+    got = load_or_fail(ls);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    T_EQ_INT(mts_libsql_rekey(sq, other, &err), MTS_EINVAL);
+    mts_storage_free(sq);
+    mts_storage_free(ls);
+    mts_secret_free(other);
+    mts_session_free(full);
+}
+
+/* Messages from the SQLite engine under local mode name the libsql
+ * store, not an SQLite one. */
+static void
+test_local_messages_say_libsql(void)
+{
+    char path[4096], want[4200];
+    mts_storage *ls = NULL;
+    mts_session *full = fx_session("full"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof(path), "%s/messages.db", t_tmpdir());
+    snprintf(want, sizeof(want), "libsql:%s#default:", path);
+    T_EQ_INT(mts_libsql_open_local(&ls, path, NULL, NULL), 0);
+    T_EQ_INT(mts_storage_save(ls, full, NULL), 0);
+    T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(db, "UPDATE dcs SET port = 0", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(db);
+    T_EQ_INT(mts_storage_load(&got, ls, &err), MTS_ECORRUPT);
+    T_CONTAINS(err.message, want);
+    T_CHECK(strstr(err.message, "sqlite:") == NULL);
+    mts_storage_free(ls);
+    mts_session_free(full);
 }
 
 static void
@@ -306,11 +430,22 @@ test_parse_i64(void)
 #undef BAD
 }
 
+static void
+test_cleanup(void)
+{
+    mts_secret_free(secret);
+    secret = NULL;
+}
+
 T_MAIN(T_CASE(test_conformance_local),
        T_CASE(test_conformance_memory),
+       T_CASE(test_conformance_sealed),
        T_CASE(test_interchange_with_sqlite),
+       T_CASE(test_sealed_local),
+       T_CASE(test_local_messages_say_libsql),
        T_CASE(test_names),
        T_CASE(test_bad_arguments),
        T_CASE(test_unreachable),
        T_CASE(test_base64),
-       T_CASE(test_parse_i64))
+       T_CASE(test_parse_i64),
+       T_CASE(test_cleanup))

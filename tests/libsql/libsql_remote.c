@@ -10,7 +10,12 @@
  *   whole transaction rolled back), no stream left open;
  * - the server's database file is an mtsession SQLite database;
  * - replica: loads served locally after a sync (with the server stopped),
- *   writes reaching the server, sync pulling another handle's change.
+ *   writes reaching the server, sync pulling another handle's change;
+ * - sealed columns (conformance with a secret, the server's file holds no
+ *   key, no key / wrong key / moved values, rekey of remote and replica);
+ * - incremental saves: a save after 100 of 2,000 peers changed writes 100
+ *   peer rows on the server; another handle's write and this handle's
+ *   granular writes are replaced by the snapshot.
  *
  * Environment (set by tests.cmake): MTS_HRANA_PORT_FILE, MTS_HRANA_TOKEN,
  * MTS_HRANA_DB, and MTS_HRANA_NODE + MTS_HRANA_SERVER to start a private
@@ -18,6 +23,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <sqlite3.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -261,6 +267,353 @@ test_conformance_replica(void)
     setup();
     conf_run(&b);
     T_EQ_INT(stat_value(url, "open_streams"), 0);
+}
+
+/* ---- sealed -------------------------------------------------------------- */
+
+static mts_secret *key_a, *key_b;
+
+static void
+make_keys(void)
+{
+    uint8_t k[MTS_SEAL_KEY_SIZE];
+    if (key_a != NULL)
+        return;
+    memset(k, 0xa1, sizeof(k));
+    T_EQ_INT(mts_secret_from_key(&key_a, k, NULL), 0);
+    memset(k, 0xb2, sizeof(k));
+    T_EQ_INT(mts_secret_from_key(&key_b, k, NULL), 0);
+}
+
+static mts_storage *
+remote_sealed(const char *base, const char *name, mts_secret *secret)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    mts_storage *st = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    o.secret = secret;
+    if (mts_libsql_open_remote_ex(&st, base, token, name, &o, &err) != 0)
+        t_fail(__FILE__, __LINE__, "open_remote_ex: %s", err.message);
+    return st;
+}
+
+static int
+open_remote_sealed_conf(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = key_a;
+    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("sconf"));
+    return mts_libsql_open_remote_ex(out, url, token, conf_name, &o, NULL);
+}
+
+static int
+reopen_remote_sealed_conf(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = key_a;
+    return mts_libsql_open_remote_ex(out, url, token, conf_name, &o, NULL);
+}
+
+static int
+open_replica_sealed_conf(mts_storage **out, void *ctx)
+{
+    static int n;
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = key_a;
+    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("srconf"));
+    snprintf(replica_path, sizeof(replica_path), "%s/sealed-replica-%d.db",
+             t_tmpdir(), ++n);
+    return mts_libsql_open_replica_ex(out, replica_path, url, token,
+                                      conf_name, &o, NULL);
+}
+
+static int
+reopen_replica_sealed_conf(mts_storage **out, void *ctx)
+{
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    (void)ctx;
+    o.secret = key_a;
+    return mts_libsql_open_replica_ex(out, replica_path, url, token,
+                                      conf_name, &o, NULL);
+}
+
+static void
+test_conformance_sealed(void)
+{
+    conf_backend r = { "libsql-remote-sealed", open_remote_sealed_conf,
+                       reopen_remote_sealed_conf, NULL, 2000 };
+    conf_backend p = { "libsql-replica-sealed", open_replica_sealed_conf,
+                       reopen_replica_sealed_conf, NULL, 2000 };
+    setup();
+    make_keys();
+    conf_run(&r);
+    conf_run(&p);
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+}
+
+/* A value from the server's database file, read with plain sqlite3. */
+static long long
+server_int(const char *sql, const char *arg)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -999;
+    if (sqlite3_open_v2(env("MTS_HRANA_DB"), &db, SQLITE_OPEN_READONLY,
+                        NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        fprintf(stderr, "  server query failed: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void
+test_sealed_remote(void)
+{
+    const char *name = unique_name("sealed");
+    mts_storage *st, *plain, *wrong, *again;
+    mts_session *full = fx_session("full"), *got = NULL;
+    mts_peer p = MTS_PEER_INIT;
+    mts_error err = MTS_ERROR_INIT;
+    char sql[512];
+    setup();
+    make_keys();
+    st = remote_sealed(url, name, key_a);
+    T_EQ_INT(mts_storage_save(st, full, &err), 0);
+    /* the server's file: sealed secrets, clear peers */
+    T_EQ_INT(server_int("SELECT count(*) FROM dcs WHERE session = ? AND "
+                        "typeof(server_salt) = 'blob'",
+                        name),
+             3);
+    T_EQ_INT(server_int("SELECT length(auth_key) FROM dcs WHERE session = ? "
+                        "AND auth_key IS NOT NULL",
+                        name),
+             256 + 41);
+    T_EQ_INT(server_int("SELECT count(*) FROM peers WHERE session = ? AND "
+                        "username = 'chan'",
+                        name),
+             1);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+
+    plain = remote(name);
+    T_EQ_INT(mts_storage_load(&got, plain, &err), MTS_EENCRYPTED);
+    T_CONTAINS(err.message, "libsql:");
+    T_EQ_INT(mts_storage_save(plain, full, &err), MTS_EENCRYPTED);
+    p.id = 11;
+    T_EQ_INT(mts_storage_cache_peer(plain, &p, &err), MTS_EENCRYPTED);
+    wrong = remote_sealed(url, name, key_b);
+    T_EQ_INT(mts_storage_load(&got, wrong, &err), MTS_EBADKEY);
+    T_EQ_INT(mts_storage_set_home_dc(wrong, 3, &err), MTS_EBADKEY);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+
+    /* values moved between rows do not open */
+    snprintf(sql, sizeof(sql),
+             "UPDATE dcs SET server_salt = (SELECT server_salt FROM dcs "
+             "WHERE session = '%s' AND dc_id = 4) WHERE session = '%s' AND "
+             "dc_id = 1",
+             name, name);
+    T_EQ_INT(raw_sql(url, sql), 0);
+    T_EQ_INT(mts_storage_load(&got, st, &err), MTS_ECORRUPT);
+    T_CONTAINS(err.message, "column server_salt");
+    T_EQ_INT(mts_storage_save(st, full, &err), 0);
+
+    /* rekey: the old key fails, the new one works */
+    T_EQ_INT(mts_libsql_rekey(st, key_b, &err), 0);
+    again = remote_sealed(url, name, key_a);
+    T_EQ_INT(mts_storage_load(&got, again, &err), MTS_EBADKEY);
+    mts_storage_free(again);
+    got = load_or_fail(wrong); /* wrong was opened with key_b */
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    got = load_or_fail(st);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    /* a handle with a key seals a plain session on its first write */
+    {
+        const char *n2 = unique_name("convert");
+        mts_storage *pl = remote(n2), *sk = remote_sealed(url, n2, key_a);
+        mts_dc dc;
+        T_EQ_INT(mts_storage_save(pl, full, NULL), 0);
+        T_EQ_INT(server_int("SELECT count(*) FROM dcs WHERE session = ? AND "
+                            "typeof(server_salt) = 'integer'",
+                            n2),
+                 3);
+        T_EQ_INT(mts_session_dc_at(&dc, full, 0), 0);
+        T_EQ_INT(mts_storage_update_dc(sk, &dc, &err), 0);
+        T_EQ_INT(server_int("SELECT count(*) FROM dcs WHERE session = ? AND "
+                            "typeof(server_salt) <> 'blob'",
+                            n2),
+                 0);
+        got = load_or_fail(sk);
+        T_CHECK(got != NULL && mts_session_equal(got, full));
+        mts_session_free(got);
+        T_EQ_INT(mts_storage_load(&got, pl, &err), MTS_EENCRYPTED);
+        mts_storage_free(pl);
+        mts_storage_free(sk);
+    }
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    mts_storage_free(st);
+    mts_storage_free(plain);
+    mts_storage_free(wrong);
+    mts_session_free(full);
+}
+
+static void
+test_sealed_replica(void)
+{
+    const char *name = unique_name("sealrep");
+    char path[4096];
+    mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
+    mts_storage *rep = NULL, *sq = NULL;
+    mts_session *full = fx_session("full"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    setup();
+    make_keys();
+    snprintf(path, sizeof(path), "%s/sealed-replica.db", t_tmpdir());
+    o.secret = key_a;
+    T_EQ_INT(mts_libsql_open_replica_ex(&rep, path, url, token, name, &o,
+                                        &err),
+             0);
+    T_EQ_INT(mts_storage_save(rep, full, &err), 0);
+    /* the local file is sealed too */
+    T_EQ_INT(mts_sqlite_open(&sq, path, name, NULL), 0);
+    T_EQ_INT(mts_storage_load(&got, sq, &err), MTS_EENCRYPTED);
+    mts_storage_free(sq);
+    /* rekey both */
+    T_EQ_INT(mts_libsql_rekey(rep, key_b, &err), 0);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    T_EQ_INT(mts_libsql_sync(rep, &err), 0);
+    got = load_or_fail(rep);
+    T_CHECK(got != NULL && mts_session_equal(got, full));
+    mts_session_free(got);
+    {
+        mts_storage *r = remote_sealed(url, name, key_b);
+        got = load_or_fail(r);
+        T_CHECK(got != NULL && mts_session_equal(got, full));
+        mts_session_free(got);
+        mts_storage_free(r);
+    }
+    mts_storage_free(rep);
+    mts_session_free(full);
+}
+
+/* ---- incremental saves --------------------------------------------------- */
+
+static long long
+logged(const char *name, const char *op)
+{
+    char sql[300];
+    (void)sql;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM mts_test_wlog WHERE session = ? AND op = "
+             "'%s'",
+             op);
+    return server_int(sql, name);
+}
+
+static void
+test_incremental_remote(void)
+{
+    const char *name = unique_name("incr");
+    mts_storage *st, *other, *check;
+    mts_session *big = fx_big(2000), *s = NULL, *got;
+    mts_peer p;
+    setup();
+    st = remote(name);
+    other = remote(name);
+    check = remote(name);
+    T_EQ_INT(mts_storage_save(st, big, NULL), 0);
+    T_EQ_INT(raw_sql(url, "CREATE TABLE IF NOT EXISTS mts_test_wlog "
+                          "(session TEXT, op TEXT)"),
+             0);
+    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w1 AFTER "
+                          "UPDATE ON peers BEGIN INSERT INTO mts_test_wlog "
+                          "VALUES (NEW.session, 'update'); END"),
+             0);
+    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w2 AFTER "
+                          "INSERT ON peers BEGIN INSERT INTO mts_test_wlog "
+                          "VALUES (NEW.session, 'insert'); END"),
+             0);
+    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w3 AFTER "
+                          "DELETE ON peers BEGIN INSERT INTO mts_test_wlog "
+                          "VALUES (OLD.session, 'delete'); END"),
+             0);
+    s = load_or_fail(st);
+    if (s == NULL)
+        goto done;
+    for (size_t i = 500; i < 600; i++) {
+        T_EQ_INT(mts_session_peer_at(&p, s, i), 0);
+        p.access_hash ^= 99;
+        T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
+    }
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    T_EQ_INT(logged(name, "update"), 100);
+    T_EQ_INT(logged(name, "insert"), 0);
+    T_EQ_INT(logged(name, "delete"), 0);
+    for (int i = 0; i < 5; i++) {
+        T_EQ_INT(mts_session_peer_at(&p, s, (size_t)i * 10), 0);
+        T_EQ_INT(mts_session_remove_peer(s, p.kind, p.id), 0);
+    }
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    T_EQ_INT(logged(name, "delete"), 5);
+    T_EQ_INT(logged(name, "insert"), 0);
+    got = load_or_fail(check);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+
+    /* another handle writes: the next save is a full one (it replaces all
+     * peer rows) and leaves exactly the snapshot */
+    p.kind = MTS_PEER_USER;
+    p.id = 987654;
+    p.access_hash = 1;
+    p.username = NULL;
+    p.phone = NULL;
+    T_EQ_INT(mts_storage_cache_peer(other, &p, NULL), 0);
+    T_EQ_INT(mts_session_peer_at(&p, s, 7), 0);
+    p.access_hash ^= 1;
+    T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    got = load_or_fail(check);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    T_CHECK(logged(name, "insert") >= 1995);
+
+    /* this handle's granular writes are undone by the next save */
+    T_EQ_INT(raw_sql(url, "DELETE FROM mts_test_wlog"), 0);
+    p.id = 5555;
+    p.access_hash = 3;
+    T_EQ_INT(mts_storage_cache_peer(st, &p, NULL), 0);
+    T_EQ_INT(mts_storage_set_home_dc(st, 4, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    got = load_or_fail(check);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    T_EQ_INT(logged(name, "insert"), 1);
+    T_EQ_INT(logged(name, "delete"), 1);
+    T_EQ_INT(stat_value(url, "open_streams"), 0);
+done:
+    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w1"), 0);
+    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w2"), 0);
+    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w3"), 0);
+    T_EQ_INT(raw_sql(url, "DROP TABLE IF EXISTS mts_test_wlog"), 0);
+    mts_session_free(s);
+    mts_session_free(big);
+    mts_storage_free(st);
+    mts_storage_free(other);
+    mts_storage_free(check);
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -509,7 +862,8 @@ test_sql_error(void)
     T_EQ_INT(err.native, 19);
     T_CONTAINS(err.message, "SQLITE_CONSTRAINT");
     T_CONTAINS(err.message, "boom refused");
-    T_CONTAINS(err.message, "statement 2 of 2");
+    /* the seal guard, the rev read, the session row, the peer */
+    T_CONTAINS(err.message, "statement 4 of 4");
     /* a snapshot with the bad peer among good changes: all or nothing */
     T_EQ_INT(mts_session_set_home_dc(b, 5), 0);
     T_EQ_INT(mts_session_put_peer(b, &p, NULL), 0);
@@ -590,6 +944,14 @@ server_stop(server *sv)
     close(sv->in);
     close(sv->out);
     sv->pid = 0;
+}
+
+static void
+test_cleanup(void)
+{
+    mts_secret_free(key_a);
+    mts_secret_free(key_b);
+    key_a = key_b = NULL;
 }
 
 static void
@@ -695,4 +1057,9 @@ T_MAIN(T_CASE(test_conformance_remote),
        T_CASE(test_timeout),
        T_CASE(test_v2_fallback),
        T_CASE(test_sql_error),
-       T_CASE(test_replica))
+       T_CASE(test_replica),
+       T_CASE(test_conformance_sealed),
+       T_CASE(test_sealed_remote),
+       T_CASE(test_sealed_replica),
+       T_CASE(test_incremental_remote),
+       T_CASE(test_cleanup))

@@ -47,7 +47,7 @@ if(MTS_HAVE_LIBSQL)
         target_include_directories(libsql_remote PRIVATE
             ${PROJECT_SOURCE_DIR}/src/backends)
         target_link_libraries(libsql_remote PRIVATE mts_conformance
-            CURL::libcurl)
+            CURL::libcurl SQLite::SQLite3)
         set_tests_properties(libsql_remote PROPERTIES
             FIXTURES_REQUIRED "hrana_server;hrana_faithful"
             ENVIRONMENT "MTS_HRANA_PORT_FILE=${MTS_HRANA_RUN}/port;MTS_HRANA_DB=${MTS_HRANA_RUN}/db.sqlite;MTS_HRANA_TOKEN=${MTS_HRANA_TOKEN};MTS_HRANA_NODE=${MTS_NODE};MTS_HRANA_SERVER=${MTS_HRANA_DIR}/server.mjs")

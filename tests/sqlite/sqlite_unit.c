@@ -161,8 +161,8 @@ test_new_database_created(void)
     T_EQ_INT(h_int(path, "PRAGMA application_id"), MTS__SQL_APPLICATION_ID);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM sqlite_master WHERE type = "
                          "'table' AND name IN ('sessions', 'dcs', "
-                         "'channel_pts', 'peers', 'min_peers')"),
-             5);
+                         "'channel_pts', 'peers', 'min_peers', 'seal')"),
+             6);
     T_EQ_INT(h_int(path, "SELECT journal_mode = 'wal' FROM "
                          "pragma_journal_mode"),
              1);
@@ -172,7 +172,8 @@ test_new_database_created(void)
     T_EQ_INT(t_write_file(h_path("zero.db"), "", 0), 0);
     st = h_open(h_path("zero.db"), NULL);
     T_CHECK(st != NULL);
-    T_EQ_INT(h_int(h_path("zero.db"), "PRAGMA user_version"), 1);
+    T_EQ_INT(h_int(h_path("zero.db"), "PRAGMA user_version"),
+             MTS__SQL_SCHEMA_VERSION);
     mts_storage_free(st);
 }
 
@@ -185,14 +186,14 @@ test_newer_version_refused(void)
     mts_error err = MTS_ERROR_INIT;
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
     mts_storage_free(st);
-    T_EQ_INT(h_exec(path, "PRAGMA user_version = 2"), SQLITE_OK);
+    T_EQ_INT(h_exec(path, "PRAGMA user_version = 3"), SQLITE_OK);
     st = NULL;
     T_EQ_INT(mts_sqlite_open(&st, path, NULL, &err), MTS_EVERSION);
     T_CHECK(st == NULL);
-    T_CONTAINS(err.message, "schema version 2 is newer");
+    T_CONTAINS(err.message, "schema version 3 is newer");
     T_CONTAINS(err.message, path);
     /* left as it was */
-    T_EQ_INT(h_int(path, "PRAGMA user_version"), 2);
+    T_EQ_INT(h_int(path, "PRAGMA user_version"), 3);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM sessions"), 1);
     /* a version mtsession never wrote */
     T_EQ_INT(h_exec(path, "PRAGMA user_version = 0"), SQLITE_OK);
@@ -234,16 +235,20 @@ test_schema_check_table(void)
     mts_error err = MTS_ERROR_INIT;
     T_EQ_INT(mts__sql_schema_check(&act, 0, 0, 0, &err), 0);
     T_EQ_INT(act, MTS__SQL_SCHEMA_CREATE);
-    T_EQ_INT(mts__sql_schema_check(&act, id, 1, 5, &err), 0);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 2, 6, &err), 0);
     T_EQ_INT(act, MTS__SQL_SCHEMA_READY);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 1, 5, &err), 0);
+    T_EQ_INT(act, MTS__SQL_SCHEMA_MIGRATE);
     T_EQ_INT(mts__sql_schema_check(&act, 0, 0, 3, &err), MTS_EFORMAT);
     T_EQ_INT(mts__sql_schema_check(&act, 0, 1, 3, &err), MTS_EFORMAT);
     T_EQ_INT(mts__sql_schema_check(&act, 7, 1, 3, &err), MTS_EFORMAT);
-    T_EQ_INT(mts__sql_schema_check(&act, id, 2, 5, &err), MTS_EVERSION);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 3, 5, &err), MTS_EVERSION);
     T_EQ_INT(mts__sql_schema_check(&act, id, 0, 5, &err), MTS_EVERSION);
     T_EQ_INT(mts__sql_schema_check(&act, id, -1, 5, &err), MTS_EVERSION);
-    /* version 1 is the first shipped schema: nothing migrates to it */
+    /* version 1 is the first shipped schema: nothing migrates to it; 1
+     * migrates to 2, which is current */
     T_CHECK(mts__sql_migration_from(0) == NULL);
+    T_CHECK(mts__sql_migration_from(1) != NULL);
     T_CHECK(mts__sql_migration_from(MTS__SQL_SCHEMA_VERSION) == NULL);
     /* every statement's parameter count matches its text */
     for (int i = 0; i < MTS__SQL_STMT_COUNT; i++) {
@@ -524,14 +529,17 @@ test_incremental_writes(void)
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 0);
 
-    /* one peer changed, one removed: exactly those two rows */
+    /* one peer changed, one removed: exactly those two rows, and the
+     * session's rev */
     T_EQ_INT(mts_session_peer_at(&p, s, 10), 0);
     p.access_hash ^= 1;
     T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
     T_EQ_INT(mts_session_peer_at(&p, s, 20), 0);
     T_EQ_INT(mts_session_remove_peer(s, p.kind, p.id), 0);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 2);
+    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 3);
+    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog WHERE tbl = 'sessions'"),
+             1);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog WHERE tbl = 'peers' AND "
                          "op = 'update'"),
              1);
@@ -542,12 +550,13 @@ test_incremental_writes(void)
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
 
-    /* granular changes are single-row upserts */
+    /* granular changes are single-row upserts (plus the session's rev) */
     T_EQ_INT(h_exec(path, "DELETE FROM wlog"), SQLITE_OK);
     T_EQ_INT(mts_session_peer_at(&p, s, 30), 0);
     p.access_hash ^= 2;
     T_EQ_INT(mts_storage_cache_peer(st, &p, NULL), 0);
-    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 1);
+    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog WHERE tbl = 'peers'"), 1);
+    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 2);
     ch.kind = MTS_UPDATE_CHANNEL;
     ch.channel_id = 424242;
     ch.channel_pts = 1;
@@ -557,13 +566,13 @@ test_incremental_writes(void)
     ch.kind = MTS_UPDATE_PRIMARY;
     T_EQ_INT(mts_storage_apply_update_state(st, &ch, NULL), 0);
     T_EQ_INT(mts_storage_set_home_dc(st, 4, NULL), 0);
-    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 5);
+    T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog"), 8);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog WHERE tbl = "
                          "'channel_pts'"),
              2);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM wlog WHERE tbl = "
                          "'sessions'"),
-             2);
+             5);
     mts_storage_free(st);
     mts_session_free(s);
 }

@@ -28,3 +28,18 @@ if(MTS_HAVE_SQLITE_BACKEND)
         LABELS unit slow TIMEOUT 300)
     target_link_libraries(sqlite_concurrency PRIVATE mts_sqlite_test_helpers)
 endif()
+
+# Incremental saves (triggers and sqlite3_trace_v2 count what a save
+# writes and reads) and sealed secret columns.
+if(MTS_HAVE_SQLITE_BACKEND)
+    mts_add_test(NAME sqlite_incremental
+        SOURCES ${MTS_SQLITE_TEST_DIR}/sqlite_incremental.c
+        LABELS unit TIMEOUT 300)
+    target_link_libraries(sqlite_incremental PRIVATE mts_sqlite_test_helpers)
+
+    mts_add_test(NAME sqlite_sealed
+        SOURCES ${MTS_SQLITE_TEST_DIR}/sqlite_sealed.c
+        LABELS unit conformance TIMEOUT 300)
+    target_link_libraries(sqlite_sealed PRIVATE mts_conformance
+        mts_sqlite_test_helpers)
+endif()

@@ -1,0 +1,46 @@
+# MTSESSION_WITH_POSTGRES: AUTO builds the PostgreSQL backend when libpq is
+# found, ON requires it, OFF leaves it out (mts_postgres_open then returns
+# MTS_ENOTSUPPORTED). It reuses the SQL row mapping in sql_schema.c, which
+# is always built. Included by the top-level CMakeLists.txt after the
+# library targets exist; adds the source, MTS_HAVE_POSTGRES and libpq to
+# them. The tests additionally need a PostgreSQL server's binaries
+# (initdb, pg_ctl) to start a throwaway server; see tests/postgres.
+set(MTSESSION_WITH_POSTGRES "AUTO" CACHE STRING "PostgreSQL backend: AUTO, ON or OFF")
+set_property(CACHE MTSESSION_WITH_POSTGRES PROPERTY STRINGS AUTO ON OFF)
+
+set(MTS_HAVE_POSTGRES OFF)
+if(NOT MTSESSION_WITH_POSTGRES STREQUAL "OFF")
+    find_package(PostgreSQL QUIET COMPONENTS Libraries)
+    if(NOT PostgreSQL_FOUND)
+        # FindPostgreSQL also wants the server headers on some versions;
+        # libpq alone is enough here.
+        find_package(PkgConfig QUIET)
+        if(PkgConfig_FOUND)
+            pkg_check_modules(MTS_LIBPQ QUIET IMPORTED_TARGET libpq>=14)
+        endif()
+    endif()
+    if(PostgreSQL_FOUND OR MTS_LIBPQ_FOUND)
+        set(MTS_HAVE_POSTGRES ON)
+    elseif(MTSESSION_WITH_POSTGRES STREQUAL "ON")
+        message(FATAL_ERROR "MTSESSION_WITH_POSTGRES=ON but libpq was not found (apt-get install libpq-dev)")
+    else()
+        message(STATUS "PostgreSQL backend left out; missing: libpq (libpq-dev)")
+    endif()
+endif()
+
+if(MTS_HAVE_POSTGRES)
+    if(PostgreSQL_FOUND)
+        set(MTS_LIBPQ_TARGET PostgreSQL::PostgreSQL)
+    else()
+        set(MTS_LIBPQ_TARGET PkgConfig::MTS_LIBPQ)
+    endif()
+    target_sources(mtsession_obj PRIVATE
+        ${PROJECT_SOURCE_DIR}/src/backends/postgres.c)
+    target_compile_definitions(mtsession_obj PRIVATE MTS_HAVE_POSTGRES=1)
+    target_link_libraries(mtsession_obj PUBLIC ${MTS_LIBPQ_TARGET})
+    foreach(_mts_t mtsession mtsession_static)
+        target_link_libraries(${_mts_t} PRIVATE ${MTS_LIBPQ_TARGET})
+    endforeach()
+endif()
+add_feature_info(PostgreSQL MTS_HAVE_POSTGRES
+    "PostgreSQL backend (libpq): many accounts per database, leases with fencing (MTSESSION_WITH_POSTGRES=${MTSESSION_WITH_POSTGRES})")

@@ -1,0 +1,1886 @@
+/*
+ * postgres.c - the PostgreSQL backend (libpq): many accounts in one
+ * database, with leases and fenced writes for fleets of workers.
+ *
+ * Schema (docs/FLEET.md): the tables live in the schema "mtsession" and
+ * every row is keyed by the caller's account name. sessions, dcs,
+ * channel_pts, peers and min_peers hold the same columns as the SQLite
+ * backend's tables (docs/SQL.md) in PostgreSQL types (bytea auth keys with
+ * a CHECK on their length); leases holds one lease row per account (owner,
+ * fencing epoch, expiry on the server's clock); schema_version records the
+ * schema version, which open creates, checks and migrates under an
+ * advisory transaction lock.
+ *
+ * Writes: every store operation is ONE SQL statement, so one round trip
+ * and one implicit transaction: a save sends whole tables as binary array
+ * parameters (unnest), deletes the rows the snapshot lacks and upserts the
+ * rest, skipping unchanged rows; a granular change is a single upsert.
+ * Values are stored exactly as given. Each write statement starts with a
+ * fence, a CTE named f that yields one row when the write may happen, and
+ * every part of the write reads from f:
+ * - a handle holding a lease: f is the lease row with this handle's owner
+ *   and epoch, still live on the server's clock, locked FOR SHARE. A taker
+ *   must lock the row exclusively, so a write either commits before the
+ *   lease changes hands or sees the new epoch and writes nothing
+ *   (MTS_EFENCED).
+ * - a handle without a lease: f creates the lease row if absent, or locks
+ *   it if nobody's lease is live; a live lease of anyone makes f empty and
+ *   the write is refused (MTS_ELOCKED).
+ *
+ * Connections: one per handle, used under the handle's lock (storage.c).
+ * A connection found dead between calls is re-opened before the call. If
+ * it dies after a statement was sent, the handle reconnects once and sends
+ * the statement again; every statement here is idempotent (it sets values,
+ * never adds to them). A write that fails on that second attempt returns
+ * MTS_EIO "outcome unknown", because the first attempt may have committed:
+ * it is never reported as success, nor as refused.
+ *
+ * Thread-safety: libpq is thread-safe; a handle is used by one thread at a
+ * time (the handle's lock). Do not use a handle across fork().
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sql_schema.h"
+
+/* The schema version this library writes (table mtsession.schema_version). */
+#define PG_SCHEMA_VERSION 1
+/* pg_advisory_xact_lock key that serialises schema creation: "MTSS". */
+#define PG_SCHEMA_LOCK_KEY "1297371987"
+/* Oldest server this backend accepts (MATERIALIZED CTEs and the rest). */
+#define PG_MIN_SERVER 120000
+/* Largest parameter libpq and the server accept (MaxAllocSize - 1). */
+#define PG_PARAM_MAX ((size_t)0x3fffffff)
+
+/* Type OIDs (pg_type.dat; fixed since PostgreSQL 7). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_VARCHAR 1043
+#define OID_BOOL_ARRAY 1000
+#define OID_BYTEA_ARRAY 1001
+#define OID_INT2_ARRAY 1005
+#define OID_INT4_ARRAY 1007
+#define OID_TEXT_ARRAY 1009
+#define OID_INT8_ARRAY 1016
+
+/* ---- SQL --------------------------------------------------------------- */
+
+/*
+ * Version 1 of the schema, created in one transaction. A shipped version's
+ * DDL stays frozen: a change is a new version with a migration step below.
+ */
+static const char *const schema_v1[] = {
+    "CREATE SCHEMA IF NOT EXISTS mtsession",
+    "CREATE TABLE mtsession.schema_version ("
+    "version integer PRIMARY KEY, "
+    "applied_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+    "CREATE TABLE mtsession.sessions ("
+    "account text PRIMARY KEY, "
+    "home_dc integer NOT NULL DEFAULT 0, "
+    "test_mode boolean NOT NULL DEFAULT false, "
+    "api_id integer, "
+    "user_id bigint, "
+    "user_is_bot boolean NOT NULL DEFAULT false, "
+    "future_token bytea CONSTRAINT future_token_size "
+    "CHECK (octet_length(future_token) BETWEEN 1 AND 65536), "
+    "pts integer NOT NULL DEFAULT 0, "
+    "qts integer NOT NULL DEFAULT 0, "
+    "date integer NOT NULL DEFAULT 0, "
+    "seq integer NOT NULL DEFAULT 0)",
+    "CREATE TABLE mtsession.dcs ("
+    "account text NOT NULL, "
+    "dc_id integer NOT NULL, "
+    "flags integer NOT NULL, "
+    "family smallint NOT NULL, "
+    "ip text NOT NULL, "
+    "port integer NOT NULL, "
+    "auth_key bytea CONSTRAINT auth_key_size "
+    "CHECK (octet_length(auth_key) = 256), "
+    "server_salt bigint NOT NULL DEFAULT 0, "
+    "time_offset integer NOT NULL DEFAULT 0, "
+    "PRIMARY KEY (account, dc_id, flags, family))",
+    "CREATE TABLE mtsession.channel_pts ("
+    "account text NOT NULL, "
+    "channel_id bigint NOT NULL, "
+    "pts integer NOT NULL, "
+    "PRIMARY KEY (account, channel_id))",
+    "CREATE TABLE mtsession.peers ("
+    "account text NOT NULL, "
+    "kind smallint NOT NULL, "
+    "id bigint NOT NULL, "
+    "access_hash bigint NOT NULL DEFAULT 0, "
+    "channel_kind smallint NOT NULL DEFAULT 0, "
+    "community boolean NOT NULL DEFAULT false, "
+    "bot boolean NOT NULL DEFAULT false, "
+    "username text, "
+    "phone text, "
+    "PRIMARY KEY (account, kind, id))",
+    "CREATE TABLE mtsession.min_peers ("
+    "account text NOT NULL, "
+    "user_id bigint NOT NULL, "
+    "peer_id bigint NOT NULL, "
+    "msg_id integer NOT NULL, "
+    "PRIMARY KEY (account, user_id))",
+    "CREATE TABLE mtsession.leases ("
+    "account text PRIMARY KEY, "
+    "owner text, "
+    "epoch bigint NOT NULL DEFAULT 0, "
+    "expires_at timestamptz NOT NULL DEFAULT '-infinity')",
+    "INSERT INTO mtsession.schema_version (version) VALUES (1)",
+};
+
+/* One migration step: from `from` to `from + 1`; the last statement
+ * records the new version in mtsession.schema_version. */
+typedef struct pg_migration {
+    int from;
+    const char *const *stmts;
+    size_t count;
+} pg_migration;
+
+/* None yet: version 1 is the first. The sentinel keeps the array
+ * non-empty. */
+static const pg_migration migrations[] = {
+    { 0, NULL, 0 },
+};
+
+static const pg_migration *
+migration_from(long long from)
+{
+    for (size_t i = 0; i < MTS__ARRAY_LEN(migrations); i++)
+        if (migrations[i].stmts != NULL && migrations[i].from == from)
+            return &migrations[i];
+    return NULL;
+}
+
+/*
+ * The fences ($1 account, $2 owner, $3 epoch). A write statement is a
+ * fence followed by its body; every part of the body reads from f, and the
+ * statement returns count(*) of f: 1 when the write happened, 0 when the
+ * fence refused it (then nothing was written).
+ */
+#define FENCE_HELD                                                            \
+    "WITH f AS (SELECT FROM mtsession.leases WHERE account = $1 "             \
+    "AND owner = $2 AND epoch = $3 AND expires_at > clock_timestamp() "       \
+    "FOR SHARE)"
+#define FENCE_FREE                                                            \
+    "WITH f AS (INSERT INTO mtsession.leases AS l (account) VALUES ($1) "     \
+    "ON CONFLICT (account) DO UPDATE SET owner = l.owner "                    \
+    "WHERE l.owner IS NULL OR l.expires_at <= clock_timestamp() "             \
+    "RETURNING 1)"
+#define FENCE_END " SELECT count(*) FROM f"
+
+/* Make sure the account's sessions row exists (granular writes). */
+#define ENSURE_SESSION                                                        \
+    ", e AS (INSERT INTO mtsession.sessions (account) SELECT $1 FROM f "      \
+    "ON CONFLICT (account) DO NOTHING)"
+
+/* Channel rows: replace the account's list with arrays (id, pts). */
+#define CHANNELS_REPLACE(ID, PTS)                                             \
+    ", cd AS (DELETE FROM mtsession.channel_pts o WHERE o.account = $1 "      \
+    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM unnest(" ID       \
+    ") AS k(id) WHERE k.id = o.channel_id)), "                                \
+    "cu AS (INSERT INTO mtsession.channel_pts AS o (account, channel_id, "    \
+    "pts) SELECT $1, r.* FROM f, unnest(" ID ", " PTS ") AS r "               \
+    "ON CONFLICT (account, channel_id) DO UPDATE SET pts = excluded.pts "     \
+    "WHERE o.pts IS DISTINCT FROM excluded.pts)"
+
+/*
+ * save: $4 home_dc, $5 test_mode, $6 api_id, $7 user_id, $8 user_is_bot,
+ * $9 future_token, $10..$13 pts, qts, date, seq; DCs $14..$21 (dc_id,
+ * flags, family, ip, port, auth_key, server_salt, time_offset); channels
+ * $22, $23 (id, pts); peers $24..$31 (kind, id, access_hash, channel_kind,
+ * community, bot, username, phone); min peers $32..$34 (user_id, peer_id,
+ * msg_id). Rows the snapshot lacks are deleted, the rest upserted; an
+ * unchanged row is not rewritten. The deletes and upserts of one table
+ * touch disjoint rows, so they may share the statement.
+ */
+#define SAVE_BODY                                                             \
+    ", s AS (INSERT INTO mtsession.sessions AS o (account, home_dc, "         \
+    "test_mode, api_id, user_id, user_is_bot, future_token, pts, qts, date, " \
+    "seq) SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM f "      \
+    "ON CONFLICT (account) DO UPDATE SET home_dc = excluded.home_dc, "        \
+    "test_mode = excluded.test_mode, api_id = excluded.api_id, "              \
+    "user_id = excluded.user_id, user_is_bot = excluded.user_is_bot, "        \
+    "future_token = excluded.future_token, pts = excluded.pts, "              \
+    "qts = excluded.qts, date = excluded.date, seq = excluded.seq "           \
+    "WHERE (o.home_dc, o.test_mode, o.api_id, o.user_id, o.user_is_bot, "     \
+    "o.future_token, o.pts, o.qts, o.date, o.seq) IS DISTINCT FROM "          \
+    "(excluded.home_dc, excluded.test_mode, excluded.api_id, "                \
+    "excluded.user_id, excluded.user_is_bot, excluded.future_token, "         \
+    "excluded.pts, excluded.qts, excluded.date, excluded.seq)), "             \
+    "dd AS (DELETE FROM mtsession.dcs o WHERE o.account = $1 "                \
+    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM "                 \
+    "unnest($14, $15, $16) AS k(dc_id, flags, family) WHERE "                 \
+    "k.dc_id = o.dc_id AND k.flags = o.flags AND k.family = o.family)), "     \
+    "du AS (INSERT INTO mtsession.dcs AS o (account, dc_id, flags, family, "  \
+    "ip, port, auth_key, server_salt, time_offset) SELECT $1, r.* FROM f, "   \
+    "unnest($14, $15, $16, $17, $18, $19, $20, $21) AS r "                    \
+    "ON CONFLICT (account, dc_id, flags, family) DO UPDATE SET "              \
+    "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
+    "server_salt = excluded.server_salt, time_offset = excluded.time_offset " \
+    "WHERE (o.ip, o.port, o.auth_key, o.server_salt, o.time_offset) "         \
+    "IS DISTINCT FROM (excluded.ip, excluded.port, excluded.auth_key, "       \
+    "excluded.server_salt, excluded.time_offset))"                            \
+    CHANNELS_REPLACE("$22", "$23")                                            \
+    ", pd AS (DELETE FROM mtsession.peers o WHERE o.account = $1 "            \
+    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM "                 \
+    "unnest($24, $25) AS k(kind, id) WHERE k.kind = o.kind "                  \
+    "AND k.id = o.id)), "                                                     \
+    "pu AS (INSERT INTO mtsession.peers AS o (account, kind, id, "            \
+    "access_hash, channel_kind, community, bot, username, phone) "            \
+    "SELECT $1, r.* FROM f, "                                                 \
+    "unnest($24, $25, $26, $27, $28, $29, $30, $31) AS r "                    \
+    "ON CONFLICT (account, kind, id) DO UPDATE SET "                          \
+    "access_hash = excluded.access_hash, "                                    \
+    "channel_kind = excluded.channel_kind, community = excluded.community, "  \
+    "bot = excluded.bot, username = excluded.username, "                      \
+    "phone = excluded.phone WHERE (o.access_hash, o.channel_kind, "           \
+    "o.community, o.bot, o.username, o.phone) IS DISTINCT FROM "              \
+    "(excluded.access_hash, excluded.channel_kind, excluded.community, "      \
+    "excluded.bot, excluded.username, excluded.phone)), "                     \
+    "md AS (DELETE FROM mtsession.min_peers o WHERE o.account = $1 "          \
+    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM unnest($32) "     \
+    "AS k(id) WHERE k.id = o.user_id)), "                                     \
+    "mu AS (INSERT INTO mtsession.min_peers AS o (account, user_id, "         \
+    "peer_id, msg_id) SELECT $1, r.* FROM f, unnest($32, $33, $34) AS r "     \
+    "ON CONFLICT (account, user_id) DO UPDATE SET peer_id = "                 \
+    "excluded.peer_id, msg_id = excluded.msg_id WHERE (o.peer_id, "           \
+    "o.msg_id) IS DISTINCT FROM (excluded.peer_id, excluded.msg_id))"         \
+    FENCE_END
+
+/* delete: every row of the account except its lease (the epoch must
+ * survive, or a stale holder could match a later one). */
+#define DELETE_BODY                                                           \
+    ", a AS (DELETE FROM mtsession.sessions WHERE account = $1 "              \
+    "AND EXISTS (SELECT FROM f)), "                                           \
+    "b AS (DELETE FROM mtsession.dcs WHERE account = $1 "                     \
+    "AND EXISTS (SELECT FROM f)), "                                           \
+    "c AS (DELETE FROM mtsession.channel_pts WHERE account = $1 "             \
+    "AND EXISTS (SELECT FROM f)), "                                           \
+    "d AS (DELETE FROM mtsession.peers WHERE account = $1 "                   \
+    "AND EXISTS (SELECT FROM f)), "                                           \
+    "m AS (DELETE FROM mtsession.min_peers WHERE account = $1 "               \
+    "AND EXISTS (SELECT FROM f))" FENCE_END
+
+/* apply_update_state PRIMARY: $4 pts, $5 date, $6 seq. */
+#define PRIMARY_BODY                                                          \
+    ", w AS (INSERT INTO mtsession.sessions (account, pts, date, seq) "       \
+    "SELECT $1, $4, $5, $6 FROM f ON CONFLICT (account) DO UPDATE SET "       \
+    "pts = excluded.pts, date = excluded.date, seq = excluded.seq)" FENCE_END
+
+/* apply_update_state SECONDARY: $4 qts. */
+#define SECONDARY_BODY                                                        \
+    ", w AS (INSERT INTO mtsession.sessions (account, qts) "                  \
+    "SELECT $1, $4 FROM f ON CONFLICT (account) DO UPDATE SET "               \
+    "qts = excluded.qts)" FENCE_END
+
+/* apply_update_state ALL: $4..$7 pts, qts, date, seq; $8, $9 channels. */
+#define STATE_BODY                                                            \
+    ", w AS (INSERT INTO mtsession.sessions (account, pts, qts, date, seq) "  \
+    "SELECT $1, $4, $5, $6, $7 FROM f ON CONFLICT (account) DO UPDATE SET "   \
+    "pts = excluded.pts, qts = excluded.qts, date = excluded.date, "          \
+    "seq = excluded.seq)" CHANNELS_REPLACE("$8", "$9") FENCE_END
+
+/* apply_update_state CHANNEL: $4 channel_id, $5 pts. */
+#define CHANNEL_BODY                                                          \
+    ENSURE_SESSION                                                            \
+    ", w AS (INSERT INTO mtsession.channel_pts (account, channel_id, pts) "    \
+    "SELECT $1, $4, $5 FROM f ON CONFLICT (account, channel_id) "             \
+    "DO UPDATE SET pts = excluded.pts)" FENCE_END
+
+/* update_dc: $4 dc_id, $5 flags, $6 family, $7 ip, $8 port, $9 auth_key,
+ * $10 server_salt, $11 time_offset. */
+#define DC_BODY                                                               \
+    ENSURE_SESSION                                                            \
+    ", w AS (INSERT INTO mtsession.dcs (account, dc_id, flags, family, ip, "  \
+    "port, auth_key, server_salt, time_offset) "                              \
+    "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11 FROM f "                     \
+    "ON CONFLICT (account, dc_id, flags, family) DO UPDATE SET "              \
+    "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
+    "server_salt = excluded.server_salt, "                                    \
+    "time_offset = excluded.time_offset)" FENCE_END
+
+/* set_home_dc: $4 home_dc. */
+#define HOME_BODY                                                             \
+    ", w AS (INSERT INTO mtsession.sessions (account, home_dc) "              \
+    "SELECT $1, $4 FROM f ON CONFLICT (account) DO UPDATE SET "               \
+    "home_dc = excluded.home_dc)" FENCE_END
+
+/* cache_peer: $4 kind, $5 id, $6 access_hash, $7 channel_kind,
+ * $8 community, $9 bot, $10 username, $11 phone. */
+#define PEER_BODY                                                             \
+    ENSURE_SESSION                                                            \
+    ", w AS (INSERT INTO mtsession.peers (account, kind, id, access_hash, "   \
+    "channel_kind, community, bot, username, phone) "                         \
+    "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11 FROM f "                     \
+    "ON CONFLICT (account, kind, id) DO UPDATE SET "                          \
+    "access_hash = excluded.access_hash, "                                    \
+    "channel_kind = excluded.channel_kind, community = excluded.community, "  \
+    "bot = excluded.bot, username = excluded.username, "                      \
+    "phone = excluded.phone)" FENCE_END
+
+/*
+ * load: every row of the account in one statement (one snapshot), as
+ * (t, i1..i9, s1, s2, b): t says the table, the other columns carry its
+ * values in the order load_row maps them.
+ */
+#define LOAD_SQL                                                              \
+    "SELECT 0::int2, home_dc::int8, test_mode::int4::int8, api_id::int8, "    \
+    "user_id::int8, user_is_bot::int4::int8, pts::int8, qts::int8, "          \
+    "date::int8, seq::int8, NULL::text, NULL::text, future_token "            \
+    "FROM mtsession.sessions WHERE account = $1 "                             \
+    "UNION ALL SELECT 1, dc_id, flags, family, port, server_salt, "           \
+    "time_offset, NULL, NULL, NULL, ip, NULL, auth_key "                      \
+    "FROM mtsession.dcs WHERE account = $1 "                                  \
+    "UNION ALL SELECT 2, channel_id, pts, NULL, NULL, NULL, NULL, NULL, "     \
+    "NULL, NULL, NULL, NULL, NULL FROM mtsession.channel_pts "                \
+    "WHERE account = $1 "                                                     \
+    "UNION ALL SELECT 3, kind, id, access_hash, channel_kind, "               \
+    "community::int4, bot::int4, NULL, NULL, NULL, username, phone, NULL "    \
+    "FROM mtsession.peers WHERE account = $1 "                                \
+    "UNION ALL SELECT 4, user_id, peer_id, msg_id, NULL, NULL, NULL, NULL, "  \
+    "NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
+    "WHERE account = $1"
+
+/* A lease row as the lease statements return it. */
+#define LEASE_COLS(T)                                                         \
+    T "owner, " T "epoch, "                                                   \
+    "floor(extract(epoch FROM " T "expires_at) * 1000)::int8, "               \
+    T "expires_at > clock_timestamp()"
+#define TTL(P) "clock_timestamp() + " P "::float8 * interval '1 millisecond'"
+
+/*
+ * acquire ($1 account, $2 owner, $3 ttl_ms): take a free, expired or
+ * released lease, or renew one this owner holds live. The epoch stays on a
+ * renewal and rises on every other acquisition (a new owner, or this
+ * owner after its lease ended), so no earlier tenure's writes can pass the
+ * fence. Expiry is computed after the row lock is held, on the server's
+ * clock. No row back: someone else's lease is live.
+ */
+#define ACQUIRE_SQL                                                           \
+    "INSERT INTO mtsession.leases AS l (account, owner, epoch, expires_at) "  \
+    "VALUES ($1, $2, 1, " TTL("$3") ") ON CONFLICT (account) DO UPDATE SET "  \
+    "owner = excluded.owner, epoch = CASE WHEN l.owner = excluded.owner "     \
+    "AND l.expires_at > clock_timestamp() THEN l.epoch ELSE l.epoch + 1 END," \
+    " expires_at = " TTL("$3") " WHERE l.owner IS NULL OR "                   \
+    "l.owner = excluded.owner OR l.expires_at <= clock_timestamp() "          \
+    "RETURNING " LEASE_COLS("l.")
+
+/* renew ($1, $2 owner, $3 epoch, $4 ttl_ms); no row: lost. */
+#define RENEW_SQL                                                             \
+    "UPDATE mtsession.leases SET expires_at = " TTL("$4")                     \
+    " WHERE account = $1 AND owner = $2 AND epoch = $3 "                      \
+    "RETURNING " LEASE_COLS("")
+
+/* release ($1, $2 owner, $3 epoch): expire now, keep the epoch. */
+#define RELEASE_SQL                                                           \
+    "UPDATE mtsession.leases SET expires_at = "                               \
+    "least(expires_at, clock_timestamp()) WHERE account = $1 "                \
+    "AND owner = $2 AND epoch = $3 RETURNING 1"
+
+#define SHOW_SQL                                                              \
+    "SELECT " LEASE_COLS("") " FROM mtsession.leases WHERE account = $1"
+
+/* ---- statements -------------------------------------------------------- */
+
+/* The write operations; each has a HELD and a FREE statement. */
+enum {
+    W_SAVE,
+    W_DELETE,
+    W_PRIMARY,
+    W_SECONDARY,
+    W_STATE,
+    W_CHANNEL,
+    W_DC,
+    W_HOME,
+    W_PEER,
+    W_COUNT
+};
+
+enum {
+    S_LOAD,
+    S_ACQUIRE,
+    S_RENEW,
+    S_RELEASE,
+    S_SHOW,
+    S_WRITE_FIRST /* then W_COUNT pairs: held, free */
+};
+#define S_WRITE(w, held) (S_WRITE_FIRST + 2 * (w) + ((held) ? 0 : 1))
+#define S_COUNT (S_WRITE_FIRST + 2 * W_COUNT)
+
+#define MAX_PARAMS 34
+
+static const Oid t_load[] = { OID_TEXT };
+static const Oid t_acquire[] = { OID_TEXT, OID_TEXT, OID_INT8 };
+static const Oid t_renew[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT8 };
+static const Oid t_save[] = {
+    OID_TEXT,        OID_TEXT,        OID_INT8,        OID_INT4,
+    OID_BOOL,        OID_INT4,        OID_INT8,        OID_BOOL,
+    OID_BYTEA,       OID_INT4,        OID_INT4,        OID_INT4,
+    OID_INT4,        OID_INT4_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
+    OID_TEXT_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8_ARRAY,
+    OID_INT4_ARRAY,  OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
+    OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
+    OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
+    OID_INT8_ARRAY,  OID_INT4_ARRAY,
+};
+static const Oid t_fence[] = { OID_TEXT, OID_TEXT, OID_INT8 };
+static const Oid t_primary[] = { OID_TEXT, OID_TEXT, OID_INT8,
+                                 OID_INT4, OID_INT4, OID_INT4 };
+static const Oid t_secondary[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4 };
+static const Oid t_state[] = { OID_TEXT, OID_TEXT, OID_INT8,
+                               OID_INT4, OID_INT4, OID_INT4,
+                               OID_INT4, OID_INT8_ARRAY, OID_INT4_ARRAY };
+static const Oid t_channel[] = { OID_TEXT, OID_TEXT, OID_INT8,
+                                 OID_INT8, OID_INT4 };
+static const Oid t_dc[] = { OID_TEXT,  OID_TEXT, OID_INT8, OID_INT4,
+                            OID_INT4,  OID_INT2, OID_TEXT, OID_INT4,
+                            OID_BYTEA, OID_INT8, OID_INT4 };
+static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4 };
+static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
+                              OID_INT8, OID_INT8, OID_INT2, OID_BOOL,
+                              OID_BOOL, OID_TEXT, OID_TEXT };
+
+typedef struct pg_stmt_def {
+    const char *sql;
+    const char *label;
+    int nparams;
+    const Oid *types;
+} pg_stmt_def;
+
+#define DEF(sql, label, types) { sql, label, (int)MTS__ARRAY_LEN(types), types }
+#define WDEF(body, label, types)                                              \
+    DEF(FENCE_HELD body, label, types), DEF(FENCE_FREE body, label, types)
+
+static const pg_stmt_def stmts[S_COUNT] = {
+    [S_LOAD] = DEF(LOAD_SQL, "load", t_load),
+    [S_ACQUIRE] = DEF(ACQUIRE_SQL, "lease acquire", t_acquire),
+    [S_RENEW] = DEF(RENEW_SQL, "lease renew", t_renew),
+    [S_RELEASE] = DEF(RELEASE_SQL, "lease release", t_acquire),
+    [S_SHOW] = DEF(SHOW_SQL, "lease show", t_load),
+    WDEF(SAVE_BODY, "save", t_save),
+    WDEF(DELETE_BODY, "delete", t_fence),
+    WDEF(PRIMARY_BODY, "set pts, date, seq", t_primary),
+    WDEF(SECONDARY_BODY, "set qts", t_secondary),
+    WDEF(STATE_BODY, "set update state", t_state),
+    WDEF(CHANNEL_BODY, "set channel pts", t_channel),
+    WDEF(DC_BODY, "update DC", t_dc),
+    WDEF(HOME_BODY, "set home DC", t_home),
+    WDEF(PEER_BODY, "cache peer", t_peer),
+};
+
+/* ---- the backend ------------------------------------------------------- */
+
+typedef struct pg_backend {
+    mts_backend parent; /* must be first */
+    PGconn *conn;
+    uint64_t prepared; /* bit per statement prepared on this connection */
+    char *account;
+    char *display; /* "postgres:<conninfo without password>#<account>" */
+    /* The lease this handle holds (or held, when it was lost). */
+    int leased;
+    char owner[MTS_LEASE_OWNER_MAX + 1];
+    uint64_t epoch;
+} pg_backend;
+
+/* One call's connection budget: a dead connection is re-opened at most
+ * once per call, and whether a statement may have run before it died. */
+typedef struct pg_call {
+    int reconnected;
+    int uncertain; /* a write was sent and its connection lost */
+    char lost[96]; /* libpq's reason for that loss */
+} pg_call;
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void
+quiet_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* a library does not print; notices carry nothing we act on */
+}
+
+/* The first line of a libpq message, without its newline. */
+static void
+first_line(char *out, size_t size, const char *msg)
+{
+    size_t n = 0;
+    if (msg == NULL)
+        msg = "";
+    while (msg[n] != '\0' && msg[n] != '\n' && n + 1 < size)
+        n++;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
+/* SQLSTATE as an int when it is five digits (23505), else 0. */
+static int
+sqlstate_int(const char *state)
+{
+    int v = 0;
+    if (state == NULL || strlen(state) != 5)
+        return 0;
+    for (int i = 0; i < 5; i++) {
+        if (state[i] < '0' || state[i] > '9')
+            return 0;
+        v = v * 10 + (state[i] - '0');
+    }
+    return v;
+}
+
+/* Whether an error means the connection (not the statement) failed. */
+static int
+conn_lost(PGconn *c, const PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (c == NULL || PQstatus(c) != CONNECTION_OK)
+        return 1;
+    if (st == NULL)
+        return res == NULL;
+    return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
+           strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
+}
+
+/* A statement failed on a live connection: the server's error. */
+static int
+server_error(pg_backend *b, const PGresult *res, const char *what,
+             mts_error *err)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char line[200];
+    if (msg == NULL)
+        first_line(line, sizeof(line), b->conn ? PQerrorMessage(b->conn) : "");
+    else
+        first_line(line, sizeof(line), msg);
+    if (st == NULL)
+        return mts__err(err, res == NULL ? MTS_ENOMEM : MTS_EBACKEND,
+                        "%s: %s: %s", b->display, what, line);
+    return mts__err_native(err, MTS_EBACKEND, sqlstate_int(st),
+                           "%s: %s: %s (SQLSTATE %s)", b->display, what, line,
+                           st);
+}
+
+/* ---- parameters (all sent in binary) ------------------------------------ */
+
+typedef struct pg_params {
+    int n;
+    const char *val[MAX_PARAMS];
+    int len[MAX_PARAMS];
+    int fmt[MAX_PARAMS];
+    uint8_t scalar[MAX_PARAMS][8];
+    mts__buf arr[MAX_PARAMS];
+    int arr_used[MAX_PARAMS];
+    uint32_t arr_count[MAX_PARAMS];
+    int arr_null[MAX_PARAMS];
+} pg_params;
+
+static void
+params_init(pg_params *p, int n)
+{
+    memset(p, 0, sizeof(*p));
+    p->n = n;
+    for (int i = 0; i < MAX_PARAMS; i++)
+        p->fmt[i] = 1;
+}
+
+static void
+params_free(pg_params *p)
+{
+    for (int i = 0; i < MAX_PARAMS; i++)
+        if (p->arr_used[i])
+            mts__buf_free(&p->arr[i]);
+    mts__wipe(p->scalar, sizeof(p->scalar));
+}
+
+static void
+be_put(uint8_t *out, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+be_get(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void
+p_int(pg_params *p, int i, int64_t v, int bytes)
+{
+    be_put(p->scalar[i], (uint64_t)v, bytes);
+    p->val[i] = (const char *)p->scalar[i];
+    p->len[i] = bytes;
+}
+
+#define p_i16(p, i, v) p_int(p, i, (int64_t)(v), 2)
+#define p_i32(p, i, v) p_int(p, i, (int64_t)(v), 4)
+#define p_i64(p, i, v) p_int(p, i, (int64_t)(v), 8)
+#define p_bool(p, i, v) p_int(p, i, (v) ? 1 : 0, 1)
+
+static void
+p_null(pg_params *p, int i)
+{
+    p->val[i] = NULL;
+    p->len[i] = 0;
+}
+
+/* Bytes (text or bytea); NULL data is SQL NULL. Lengths are checked by
+ * the model long before they could reach INT_MAX. */
+static void
+p_bytes(pg_params *p, int i, const void *data, size_t n)
+{
+    if (data == NULL) {
+        p_null(p, i);
+        return;
+    }
+    p->val[i] = data;
+    p->len[i] = (int)n;
+}
+
+static void
+p_text(pg_params *p, int i, const char *s)
+{
+    p_bytes(p, i, s, s ? strlen(s) : 0);
+}
+
+/* The three fence parameters: account, and owner + epoch when leased. */
+static void
+p_fence(pg_params *p, const pg_backend *b)
+{
+    p_text(p, 0, b->account);
+    if (b->leased) {
+        p_text(p, 1, b->owner);
+        p_i64(p, 2, (int64_t)b->epoch);
+    } else {
+        p_null(p, 1);
+        p_null(p, 2);
+    }
+}
+
+/*
+ * A one-dimensional array in PostgreSQL's binary form: ndim, has-null
+ * flag, element type, then (length, lower bound 1) and each element as
+ * (int32 length or -1 for NULL, bytes). An empty array has ndim 0.
+ */
+static void
+arr_begin(pg_params *p, int i, Oid elem, size_t count)
+{
+    uint8_t h[20];
+    mts__buf *a = &p->arr[i];
+    mts__buf_init(a, PG_PARAM_MAX);
+    p->arr_used[i] = 1;
+    p->arr_count[i] = 0;
+    p->arr_null[i] = 0;
+    be_put(h, count > 0 ? 1 : 0, 4);
+    be_put(h + 4, 0, 4);
+    be_put(h + 8, elem, 4);
+    be_put(h + 12, count > UINT32_MAX ? UINT32_MAX : count, 4);
+    be_put(h + 16, 1, 4);
+    mts__buf_put(a, h, count > 0 ? 20 : 12);
+}
+
+static void
+arr_elem(pg_params *p, int i, const void *data, size_t n)
+{
+    uint8_t h[4];
+    mts__buf *a = &p->arr[i];
+    if (data == NULL) {
+        be_put(h, 0xffffffffu, 4);
+        p->arr_null[i] = 1;
+        mts__buf_put(a, h, 4);
+    } else if (n > PG_PARAM_MAX) {
+        a->failed = a->over = true;
+    } else {
+        be_put(h, n, 4);
+        mts__buf_put(a, h, 4);
+        mts__buf_put(a, data, n);
+    }
+    p->arr_count[i]++;
+}
+
+static void
+arr_int(pg_params *p, int i, int64_t v, int bytes)
+{
+    uint8_t x[8];
+    be_put(x, (uint64_t)v, bytes);
+    arr_elem(p, i, x, (size_t)bytes);
+}
+
+#define arr_i16(p, i, v) arr_int(p, i, (int64_t)(v), 2)
+#define arr_i32(p, i, v) arr_int(p, i, (int64_t)(v), 4)
+#define arr_i64(p, i, v) arr_int(p, i, (int64_t)(v), 8)
+#define arr_bool(p, i, v) arr_int(p, i, (v) ? 1 : 0, 1)
+
+static void
+arr_text(pg_params *p, int i, const char *s)
+{
+    arr_elem(p, i, s, s ? strlen(s) : 0);
+}
+
+/* Finish every array parameter: set the has-null flags, hand the bytes to
+ * libpq. MTS_ENOMEM or MTS_ELIMIT when a buffer could not grow. */
+static int
+arr_finish(pg_backend *b, pg_params *p, mts_error *err)
+{
+    for (int i = 0; i < p->n; i++) {
+        mts__buf *a = &p->arr[i];
+        if (!p->arr_used[i])
+            continue;
+        if (a->failed)
+            return a->over ? mts__err(err, MTS_ELIMIT,
+                                      "%s: a table is too large for one "
+                                      "statement (over 1 GiB)",
+                                      b->display)
+                           : mts__err_oom(err);
+        if (p->arr_null[i])
+            be_put(a->data + 4, 1, 4);
+        p->val[i] = (const char *)a->data;
+        p->len[i] = (int)a->len;
+    }
+    return 0;
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+/* Open or re-open the connection; MTS_EIO when the server cannot be
+ * reached or refuses us. */
+static int
+reconnect(pg_backend *b, pg_call *call, mts_error *err)
+{
+    char line[200];
+    if (call != NULL) {
+        if (call->reconnected)
+            return mts__err(err, MTS_EIO,
+                            "%s: connection lost again after a reconnect%s%s",
+                            b->display, call->lost[0] ? ": " : "",
+                            call->lost);
+        call->reconnected = 1;
+    }
+    b->prepared = 0;
+    PQreset(b->conn);
+    if (PQstatus(b->conn) != CONNECTION_OK) {
+        first_line(line, sizeof(line), PQerrorMessage(b->conn));
+        return mts__err(err, MTS_EIO, "%s: cannot reconnect: %s", b->display,
+                        line);
+    }
+    return 0;
+}
+
+/*
+ * Before a call: make sure the connection is up. A server that ended the
+ * session while it was idle (restart, pg_terminate_backend, an idle
+ * timeout) has left an error and end-of-file in the socket: nothing was
+ * sent yet, so reconnecting here is always safe.
+ */
+static int
+ensure_conn(pg_backend *b, pg_call *call, mts_error *err)
+{
+    /* One read takes the server's FATAL message, the next the end-of-file
+     * behind it (which makes the status CONNECTION_BAD). */
+    for (int i = 0; i < 4 && PQstatus(b->conn) == CONNECTION_OK; i++) {
+        struct pollfd pfd;
+        PGnotify *n;
+        pfd.fd = PQsocket(b->conn);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput(b->conn))
+            break;
+        while ((n = PQnotifies(b->conn)) != NULL)
+            PQfreemem(n);
+    }
+    if (PQstatus(b->conn) != CONNECTION_OK)
+        return reconnect(b, call, err);
+    if (PQtransactionStatus(b->conn) != PQTRANS_IDLE) {
+        /* never expected: end whatever transaction is left open */
+        PQclear(PQexec(b->conn, "ROLLBACK"));
+    }
+    return 0;
+}
+
+static void
+stmt_name(char *buf, size_t size, int id)
+{
+    snprintf(buf, size, "mts_%d", id);
+}
+
+/*
+ * Run statement `id` (prepared on first use per connection) with binary
+ * parameters and binary results. Returns 0 with *out (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK; the caller PQclears it), or an error:
+ * - the connection died before or after sending: reconnect once and send
+ *   again (every statement here is idempotent); call->uncertain records
+ *   that a first attempt may have run. MTS_EIO when that fails.
+ * - serialization failure or deadlock (40001, 40P01): the statement was
+ *   rolled back; sent once more.
+ * - any other server error: MTS_EBACKEND with the SQLSTATE.
+ */
+static int
+run(PGresult **out, pg_backend *b, pg_call *call, int id, const pg_params *p,
+    mts_error *err)
+{
+    const pg_stmt_def *d = &stmts[id];
+    char name[32];
+    int rc, retried = 0;
+    *out = NULL;
+    stmt_name(name, sizeof(name), id);
+    MTS_ASSERT(p->n == d->nparams);
+    for (;;) {
+        PGresult *res;
+        ExecStatusType st;
+        if ((rc = ensure_conn(b, call, err)) != 0)
+            return rc;
+        if ((b->prepared & ((uint64_t)1 << id)) == 0) {
+            res = PQprepare(b->conn, name, d->sql, d->nparams, d->types);
+            if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+                b->prepared |= (uint64_t)1 << id;
+                PQclear(res);
+            } else if (conn_lost(b->conn, res)) {
+                PQclear(res); /* nothing ran: reconnect and prepare again */
+                if ((rc = reconnect(b, call, err)) != 0)
+                    return rc;
+                continue;
+            } else {
+                rc = server_error(b, res, d->label, err);
+                PQclear(res);
+                return rc;
+            }
+        }
+        res = PQexecPrepared(b->conn, name, p->n, p->val, p->len, p->fmt, 1);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *out = res;
+            return 0;
+        }
+        if (conn_lost(b->conn, res)) {
+            const char *m = res ? PQresultErrorMessage(res) : NULL;
+            first_line(call->lost, sizeof(call->lost),
+                       m && *m ? m : PQerrorMessage(b->conn));
+            call->uncertain = 1;
+            PQclear(res);
+            if ((rc = reconnect(b, call, err)) != 0)
+                return rc;
+            continue;
+        }
+        if (!retried && res != NULL) {
+            const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (s != NULL &&
+                (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)) {
+                retried = 1;
+                PQclear(res);
+                continue;
+            }
+        }
+        rc = server_error(b, res, d->label, err);
+        PQclear(res);
+        return rc;
+    }
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+/* Column c of row r as a value (borrowed from res). */
+static mts__sqlv
+col(const PGresult *res, int r, int c)
+{
+    mts__sqlv v = { MTS__SQL_NULL, 0, NULL, 0 };
+    const uint8_t *p;
+    int n;
+    if (PQgetisnull(res, r, c))
+        return v;
+    p = (const uint8_t *)PQgetvalue(res, r, c);
+    n = PQgetlength(res, r, c);
+    switch (PQftype(res, c)) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        if (n == 2 || n == 4 || n == 8) {
+            uint64_t u = be_get(p, n);
+            v.type = MTS__SQL_INT;
+            if (n == 2)
+                v.i = (int16_t)(uint16_t)u;
+            else if (n == 4)
+                v.i = (int32_t)(uint32_t)u;
+            else
+                v.i = (int64_t)u;
+            return v;
+        }
+        break;
+    case OID_BOOL:
+        if (n == 1) {
+            v.type = MTS__SQL_INT;
+            v.i = p[0] != 0;
+            return v;
+        }
+        break;
+    case OID_TEXT:
+    case OID_VARCHAR:
+        v.type = MTS__SQL_TEXT;
+        v.p = p;
+        v.n = (size_t)n;
+        return v;
+    case OID_BYTEA:
+        v.type = MTS__SQL_BLOB;
+        v.p = p;
+        v.n = (size_t)n;
+        return v;
+    default:
+        break;
+    }
+    v.type = MTS__SQL_REAL; /* a type we never store: refused by the mapping */
+    return v;
+}
+
+/* count(*) of a write statement's fence: 1 written, 0 refused. */
+static int64_t
+fence_count(const PGresult *res)
+{
+    mts__sqlv v;
+    if (PQntuples(res) != 1 || PQnfields(res) != 1)
+        return -1;
+    v = col(res, 0, 0);
+    return v.type == MTS__SQL_INT ? v.i : -1;
+}
+
+/* "2026-11-25T10:00:00.123Z" from Unix ms. */
+static void
+fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || ms == INT64_MIN) {
+        snprintf(buf, size, "(never)");
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac);
+}
+
+/* A lease row (owner, epoch, expires_ms, live) into *info. Returns 0, or
+ * MTS_ENOTFOUND when the row has no owner (never leased). */
+static int
+lease_from_row(mts_lease *info, const PGresult *res, int r)
+{
+    mts__sqlv owner = col(res, r, 0), epoch = col(res, r, 1);
+    mts__sqlv ms = col(res, r, 2), live = col(res, r, 3);
+    size_t n;
+    if (owner.type != MTS__SQL_TEXT)
+        return MTS_ENOTFOUND;
+    n = owner.n < MTS_LEASE_OWNER_MAX ? owner.n : MTS_LEASE_OWNER_MAX;
+    memcpy(info->owner, owner.p, n);
+    info->owner[n] = '\0';
+    info->epoch = epoch.type == MTS__SQL_INT ? (uint64_t)epoch.i : 0;
+    /* -infinity and +infinity come back as NULL from floor() */
+    info->expires_ms = ms.type == MTS__SQL_INT ? ms.i : INT64_MIN;
+    info->held = live.type == MTS__SQL_INT && live.i != 0;
+    return 0;
+}
+
+/* The account's lease record now (for messages and lease show). */
+static int
+read_lease(mts_lease *info, pg_backend *b, pg_call *call, mts_error *err)
+{
+    pg_params p;
+    PGresult *res;
+    int rc;
+    params_init(&p, 1);
+    p_text(&p, 0, b->account);
+    rc = run(&res, b, call, S_SHOW, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    rc = PQntuples(res) == 1 ? lease_from_row(info, res, 0) : MTS_ENOTFOUND;
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * A write's fence refused it. Say why: for a lease holder MTS_EFENCED
+ * (lost to another owner, or expired), for a handle without a lease
+ * MTS_ELOCKED (someone's lease is live). After a lost connection the
+ * first attempt may have committed: MTS_EIO "outcome unknown" instead.
+ */
+static int
+refused(pg_backend *b, pg_call *call, const char *what, mts_error *err)
+{
+    mts_lease l = MTS_LEASE_INIT;
+    char t[40];
+    int rc = read_lease(&l, b, call, NULL);
+    if (call->uncertain)
+        return mts__err(err, MTS_EIO,
+                        "%s: %s: outcome unknown: the connection was lost "
+                        "after sending (%s), and the retry was refused by "
+                        "the lease",
+                        b->display, what, call->lost);
+    if (rc != 0)
+        l.owner[0] = '\0';
+    fmt_time(t, sizeof(t), l.expires_ms);
+    if (!b->leased)
+        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
+                        b->display, what, l.owner[0] ? l.owner : "?", t);
+    if (rc == 0 && strcmp(l.owner, b->owner) == 0 && l.epoch == b->epoch)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease (epoch %llu) expired at "
+                        "%s; renew it",
+                        b->display, what, (unsigned long long)b->epoch, t);
+    if (rc != 0)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease record is gone",
+                        b->display, what);
+    return mts__err(err, MTS_EFENCED,
+                    "%s: %s: fenced: epoch %llu is over; the lease is now "
+                    "%s's (epoch %llu)",
+                    b->display, what, (unsigned long long)b->epoch, l.owner,
+                    (unsigned long long)l.epoch);
+}
+
+/*
+ * Run a prepared write (its fence parameters filled by the caller) and
+ * interpret the fence's count. Second attempts after a lost connection
+ * that fail are "outcome unknown".
+ */
+static int
+run_write(pg_backend *b, int w, pg_params *p, mts_error *err)
+{
+    pg_call call;
+    PGresult *res;
+    int rc, id = S_WRITE(w, b->leased);
+    int64_t n;
+    memset(&call, 0, sizeof(call));
+    if ((rc = arr_finish(b, p, err)) != 0)
+        return rc;
+    rc = run(&res, b, &call, id, p, err);
+    if (rc != 0) {
+        if (call.uncertain && err != NULL)
+            mts__err_prefix(err, "outcome unknown (connection lost after "
+                                 "sending)");
+        return call.uncertain ? MTS_EIO : rc;
+    }
+    n = fence_count(res);
+    PQclear(res);
+    if (n == 1)
+        return 0;
+    if (n == 0)
+        return refused(b, &call, stmts[id].label, err);
+    return mts__err(err, MTS_EBACKEND, "%s: %s: unexpected result",
+                    b->display, stmts[id].label);
+}
+
+/* ---- load -------------------------------------------------------------- */
+
+/* One row of the load statement into the session. */
+static int
+load_row(mts_session *s, const mts__sql_ctx *cx, const PGresult *res, int r,
+         int *found, mts_error *err)
+{
+    mts__sqlv c[13], v[10];
+    mts__sqlv t = col(res, r, 0);
+    for (int i = 0; i < 13; i++)
+        c[i] = col(res, r, i);
+    if (t.type != MTS__SQL_INT)
+        return mts__err(err, MTS_ECORRUPT, "load: bad row tag");
+    switch (t.i) {
+    case 0: /* home_dc, test_mode, api_id, user_id, user_is_bot, pts, qts,
+               date, seq | token */
+        if (*found)
+            return mts__err(err, MTS_ECORRUPT,
+                            "table sessions: account repeated");
+        *found = 1;
+        v[MTS__SQL_SESSION_COL_HOME_DC] = c[1];
+        v[MTS__SQL_SESSION_COL_TEST_MODE] = c[2];
+        v[MTS__SQL_SESSION_COL_API_ID] = c[3];
+        v[MTS__SQL_SESSION_COL_USER_ID] = c[4];
+        v[MTS__SQL_SESSION_COL_USER_IS_BOT] = c[5];
+        v[MTS__SQL_SESSION_COL_FUTURE_TOKEN] = c[12];
+        v[MTS__SQL_SESSION_COL_PTS] = c[6];
+        v[MTS__SQL_SESSION_COL_QTS] = c[7];
+        v[MTS__SQL_SESSION_COL_DATE] = c[8];
+        v[MTS__SQL_SESSION_COL_SEQ] = c[9];
+        return mts__sql_session_from_row(s, cx, v, MTS__SQL_SESSION_NCOLS,
+                                         err);
+    case 1: /* dc_id, flags, family, port, server_salt, time_offset | ip |
+               auth_key */
+        v[MTS__SQL_DC_COL_DC_ID] = c[1];
+        v[MTS__SQL_DC_COL_FLAGS] = c[2];
+        v[MTS__SQL_DC_COL_FAMILY] = c[3];
+        v[MTS__SQL_DC_COL_IP] = c[10];
+        v[MTS__SQL_DC_COL_PORT] = c[4];
+        v[MTS__SQL_DC_COL_AUTH_KEY] = c[12];
+        v[MTS__SQL_DC_COL_SERVER_SALT] = c[5];
+        v[MTS__SQL_DC_COL_TIME_OFFSET] = c[6];
+        return mts__sql_dc_from_row(s, cx, v, MTS__SQL_DC_NCOLS, err);
+    case 2:
+        v[MTS__SQL_CHANNEL_COL_ID] = c[1];
+        v[MTS__SQL_CHANNEL_COL_PTS] = c[2];
+        return mts__sql_channel_from_row(s, v, MTS__SQL_CHANNEL_NCOLS, err);
+    case 3: /* kind, id, access_hash, channel_kind, community, bot |
+               username, phone */
+        v[MTS__SQL_PEER_COL_KIND] = c[1];
+        v[MTS__SQL_PEER_COL_ID] = c[2];
+        v[MTS__SQL_PEER_COL_ACCESS_HASH] = c[3];
+        v[MTS__SQL_PEER_COL_CHANNEL_KIND] = c[4];
+        v[MTS__SQL_PEER_COL_COMMUNITY] = c[5];
+        v[MTS__SQL_PEER_COL_BOT] = c[6];
+        v[MTS__SQL_PEER_COL_USERNAME] = c[10];
+        v[MTS__SQL_PEER_COL_PHONE] = c[11];
+        return mts__sql_peer_from_row(s, v, MTS__SQL_PEER_NCOLS, err);
+    case 4:
+        v[MTS__SQL_MIN_PEER_COL_USER_ID] = c[1];
+        v[MTS__SQL_MIN_PEER_COL_PEER_ID] = c[2];
+        v[MTS__SQL_MIN_PEER_COL_MSG_ID] = c[3];
+        return mts__sql_min_peer_from_row(s, v, MTS__SQL_MIN_PEER_NCOLS, err);
+    default:
+        return mts__err(err, MTS_ECORRUPT, "load: bad row tag");
+    }
+}
+
+/* Wipe the key and token bytes in a result before it is freed (libpq's
+ * own input buffer is out of our reach). */
+static void
+wipe_result(PGresult *res)
+{
+    for (int r = 0, n = PQntuples(res); r < n; r++)
+        if (!PQgetisnull(res, r, 12))
+            mts__wipe(PQgetvalue(res, r, 12), (size_t)PQgetlength(res, r, 12));
+}
+
+static int
+pg_load(mts_session **out, mts_backend *be, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_call call;
+    pg_params p;
+    PGresult *res;
+    mts_session *s = NULL;
+    /* plain columns: this backend stores no sealed values */
+    mts__sql_ctx cx;
+    int rc, found = 0;
+    memset(&cx, 0, sizeof(cx));
+    cx.name = b->account;
+    memset(&call, 0, sizeof(call));
+    params_init(&p, 1);
+    p_text(&p, 0, b->account);
+    rc = run(&res, b, &call, S_LOAD, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    if (PQnfields(res) != 13) {
+        PQclear(res);
+        return mts__err(err, MTS_EBACKEND, "%s: load: unexpected result",
+                        b->display);
+    }
+    if (mts_session_new(&s, MTS_NEW_EMPTY) != 0) {
+        wipe_result(res);
+        PQclear(res);
+        return mts__err_oom(err);
+    }
+    for (int r = 0, n = PQntuples(res); rc == 0 && r < n; r++)
+        rc = load_row(s, &cx, res, r, &found, err);
+    wipe_result(res);
+    PQclear(res);
+    if (rc == 0 && !found)
+        rc = MTS_ENOTFOUND;
+    if (rc == MTS_ECORRUPT)
+        mts__err_prefix(err, "%s", b->display);
+    if (rc != 0) {
+        mts_session_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- save -------------------------------------------------------------- */
+
+static int
+pg_save(mts_backend *be, const mts_session *s, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    mts_update_state us;
+    int32_t api_id;
+    int64_t user_id;
+    int is_bot = 0, rc;
+    const uint8_t *token;
+    size_t token_len, n;
+
+    params_init(&p, 34);
+    p_fence(&p, b);
+    mts_session_update_state(s, &us);
+    p_i32(&p, 3, mts_session_home_dc(s));
+    p_bool(&p, 4, mts_session_test_mode(s));
+    if (mts_session_api_id(s, &api_id) == 0)
+        p_i32(&p, 5, api_id);
+    else
+        p_null(&p, 5);
+    if (mts_session_user(s, &user_id, &is_bot) == 0) {
+        p_i64(&p, 6, user_id);
+        p_bool(&p, 7, is_bot);
+    } else {
+        p_null(&p, 6);
+        p_bool(&p, 7, 0);
+    }
+    if (mts_session_future_auth_token(s, &token, &token_len) == 0)
+        p_bytes(&p, 8, token, token_len);
+    else
+        p_null(&p, 8);
+    p_i32(&p, 9, us.pts);
+    p_i32(&p, 10, us.qts);
+    p_i32(&p, 11, us.date);
+    p_i32(&p, 12, us.seq);
+
+    n = mts_session_dc_count(s);
+    arr_begin(&p, 13, OID_INT4, n);
+    arr_begin(&p, 14, OID_INT4, n);
+    arr_begin(&p, 15, OID_INT2, n);
+    arr_begin(&p, 16, OID_TEXT, n);
+    arr_begin(&p, 17, OID_INT4, n);
+    arr_begin(&p, 18, OID_BYTEA, n);
+    arr_begin(&p, 19, OID_INT8, n);
+    arr_begin(&p, 20, OID_INT4, n);
+    for (size_t i = 0; i < n; i++) {
+        mts_dc dc;
+        char ip[MTS__SQL_IP_TEXT_SIZE];
+        if (mts_session_dc_at(&dc, s, i) != 0 ||
+            mts_ip_format(ip, sizeof(ip), &dc.ip) != 0) {
+            params_free(&p);
+            return mts__err(err, MTS_EINVAL, "%s: save: bad DC entry %zu",
+                            b->display, i);
+        }
+        arr_i32(&p, 13, dc.dc_id);
+        arr_i32(&p, 14, dc.flags);
+        arr_i16(&p, 15, dc.ip.family);
+        arr_text(&p, 16, ip);
+        arr_i32(&p, 17, dc.port);
+        arr_elem(&p, 18, dc.auth_key, MTS_AUTH_KEY_SIZE);
+        arr_i64(&p, 19, dc.server_salt);
+        arr_i32(&p, 20, dc.time_offset);
+    }
+
+    n = mts_session_channel_count(s);
+    arr_begin(&p, 21, OID_INT8, n);
+    arr_begin(&p, 22, OID_INT4, n);
+    for (size_t i = 0; i < n; i++) {
+        mts_channel_pts c;
+        if (mts_session_channel_at(&c, s, i) != 0)
+            break;
+        arr_i64(&p, 21, c.channel_id);
+        arr_i32(&p, 22, c.pts);
+    }
+
+    n = mts_session_peer_count(s);
+    arr_begin(&p, 23, OID_INT2, n);
+    arr_begin(&p, 24, OID_INT8, n);
+    arr_begin(&p, 25, OID_INT8, n);
+    arr_begin(&p, 26, OID_INT2, n);
+    arr_begin(&p, 27, OID_BOOL, n);
+    arr_begin(&p, 28, OID_BOOL, n);
+    arr_begin(&p, 29, OID_TEXT, n);
+    arr_begin(&p, 30, OID_TEXT, n);
+    for (size_t i = 0; i < n; i++) {
+        mts_peer peer;
+        if (mts_session_peer_at(&peer, s, i) != 0)
+            break;
+        arr_i16(&p, 23, peer.kind);
+        arr_i64(&p, 24, peer.id);
+        arr_i64(&p, 25, peer.access_hash);
+        arr_i16(&p, 26, peer.channel_kind);
+        arr_bool(&p, 27, peer.community);
+        arr_bool(&p, 28, peer.bot);
+        arr_text(&p, 29, peer.username);
+        arr_text(&p, 30, peer.phone);
+    }
+
+    n = mts_session_min_peer_count(s);
+    arr_begin(&p, 31, OID_INT8, n);
+    arr_begin(&p, 32, OID_INT8, n);
+    arr_begin(&p, 33, OID_INT4, n);
+    for (size_t i = 0; i < n; i++) {
+        mts_min_peer mp;
+        if (mts_session_min_peer_at(&mp, s, i) != 0)
+            break;
+        arr_i64(&p, 31, mp.user_id);
+        arr_i64(&p, 32, mp.peer_id);
+        arr_i32(&p, 33, mp.msg_id);
+    }
+    rc = run_write(b, W_SAVE, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+/* ---- delete and granular changes --------------------------------------- */
+
+static int
+pg_del(mts_backend *be, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    int rc;
+    params_init(&p, 3);
+    p_fence(&p, b);
+    rc = run_write(b, W_DELETE, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+static int
+pg_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    int rc, w;
+    switch (c->kind) {
+    case MTS_UPDATE_PRIMARY:
+        w = W_PRIMARY;
+        params_init(&p, 6);
+        p_i32(&p, 3, c->state.pts);
+        p_i32(&p, 4, c->state.date);
+        p_i32(&p, 5, c->state.seq);
+        break;
+    case MTS_UPDATE_SECONDARY:
+        w = W_SECONDARY;
+        params_init(&p, 4);
+        p_i32(&p, 3, c->state.qts);
+        break;
+    case MTS_UPDATE_CHANNEL:
+        w = W_CHANNEL;
+        params_init(&p, 5);
+        p_i64(&p, 3, c->channel_id);
+        p_i32(&p, 4, c->channel_pts);
+        break;
+    case MTS_UPDATE_ALL:
+        w = W_STATE;
+        params_init(&p, 9);
+        p_i32(&p, 3, c->state.pts);
+        p_i32(&p, 4, c->state.qts);
+        p_i32(&p, 5, c->state.date);
+        p_i32(&p, 6, c->state.seq);
+        arr_begin(&p, 7, OID_INT8, c->channel_count);
+        arr_begin(&p, 8, OID_INT4, c->channel_count);
+        for (size_t i = 0; i < c->channel_count; i++) {
+            arr_i64(&p, 7, c->channels[i].channel_id);
+            arr_i32(&p, 8, c->channels[i].pts);
+        }
+        break;
+    default: /* validated by the core: unreachable */
+        return mts__err(err, MTS_EINVAL, "update kind %d", (int)c->kind);
+    }
+    p_fence(&p, b);
+    rc = run_write(b, w, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+static int
+pg_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    char ip[MTS__SQL_IP_TEXT_SIZE];
+    pg_params p;
+    int rc;
+    if (mts_ip_format(ip, sizeof(ip), &dc->ip) != 0)
+        return mts__err(err, MTS_EINVAL, "dc.ip: not an address");
+    params_init(&p, 11);
+    p_fence(&p, b);
+    p_i32(&p, 3, dc->dc_id);
+    p_i32(&p, 4, dc->flags);
+    p_i16(&p, 5, dc->ip.family);
+    p_text(&p, 6, ip);
+    p_i32(&p, 7, dc->port);
+    p_bytes(&p, 8, dc->auth_key, MTS_AUTH_KEY_SIZE);
+    p_i64(&p, 9, dc->server_salt);
+    p_i32(&p, 10, dc->time_offset);
+    rc = run_write(b, W_DC, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+static int
+pg_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    int rc;
+    params_init(&p, 4);
+    p_fence(&p, b);
+    p_i32(&p, 3, dc_id);
+    rc = run_write(b, W_HOME, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+static int
+pg_cache_peer(mts_backend *be, const mts_peer *peer, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    int rc;
+    params_init(&p, 11);
+    p_fence(&p, b);
+    p_i16(&p, 3, peer->kind);
+    p_i64(&p, 4, peer->id);
+    p_i64(&p, 5, peer->access_hash);
+    p_i16(&p, 6, peer->channel_kind);
+    p_bool(&p, 7, peer->community);
+    p_bool(&p, 8, peer->bot);
+    p_text(&p, 9, peer->username);
+    p_text(&p, 10, peer->phone);
+    rc = run_write(b, W_PEER, &p, err);
+    params_free(&p);
+    return rc;
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+static int
+lease_acquire(pg_backend *b, const char *owner, uint32_t ttl_ms,
+              mts_lease *info, mts_error *err)
+{
+    pg_call call;
+    pg_params p;
+    PGresult *res;
+    mts_lease got = MTS_LEASE_INIT;
+    int rc;
+    memset(&call, 0, sizeof(call));
+    params_init(&p, 3);
+    p_text(&p, 0, b->account);
+    p_text(&p, 1, owner);
+    p_i64(&p, 2, ttl_ms);
+    rc = run(&res, b, &call, S_ACQUIRE, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) == 1 && lease_from_row(&got, res, 0) == 0) {
+        PQclear(res);
+        got.version = info->version;
+        *info = got;
+        b->leased = 1;
+        snprintf(b->owner, sizeof(b->owner), "%s", owner);
+        b->epoch = got.epoch;
+        return 0;
+    }
+    PQclear(res);
+    if (call.uncertain)
+        return mts__err(err, MTS_EIO,
+                        "%s: lease acquire: outcome unknown: the connection "
+                        "was lost after sending (%s)",
+                        b->display, call.lost);
+    {
+        char t[40];
+        rc = read_lease(&got, b, &call, NULL);
+        fmt_time(t, sizeof(t), got.expires_ms);
+        if (rc != 0)
+            return mts__err(err, MTS_ELOCKED,
+                            "%s: session held by another owner", b->display);
+        return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
+                        b->display, got.owner, t);
+    }
+}
+
+static int
+lease_renew(pg_backend *b, uint32_t ttl_ms, mts_lease *info, mts_error *err)
+{
+    pg_call call;
+    pg_params p;
+    PGresult *res;
+    mts_lease got = MTS_LEASE_INIT;
+    int rc;
+    memset(&call, 0, sizeof(call));
+    params_init(&p, 4);
+    p_text(&p, 0, b->account);
+    p_text(&p, 1, b->owner);
+    p_i64(&p, 2, (int64_t)b->epoch);
+    p_i64(&p, 3, ttl_ms);
+    rc = run(&res, b, &call, S_RENEW, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) == 1 && lease_from_row(&got, res, 0) == 0) {
+        PQclear(res);
+        got.version = info->version;
+        *info = got;
+        return 0;
+    }
+    PQclear(res);
+    return refused(b, &call, "lease renew", err);
+}
+
+static int
+lease_release(pg_backend *b, mts_error *err)
+{
+    pg_call call;
+    pg_params p;
+    PGresult *res;
+    int rc, n;
+    memset(&call, 0, sizeof(call));
+    params_init(&p, 3);
+    p_text(&p, 0, b->account);
+    p_text(&p, 1, b->owner);
+    p_i64(&p, 2, (int64_t)b->epoch);
+    rc = run(&res, b, &call, S_RELEASE, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    n = PQntuples(res);
+    PQclear(res);
+    if (n == 1) {
+        b->leased = 0;
+        return 0;
+    }
+    /* lost already: the handle stays fenced off until it acquires again */
+    return refused(b, &call, "lease release", err);
+}
+
+static int
+pg_lease(mts_backend *be, int op, const char *owner, uint32_t ttl_ms,
+         mts_lease *info, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    switch (op) {
+    case MTS_LEASE_ACQUIRE:
+        return lease_acquire(b, owner, ttl_ms, info, err);
+    case MTS_LEASE_RENEW:
+    case MTS_LEASE_RELEASE:
+        if (!b->leased)
+            return mts__err(err, MTS_EINVAL, "%s: this handle holds no lease",
+                            b->display);
+        return op == MTS_LEASE_RENEW ? lease_renew(b, ttl_ms, info, err)
+                                     : lease_release(b, err);
+    case MTS_LEASE_SHOW: {
+        pg_call call;
+        mts_lease got = MTS_LEASE_INIT;
+        int rc;
+        memset(&call, 0, sizeof(call));
+        rc = read_lease(&got, b, &call, err);
+        if (rc == MTS_ENOTFOUND)
+            return mts__err(err, MTS_ENOTFOUND, "%s: never leased",
+                            b->display);
+        if (rc == 0) {
+            got.version = info->version;
+            *info = got;
+        }
+        return rc;
+    }
+    default:
+        return mts__err(err, MTS_EINVAL, "lease: unknown operation %d", op);
+    }
+}
+
+/* ---- open -------------------------------------------------------------- */
+
+static const char *
+pg_name(mts_backend *be)
+{
+    return ((pg_backend *)be)->display;
+}
+
+static void
+pg_free(mts_backend *be)
+{
+    pg_backend *b = (pg_backend *)be;
+    if (b->conn != NULL)
+        PQfinish(b->conn);
+    mts_free(b->account);
+    mts_free(b->display);
+    mts_free(b);
+}
+
+/* Run one SQL text without parameters (schema work). */
+static int
+exec_simple(pg_backend *b, const char *sql, const char *what, mts_error *err)
+{
+    PGresult *res = PQexec(b->conn, sql);
+    int rc = 0;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        if (conn_lost(b->conn, res)) {
+            char line[200];
+            first_line(line, sizeof(line), PQerrorMessage(b->conn));
+            rc = mts__err(err, MTS_EIO, "%s: %s: connection lost: %s",
+                          b->display, what, line);
+        } else {
+            rc = server_error(b, res, what, err);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* No schema (read_version). */
+#define PG_NO_SCHEMA (-1000000LL)
+/* A version table without rows (read_version). */
+#define PG_EMPTY_VERSION (-1000001LL)
+
+/*
+ * The schema version recorded in the database, PG_NO_SCHEMA or
+ * PG_EMPTY_VERSION. pg_class is read with the statement's snapshot (not a
+ * cached catalog lookup such as to_regclass), so a schema another process
+ * committed while this one waited for the advisory lock is seen.
+ */
+static int
+read_version(long long *out, pg_backend *b, mts_error *err)
+{
+    PGresult *res = PQexec(b->conn,
+                           "SELECT count(*) FROM pg_catalog.pg_class c JOIN "
+                           "pg_catalog.pg_namespace n ON n.oid = "
+                           "c.relnamespace WHERE n.nspname = 'mtsession' "
+                           "AND c.relname = 'schema_version'");
+    int rc = 0;
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = conn_lost(b->conn, res)
+                 ? mts__err(err, MTS_EIO, "%s: connection lost", b->display)
+                 : server_error(b, res, "read schema version", err);
+        PQclear(res);
+        return rc;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        PQclear(res);
+        *out = PG_NO_SCHEMA;
+        return 0;
+    }
+    PQclear(res);
+    res = PQexec(b->conn, "SELECT max(version) FROM mtsession.schema_version");
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = server_error(b, res, "read schema version", err);
+        PQclear(res);
+        return rc;
+    }
+    *out = PQgetisnull(res, 0, 0) ? PG_EMPTY_VERSION
+                                  : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+static int
+check_version(pg_backend *b, long long v, int *create, mts_error *err)
+{
+    *create = 0;
+    if (v == PG_SCHEMA_VERSION)
+        return 0;
+    if (v == PG_NO_SCHEMA) {
+        *create = 1;
+        return 0;
+    }
+    if (v == PG_EMPTY_VERSION)
+        return mts__err(err, MTS_EFORMAT,
+                        "%s: mtsession.schema_version is empty: not a schema "
+                        "this library wrote; left untouched",
+                        b->display);
+    if (v > PG_SCHEMA_VERSION)
+        return mts__err(err, MTS_EVERSION,
+                        "%s: schema version %lld is newer than this "
+                        "library's (%d); open it with a newer mtsession",
+                        b->display, v, PG_SCHEMA_VERSION);
+    for (long long x = v; x < PG_SCHEMA_VERSION; x++)
+        if (migration_from(x) == NULL)
+            return mts__err(err, MTS_EVERSION,
+                            "%s: schema version %lld: no migration to "
+                            "version %lld in this library",
+                            b->display, x, x + 1);
+    return 0;
+}
+
+/*
+ * Create or migrate the schema. A plain read decides first, so opening a
+ * current database takes no lock; creating or migrating runs in one
+ * transaction under an advisory lock and decides again, because another
+ * process may have done it meanwhile. PostgreSQL's DDL is transactional:
+ * a failure leaves the old version.
+ */
+static int
+ensure_schema(pg_backend *b, mts_error *err)
+{
+    long long v = PG_NO_SCHEMA;
+    int create = 0, rc;
+    if ((rc = read_version(&v, b, err)) != 0 ||
+        (rc = check_version(b, v, &create, err)) != 0)
+        return rc;
+    if (v == PG_SCHEMA_VERSION)
+        return 0;
+    if ((rc = exec_simple(b, "BEGIN", "begin", err)) != 0)
+        return rc;
+    rc = exec_simple(b, "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK_KEY ")",
+                     "lock schema", err);
+    if (rc == 0)
+        rc = read_version(&v, b, err);
+    if (rc == 0)
+        rc = check_version(b, v, &create, err);
+    if (rc == 0 && create) {
+        for (size_t i = 0; rc == 0 && i < MTS__ARRAY_LEN(schema_v1); i++)
+            rc = exec_simple(b, schema_v1[i], "create schema", err);
+    } else if (rc == 0) {
+        for (long long x = v; rc == 0 && x < PG_SCHEMA_VERSION; x++) {
+            const pg_migration *m = migration_from(x);
+            for (size_t i = 0; rc == 0 && m != NULL && i < m->count; i++)
+                rc = exec_simple(b, m->stmts[i], "migrate schema", err);
+        }
+    }
+    if (rc == 0)
+        rc = exec_simple(b, "COMMIT", "commit schema", err);
+    if (rc != 0 && PQstatus(b->conn) == CONNECTION_OK &&
+        PQtransactionStatus(b->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(b->conn, "ROLLBACK"));
+    return rc;
+}
+
+/* Append k='v' (quoted as libpq's conninfo syntax wants) to buf. */
+static void
+display_opt(mts__buf *d, const char *k, const char *v)
+{
+    int plain = v[0] != '\0';
+    for (const char *c = v; *c; c++)
+        if (*c == ' ' || *c == '\'' || *c == '\\' || *c == '\t' || *c == '\n')
+            plain = 0;
+    mts__buf_printf(d, "%s%s=", d->len > strlen("postgres:") ? " " : "", k);
+    if (plain) {
+        mts__buf_str(d, v);
+        return;
+    }
+    mts__buf_u8(d, '\'');
+    for (const char *c = v; *c; c++) {
+        if (*c == '\'' || *c == '\\')
+            mts__buf_u8(d, '\\');
+        mts__buf_u8(d, (uint8_t)*c);
+    }
+    mts__buf_u8(d, '\'');
+}
+
+/*
+ * "postgres:<every option given, but passwords>#<account>". libpq parses
+ * both forms (key=value and URIs) and marks secret options with a '*'
+ * display character; those are never shown.
+ */
+static int
+make_display(pg_backend *b, const char *conninfo, mts_error *err)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    mts__buf d;
+    uint8_t *out;
+    size_t len;
+    if (opts == NULL) {
+        char line[200];
+        first_line(line, sizeof(line), perr ? perr : "out of memory");
+        if (perr != NULL)
+            PQfreemem(perr);
+        return mts__err(err, perr ? MTS_EINVAL : MTS_ENOMEM,
+                        "postgres: bad connection string: %s", line);
+    }
+    mts__buf_init(&d, 8192);
+    mts__buf_str(&d, "postgres:");
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL || (o->dispchar && o->dispchar[0] == '*') ||
+            strcmp(o->keyword, "password") == 0)
+            continue;
+        display_opt(&d, o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    mts__buf_printf(&d, "#%s", b->account);
+    if (d.failed) {
+        mts__buf_free(&d);
+        return mts__err_oom(err);
+    }
+    if (mts__buf_finish(&d, &out, &len, err) != 0)
+        return MTS_ENOMEM;
+    b->display = (char *)out;
+    return 0;
+}
+
+int
+mts_postgres_open(mts_storage **out, const char *conninfo,
+                  const char *account, mts_error *err)
+{
+    /* Processed in order, the last value winning: connect_timeout comes
+     * before the expanded conninfo, which may override it;
+     * fallback_application_name applies only when conninfo sets no
+     * application_name. */
+    const char *keys[] = { "connect_timeout", "dbname",
+                           "fallback_application_name", NULL };
+    const char *vals[] = { "10", conninfo, "mtsession", NULL };
+    pg_backend *b;
+    char line[200];
+    int rc;
+
+    if (out == NULL || conninfo == NULL)
+        return mts__err(err, MTS_EINVAL, "postgres: NULL argument");
+    *out = NULL;
+    if (account == NULL)
+        account = MTS__SQL_DEFAULT_NAME;
+    if ((rc = mts__sql_check_name(account, err)) != 0) {
+        if (err != NULL)
+            mts__err_prefix(err, "postgres: account");
+        return rc;
+    }
+    b = mts__calloc(1, sizeof(*b));
+    if (b == NULL)
+        return mts__err_oom(err);
+    b->account = mts__strdup(account);
+    if (b->account == NULL) {
+        rc = mts__err_oom(err);
+        goto fail;
+    }
+    if ((rc = make_display(b, conninfo, err)) != 0)
+        goto fail;
+    b->conn = PQconnectdbParams(keys, vals, 1);
+    if (b->conn == NULL) {
+        rc = mts__err_oom(err);
+        goto fail;
+    }
+    PQsetNoticeProcessor(b->conn, quiet_notices, NULL);
+    if (PQstatus(b->conn) != CONNECTION_OK) {
+        first_line(line, sizeof(line), PQerrorMessage(b->conn));
+        rc = mts__err(err, MTS_EIO, "%s: cannot connect: %s", b->display,
+                      line);
+        goto fail;
+    }
+    if (PQserverVersion(b->conn) < PG_MIN_SERVER) {
+        rc = mts__err(err, MTS_ENOTSUPPORTED,
+                      "%s: PostgreSQL server %d is too old (12 or newer "
+                      "needed)",
+                      b->display, PQserverVersion(b->conn));
+        goto fail;
+    }
+    if ((rc = ensure_schema(b, err)) != 0)
+        goto fail;
+
+    b->parent.version = MTS_BACKEND_VERSION;
+    b->parent.save = pg_save;
+    b->parent.load = pg_load;
+    b->parent.del = pg_del;
+    b->parent.name = pg_name;
+    b->parent.apply_update_state = pg_apply;
+    b->parent.update_dc = pg_update_dc;
+    b->parent.set_home_dc = pg_set_home;
+    b->parent.cache_peer = pg_cache_peer;
+    b->parent.lease = pg_lease;
+    b->parent.free = pg_free;
+    if ((rc = mts_storage_wrap(out, &b->parent, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    pg_free(&b->parent);
+    return rc;
+}
