@@ -20,7 +20,8 @@
  * by a save (not timed) and WARMUP calls (not timed: the file backend's
  * first call reads the store and writes it once with a snapshot id). The
  * calls on the local stores are interleaved - one call on each store of
- * every size in turn, a floor per size among them - so that every store
+ * every size per round, in a shuffled order, a floor per size among them -
+ * so that every store
  * sees the same disk and the same neighbours on this shared machine; the
  * remote stores' calls come after them. SQLite and libSQL-local each have
  * their own copy of the database.
@@ -410,10 +411,28 @@ main(int argc, char **argv)
     }
     bench_peers_free(&ps);
 
-    for (int i = -WARMUP; i < calls; i++)
-        for (size_t j = 0; j < nz; j++)
-            for (int k = 0; k < T_REMOTE; k++)
+    /* Each round calls every local store once, in an order shuffled per
+     * round (fixed seed): a store always called right after an SQLite
+     * commit, say, would otherwise pay for it every time. */
+    {
+        size_t order[BENCH_NSIZES * T_REMOTE], m = nz * T_REMOTE;
+        uint64_t seed = 7;
+        for (size_t q = 0; q < m; q++)
+            order[q] = q;
+        for (int i = -WARMUP; i < calls; i++) {
+            for (size_t q = m - 1; q > 0; q--) {
+                size_t r = (size_t)(bench_rand(&seed) % (q + 1)), tmp;
+                tmp = order[q];
+                order[q] = order[r];
+                order[r] = tmp;
+            }
+            for (size_t q = 0; q < m; q++) {
+                size_t j = order[q] / T_REMOTE;
+                int k = (int)(order[q] % T_REMOTE);
                 one_call(&z[j].t[k], k, i);
+            }
+        }
+    }
     /* The remote server does its own I/O after answering: its calls come
      * after, so that it does not slow down the local stores. */
     for (int i = -WARMUP; i < calls; i++)

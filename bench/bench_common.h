@@ -182,7 +182,9 @@ bench_peers_make(bench_peers *ps, size_t n)
                             : (int64_t)((i + 1) * 0x9E3779B97F4A7C15ULL);
         if (i % 4 == 0) {
             char *name = ps->names + (i / 4) * 16;
-            snprintf(name, 16, "user%zu", i);
+            int len = snprintf(name, 16, "user%zu", i);
+            if (len < 0 || len >= 16)
+                exit(1); /* sizes stay far below 10^11 peers */
             p.username = name;
         }
         ps->p[i] = p;

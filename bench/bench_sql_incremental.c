@@ -83,8 +83,7 @@ change(mts_session *s, size_t first, size_t n)
     size_t count = mts_session_peer_count(s);
     for (size_t k = 0; k < n; k++) {
         mts_peer p;
-        check(mts_session_peer_at(&p, s, (first + k) % count), "peer_at",
-              NULL);
+        check(mts_session_peer_at(&p, s, (first + k) % count), "peer_at", NULL);
         p.access_hash += 1;
         check(mts_session_put_peer(s, &p, NULL), "put_peer", NULL);
     }
@@ -161,8 +160,7 @@ main(int argc, char **argv)
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
         else {
-            fprintf(stderr,
-                    "usage: %s [--runs N] [--peers N] [--dir DIR]\n",
+            fprintf(stderr, "usage: %s [--runs N] [--peers N] [--dir DIR]\n",
                     argv[0]);
             return 2;
         }

@@ -106,7 +106,10 @@ fi
 
 hrana_stop
 rm -rf "$MTS_BENCH_OUT/tmp"
-printf 'elapsed\t%s s\n' "$(($(date +%s) - started))" >>"$MTS_BENCH_OUT/machine.tsv"
+{
+    printf 'loadavg_end\t%s\n' "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+    printf 'elapsed\t%s s\n' "$(($(date +%s) - started))"
+} >>"$MTS_BENCH_OUT/machine.tsv"
 
 # ---- plots and report --------------------------------------------------------
 sh bench/plot.sh

@@ -295,7 +295,11 @@ MTS_API int mts_libsql_open_memory(mts_storage **out, const char *name,
  * or "" (no Authorization header). Nothing is contacted here.
  *
  * Every operation is one HTTP request holding one transaction, committed
- * or rolled back as a whole; no server-side stream outlives a call. The
+ * or rolled back as a whole (plus, once per handle, the schema check and,
+ * with a secret, a read of the seal; and a second try when another client
+ * changed the seal or the session meanwhile); no server-side stream
+ * outlives a call. Saves of the object this handle last saved or loaded
+ * send only what changed (docs/LIBSQL.md). The
  * schema is checked on first use and created when the database is empty.
  * HTTP 429 and 503 are retried with exponential backoff (5 tries, at most
  * 8 s of pauses); requests time out (10 s to connect, 60 s in all).

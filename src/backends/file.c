@@ -15,10 +15,16 @@
  *                                 while a handle that has written is open;
  *                                 never deleted (deleting a lock file
  *                                 races with the next process to take it).
+ *   <path>.lease                  0600, the lease record (journal.c:
+ *                                 owner, fencing epoch, expiry, CRC-32C),
+ *                                 replaced whole like a snapshot; created
+ *                                 by the first lease, never deleted (the
+ *                                 epoch must never go back).
  *   <path>.tmp.<pid>.<n>.<hex>    a save in progress: created 0600 with
  *                                 O_EXCL, written, fsynced, renamed over
  *                                 <path>. One that survives was left by a
- *                                 crash; the next lock holder removes it.
+ *                                 crash; the next lock holder removes it
+ *                                 (and <path>.lease.tmp.* likewise).
  *
  * The journal and the snapshot. A handle that has used the journal writes
  * snapshots with an id (a random GENERATION section; a sealed snapshot's
@@ -44,6 +50,41 @@
  * on. Files are opened with O_NOFOLLOW, so a link planted later is refused
  * rather than followed, and rename replaces a link rather than writing
  * through it.
+ *
+ * Leases (lease.h). The OFD lock on <path>.lock is the critical section
+ * of every writer, and the lease record says who may write:
+ *
+ * - A handle without a lease keeps the lock from its first write until it
+ *   is freed, as it always did. Having taken it, it looks for the lease
+ *   record in the directory listing it makes anyway (the scan for crash
+ *   leftovers, so a store never leased costs no extra call; when the
+ *   directory cannot be listed the record is opened directly). A live
+ *   lease of anyone refuses the write: MTS_ELOCKED "session held by OWNER
+ *   until T", and the lock is given back. While such a handle holds the
+ *   lock nobody can take a lease, so one check is enough.
+ * - A handle holding a lease takes the lock for each operation only (a
+ *   lease must change hands between processes, and a process stopped
+ *   between operations must not keep others out past its lease), waiting
+ *   up to LOCK_WAIT_MS for other operations to finish. Inside it, before
+ *   anything is written, it reads the record: it must still name this
+ *   handle's owner and epoch and be live on this machine's clock, else
+ *   MTS_EFENCED and nothing is written. Check and write happen under one
+ *   lock, so no lease can change hands in between.
+ * - Acquire, renew and release read, check and replace the record under
+ *   the lock (acquire: epoch + 1 unless the same owner's lease is still
+ *   live, which is renewed with its epoch). Show reads it without a lock.
+ * - Expiry is Unix time in ms on the clock of the machine that wrote the
+ *   record: file leases assume one machine, or clocks kept in sync
+ *   (docs/FLEET.md). A dead holder needs no cleanup: its lock went with
+ *   its process and its lease runs out.
+ * - A lease holder's journal state (the open journal, its length, the
+ *   snapshot id) was true when its last operation released the lock. Any
+ *   other writer may have changed the store since, including another
+ *   handle of the same owner and epoch, or a handle without a lease after
+ *   the lease ran out. So each of its writes also leaves a random token
+ *   in the lock file ("<pid> <token>"); finding another token there (a
+ *   handle without a lease writes only its pid) means the store was
+ *   written by someone else, and the journal is read again.
  *
  * Every system call on files goes through os.h so tests can fail any of
  * them. Resolving a link (readlink, realpath) and listing the directory
@@ -79,6 +120,12 @@
 #define TMP_NAME_TRIES 8
 /* How many times a load reads again when a save replaced the file. */
 #define LOAD_TRIES 8
+/* How long a lease holder waits for another operation's lock, and the
+ * longest pause between two tries. */
+#define LOCK_WAIT_MS 2000
+#define LOCK_PAUSE_MAX_MS 20
+/* Largest lock file content read: "<pid> <16 hex digits>\n". */
+#define LOCK_TEXT_MAX 64
 /* Defaults of mts_file_options. */
 #define JOURNAL_MAX_DEFAULT ((size_t)1 << 20)
 #define JOURNAL_MAX_MIN 64
@@ -111,6 +158,16 @@ typedef struct file_backend {
     unsigned int group_changes, group_ms;
     unsigned int pending;          /* changes written since the last sync */
     struct timespec pending_since; /* when the first of them was written */
+
+    /* The lease (lease.h). `leased`: this handle took one, which it may
+     * have lost since (then every write is fenced off until it takes one
+     * again); it then holds no lock between operations. */
+    char *lease_path; /* path + ".lease" */
+    bool leased;
+    char owner[MTS_LEASE_OWNER_MAX + 1];
+    uint64_t epoch;
+    uint64_t token; /* left in the lock file by our last write; 0: none */
+    bool swept;     /* crash leftovers removed under a per-call lock */
 } file_backend;
 
 /* ---- errors ------------------------------------------------------------ */
@@ -619,34 +676,54 @@ is_our_tmp(const char *name, const char *file, size_t file_len)
            all_of(&p, is_xdigit, '\0');
 }
 
+/* Exactly "<file>.lease". */
+static bool
+is_lease_record(const char *name, const char *file, size_t file_len)
+{
+    return strncmp(name, file, file_len) == 0 &&
+           strcmp(name + file_len, ".lease") == 0;
+}
+
 /*
- * Remove temp files of ours that a crash left behind. Only the lock
- * holder calls this, and every handle holds the lock while its temp file
- * exists, so any match is a leftover. (mts_file_write_atomic takes no
- * lock: it is not meant for a file that handles write.) Best effort: a
- * leftover we cannot remove (a directory we may not list, a file we may
- * not unlink) costs disk space, not correctness, and must not stop the
- * session being saved.
+ * Remove temp files of ours that a crash left behind: the snapshot's and
+ * the lease record's. Only the lock holder calls this, and every handle
+ * holds the lock while its temp file exists, so any match is a leftover.
+ * (mts_file_write_atomic takes no lock: it is not meant for a file that
+ * handles write.) Best effort: a leftover we cannot remove (a directory we
+ * may not list, a file we may not unlink) costs disk space, not
+ * correctness, and must not stop the session being saved.
+ *
+ * Returns whether the listing showed the lease record: 1 yes, 0 no, -1
+ * the directory could not be listed. Only the lock holder creates or
+ * replaces the record and nobody removes it, so its entry does not change
+ * while we list.
  */
-static void
+static int
 remove_leftovers(file_backend *fb)
 {
-    size_t file_len = strlen(fb->file);
+    size_t file_len = strlen(fb->file), lease_len;
+    char lease_file[PATH_MAX];
     struct dirent *de;
+    int seen = 0, n;
     DIR *d;
     int fd = mts__os_open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
-        return;
+        return -1;
     d = fdopendir(fd);
     if (d == NULL) {
         (void)mts__os_close(fd);
-        return;
+        return -1;
     }
+    n = snprintf(lease_file, sizeof(lease_file), "%s.lease", fb->file);
+    lease_len = n > 0 && (size_t)n < sizeof(lease_file) ? (size_t)n : 0;
     while ((de = readdir(d)) != NULL) {
         char full[PATH_MAX];
-        int n;
+        if (is_lease_record(de->d_name, fb->file, file_len))
+            seen = 1;
         if (de->d_type == DT_DIR ||
-            !is_our_tmp(de->d_name, fb->file, file_len))
+            !(is_our_tmp(de->d_name, fb->file, file_len) ||
+              (lease_len > 0 &&
+               is_our_tmp(de->d_name, lease_file, lease_len))))
             continue;
         n = snprintf(full, sizeof(full), "%s/%s", fb->dir, de->d_name);
         if (n < 0 || (size_t)n >= sizeof(full))
@@ -654,6 +731,7 @@ remove_leftovers(file_backend *fb)
         (void)mts__os_unlink(full);
     }
     closedir(d); /* closes fd */
+    return seen;
 }
 
 /* The pid recorded in a lock file we could not lock, or 0. */
@@ -681,10 +759,14 @@ read_holder(int fd)
     return pid;
 }
 
+static int lease_refuses(file_backend *fb, mts_error *err);
+
 /*
  * Take the write lock on "<path>.lock" if this handle does not hold it
  * yet, record our pid in it, and clear crash leftovers. The lock is kept
  * until the handle is freed; the kernel drops it if the process dies.
+ * For handles without a lease: when someone's lease is live, the lock is
+ * given back and the write refused (MTS_ELOCKED).
  */
 static int
 take_lock(file_backend *fb, mts_error *err)
@@ -726,7 +808,11 @@ take_lock(file_backend *fb, mts_error *err)
         return rc;
     }
     fb->lock_fd = fd;
-    remove_leftovers(fb);
+    if (remove_leftovers(fb) != 0 && (rc = lease_refuses(fb, err)) != 0) {
+        (void)mts__os_close(fd); /* gives the lock back */
+        fb->lock_fd = -1;
+        return rc;
+    }
     return 0;
 }
 
@@ -1112,16 +1198,479 @@ journal_append(file_backend *fb, const mts_update_change *c, size_t n,
     return sync_due(fb) ? journal_sync(fb, err) : 0;
 }
 
+/* ---- leases ------------------------------------------------------------ */
+
+/* Unix time in ms: the clock lease expiries are kept on. */
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts = { 0, 0 };
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ms as "2026-11-25T16:21:22.123Z". */
+static void
+fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, size, "(time %lld ms)", (long long)ms);
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac);
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static long long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (long long)(b->tv_sec - a->tv_sec) * 1000 +
+           (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/*
+ * The lease record into *out, with `held` from this machine's clock;
+ * MTS_ENOTFOUND (err untouched) when the session was never leased. Needs
+ * no lock: the record is only ever replaced by a rename.
+ */
+static int
+lease_read(mts_lease *out, file_backend *fb, mts_error *err)
+{
+    mts_error lerr = MTS_ERROR_INIT;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = read_all(&data, &len, fb->lease_path, O_NOFOLLOW,
+                      MTS__LEASE_RECORD_MAX, &lerr);
+    if (rc == MTS_ENOTFOUND)
+        return rc;
+    if (rc == MTS_ELIMIT)
+        return mts__err(err, MTS_ECORRUPT,
+                        "%s: larger than any lease record (corrupt)",
+                        fb->lease_path);
+    if (rc != 0) {
+        if (err != NULL)
+            *err = lerr;
+        return rc;
+    }
+    rc = mts__lease_parse(out, data, len, err);
+    mts_free(data); /* owner, epoch, time: nothing secret */
+    if (rc != 0) {
+        mts__err_prefix(err, "%s", fb->lease_path);
+        return rc;
+    }
+    out->held = out->expires_ms > wall_ms();
+    return 0;
+}
+
+/* Replace the lease record with `l`, atomically and durably (as a save). */
+static int
+lease_write(file_backend *fb, const mts_lease *l, mts_error *err)
+{
+    uint8_t rec[MTS__LEASE_RECORD_MAX];
+    size_t n = mts__lease_record(rec, l);
+    return write_atomic(fb->lease_path, fb->dir, rec, n, err);
+}
+
+/* MTS_ELOCKED: the live lease `l` is someone else's. */
+static int
+held_err(mts_error *err, const file_backend *fb, const mts_lease *l)
+{
+    char t[40];
+    fmt_time(t, sizeof(t), l->expires_ms);
+    return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
+                    fb->path, l->owner, t);
+}
+
+/*
+ * MTS_EFENCED for the lease holder fb, saying why: `l` is the record now
+ * (NULL: there is none). Its journal state is dropped: the store may be
+ * another writer's now.
+ */
+static int
+fenced_err(mts_error *err, file_backend *fb, const char *what,
+           const mts_lease *l)
+{
+    char t[40];
+    journal_close(fb, true);
+    fb->token = 0;
+    if (l == NULL)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease record is gone", fb->path,
+                        what);
+    fmt_time(t, sizeof(t), l->expires_ms);
+    if (strcmp(l->owner, fb->owner) == 0 && l->epoch == fb->epoch)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease (epoch %llu) expired at "
+                        "%s; renew it",
+                        fb->path, what, (unsigned long long)fb->epoch, t);
+    return mts__err(err, MTS_EFENCED,
+                    "%s: %s: fenced: epoch %llu is over; the lease is now "
+                    "%s's (epoch %llu)",
+                    fb->path, what, (unsigned long long)fb->epoch, l->owner,
+                    (unsigned long long)l->epoch);
+}
+
+/* Whether the record `l` is this handle's lease (live or not). */
+static bool
+is_ours(const file_backend *fb, const mts_lease *l)
+{
+    return strcmp(l->owner, fb->owner) == 0 && l->epoch == fb->epoch;
+}
+
+/*
+ * For a lease holder, under the lock: 0 when the record still names this
+ * handle's owner and epoch and is live, else MTS_EFENCED (or the error
+ * reading it).
+ */
+static int
+fence_check(file_backend *fb, const char *what, mts_error *err)
+{
+    mts_lease l = MTS_LEASE_INIT;
+    int rc = lease_read(&l, fb, err);
+    if (rc == 0 && is_ours(fb, &l) && l.held)
+        return 0;
+    if (rc != 0 && rc != MTS_ENOTFOUND)
+        return rc;
+    return fenced_err(err, fb, what, rc == 0 ? &l : NULL);
+}
+
+/* For take_lock (a handle without a lease, holding the lock): MTS_ELOCKED
+ * while anyone's lease is live, else 0. */
+static int
+lease_refuses(file_backend *fb, mts_error *err)
+{
+    mts_lease l = MTS_LEASE_INIT;
+    int rc = lease_read(&l, fb, err);
+    if (rc == MTS_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return l.held ? held_err(err, fb, &l) : 0;
+}
+
+/*
+ * The lock for one call of a handle that keeps none between calls: *out
+ * receives its descriptor (-1 when the handle holds the lock for its life
+ * already, having written without a lease). Other calls hold it briefly,
+ * so a busy lock is tried again for up to LOCK_WAIT_MS; a writer without
+ * a lease keeps it as long as its handle lives, and then the answer is
+ * MTS_ELOCKED naming its pid. O_APPEND: the token written after the old
+ * one was read lands at offset 0 of the emptied file.
+ */
+static int
+op_lock(int *out, file_backend *fb, mts_error *err)
+{
+    struct timespec start = { 0, 0 }, now = { 0, 0 };
+    long pause = 1;
+    int fd;
+    *out = -1;
+    if (fb->lock_fd >= 0)
+        return 0;
+    fd = mts__os_open(fb->lock_path,
+                      O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                      0600);
+    if (fd < 0)
+        return io_err(err, errno, "open", fb->lock_path);
+    (void)clock_gettime(CLOCK_MONOTONIC, &start);
+    while (mts__os_lock(fd) != 0) {
+        int e = errno;
+        long pid;
+        if (e != EAGAIN && e != EACCES && e != EWOULDBLOCK) {
+            (void)mts__os_close(fd);
+            return io_err(err, e, "lock", fb->lock_path);
+        }
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        if (ms_between(&start, &now) < LOCK_WAIT_MS) {
+            sleep_ms(pause);
+            if (pause < LOCK_PAUSE_MAX_MS)
+                pause *= 2;
+            continue;
+        }
+        pid = read_holder(fd);
+        (void)mts__os_close(fd);
+        if (pid > 0)
+            return mts__err_native(err, MTS_ELOCKED, e,
+                                   "%s is locked by pid %ld", fb->path, pid);
+        return mts__err_native(err, MTS_ELOCKED, e,
+                               "%s is locked by another process", fb->path);
+    }
+    if (!fb->swept) {
+        (void)remove_leftovers(fb);
+        fb->swept = true;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Give back a lock op_lock took. Nothing written through the descriptor
+ * needs to reach the disk, so a failed close loses nothing. */
+static void
+op_unlock(int fd)
+{
+    if (fd >= 0)
+        (void)mts__os_close(fd);
+}
+
+/* The token in the lock file open at fd (0 when there is none). */
+static uint64_t
+read_token(int fd)
+{
+    char text[LOCK_TEXT_MAX];
+    size_t len = 0, i = 0;
+    uint64_t token = 0;
+    for (;;) {
+        ssize_t n = mts__os_read(fd, text + len, sizeof(text) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(text) - 1)
+            break;
+    }
+    while (i < len && is_digit(text[i]))
+        i++;
+    if (i == 0 || i + 18 != len || text[i] != ' ' || text[len - 1] != '\n')
+        return 0;
+    for (i++; i < len - 1; i++) {
+        int c = (unsigned char)text[i];
+        if (!is_xdigit(c))
+            return 0;
+        token = token << 4 | (uint64_t)(is_digit(c) ? c - '0' : c - 'a' + 10);
+    }
+    return token;
+}
+
+/*
+ * Before a lease holder writes, under its call's lock: a token in the lock
+ * file other than the one this handle left means another handle wrote
+ * since, so the journal is read again; then a new token is left.
+ */
+static int
+pass_token(file_backend *fb, int fd, mts_error *err)
+{
+    char text[LOCK_TEXT_MAX];
+    uint64_t token = new_id();
+    int n;
+    if (fb->token == 0 || read_token(fd) != fb->token)
+        journal_close(fb, true);
+    fb->token = 0;
+    n = snprintf(text, sizeof(text), "%ld %016llx\n", (long)getpid(),
+                 (unsigned long long)token);
+    if (mts__os_ftruncate(fd, 0) != 0)
+        return io_err(err, errno, "ftruncate", fb->lock_path);
+    if (write_all(fd, (const uint8_t *)text, (size_t)n, fb->lock_path, err) !=
+        0)
+        return MTS_EIO;
+    fb->token = token;
+    return 0;
+}
+
+/*
+ * Enter a write's critical section. Without a lease: the lock this handle
+ * takes at its first write and keeps. With one: a lock for this call, in
+ * which the fence is checked and the token passed; *fd receives it for
+ * write_end. A lease holder that cannot get the lock and has lost its
+ * lease anyway is told MTS_EFENCED.
+ */
+static int
+write_begin(int *fd, file_backend *fb, const char *what, mts_error *err)
+{
+    int rc;
+    *fd = -1;
+    if (!fb->leased)
+        return take_lock(fb, err);
+    rc = op_lock(fd, fb, err);
+    if (rc == MTS_ELOCKED) {
+        mts_error ferr = MTS_ERROR_INIT;
+        if (fence_check(fb, what, &ferr) == MTS_EFENCED) {
+            if (err != NULL)
+                *err = ferr;
+            return MTS_EFENCED;
+        }
+    }
+    if (rc != 0)
+        return rc;
+    rc = fence_check(fb, what, err);
+    if (rc == 0 && *fd >= 0)
+        rc = pass_token(fb, *fd, err);
+    if (rc != 0) {
+        op_unlock(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
+static void
+write_end(int fd)
+{
+    op_unlock(fd);
+}
+
+/* *info = *l, keeping the caller's struct version. */
+static void
+set_info(mts_lease *info, const mts_lease *l)
+{
+    unsigned int v = info->version;
+    *info = *l;
+    info->version = v;
+}
+
+/*
+ * Acquire: a free, expired or released lease is taken with the next
+ * epoch; a live one of the same owner is renewed with its epoch (whichever
+ * handle took it: that is how a process adopts the lease its owner name
+ * holds); a live one of another owner is MTS_ELOCKED.
+ */
+static int
+lease_acquire(file_backend *fb, const char *owner, uint32_t ttl_ms,
+              mts_lease *info, mts_error *err)
+{
+    mts_lease cur = MTS_LEASE_INIT, next = MTS_LEASE_INIT;
+    bool have, same;
+    int fd, rc = op_lock(&fd, fb, err);
+    if (rc == MTS_ELOCKED && lease_read(&cur, fb, NULL) == 0 && cur.held &&
+        strcmp(cur.owner, owner) != 0)
+        return held_err(err, fb, &cur); /* name the holder, not the pid */
+    if (rc != 0)
+        return rc;
+    rc = lease_read(&cur, fb, err);
+    if (rc != 0 && rc != MTS_ENOTFOUND)
+        goto out;
+    have = rc == 0;
+    same = have && cur.held && strcmp(cur.owner, owner) == 0;
+    rc = 0;
+    if (have && cur.held && !same) {
+        rc = held_err(err, fb, &cur);
+        goto out;
+    }
+    if (have && !same && cur.epoch == UINT64_MAX) {
+        rc = mts__err(err, MTS_ELIMIT, "%s: the lease epoch is exhausted",
+                      fb->lease_path);
+        goto out;
+    }
+    snprintf(next.owner, sizeof(next.owner), "%s", owner);
+    next.epoch = !have ? 1 : same ? cur.epoch : cur.epoch + 1;
+    next.expires_ms = wall_ms() + (int64_t)ttl_ms;
+    next.held = 1;
+    rc = lease_write(fb, &next, err);
+    if (rc != 0)
+        goto out;
+    if (fb->lock_fd >= 0) {
+        /* Written without a lease before: the lock kept since then goes
+         * (a lease holder locks per call), and with it the certainty that
+         * the journal state is current (token 0). */
+        (void)mts__os_close(fb->lock_fd);
+        fb->lock_fd = -1;
+        fb->token = 0;
+    }
+    fb->leased = true;
+    memcpy(fb->owner, next.owner, sizeof(fb->owner));
+    fb->epoch = next.epoch;
+    set_info(info, &next);
+out:
+    op_unlock(fd);
+    return rc;
+}
+
+/* Renew (op RENEW) or release (op RELEASE) this handle's lease: the
+ * record must still name its owner and epoch (renewing one that expired
+ * but was not taken is allowed), else MTS_EFENCED. A release expires the
+ * lease now and keeps the epoch; the handle has no lease after it. */
+static int
+lease_keep(file_backend *fb, int op, uint32_t ttl_ms, mts_lease *info,
+           mts_error *err)
+{
+    const char *what = op == MTS_LEASE_RENEW ? "lease renew" : "lease release";
+    mts_lease cur = MTS_LEASE_INIT, next;
+    int64_t now;
+    int fd, rc = op_lock(&fd, fb, err);
+    if (rc == MTS_ELOCKED && lease_read(&cur, fb, NULL) == 0 &&
+        !is_ours(fb, &cur))
+        return fenced_err(err, fb, what, &cur);
+    if (rc != 0)
+        return rc;
+    rc = lease_read(&cur, fb, err);
+    if (rc == MTS_ENOTFOUND || (rc == 0 && !is_ours(fb, &cur))) {
+        rc = fenced_err(err, fb, what, rc == 0 ? &cur : NULL);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    next = cur;
+    now = wall_ms();
+    if (op == MTS_LEASE_RENEW)
+        next.expires_ms = now + (int64_t)ttl_ms;
+    else if (next.expires_ms > now)
+        next.expires_ms = now;
+    next.held = op == MTS_LEASE_RENEW;
+    rc = lease_write(fb, &next, err);
+    if (rc != 0)
+        goto out;
+    if (op == MTS_LEASE_RENEW) {
+        set_info(info, &next);
+    } else {
+        fb->leased = false;
+        journal_close(fb, true);
+        fb->token = 0;
+    }
+out:
+    op_unlock(fd);
+    return rc;
+}
+
+static int
+file_lease(mts_backend *backend, int op, const char *owner, uint32_t ttl_ms,
+           mts_lease *info, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    switch (op) {
+    case MTS_LEASE_ACQUIRE:
+        return lease_acquire(fb, owner, ttl_ms, info, err);
+    case MTS_LEASE_RENEW:
+    case MTS_LEASE_RELEASE:
+        if (!fb->leased)
+            return mts__err(err, MTS_EINVAL, "%s: this handle holds no lease",
+                            fb->path);
+        return lease_keep(fb, op, ttl_ms, info, err);
+    case MTS_LEASE_SHOW: {
+        mts_lease l = MTS_LEASE_INIT;
+        int rc = lease_read(&l, fb, err);
+        if (rc == MTS_ENOTFOUND)
+            return mts__err(err, MTS_ENOTFOUND, "%s: never leased", fb->path);
+        if (rc == 0)
+            set_info(info, &l);
+        return rc;
+    }
+    default:
+        return mts__err(err, MTS_EINVAL, "lease: unknown operation %d", op);
+    }
+}
+
 /* ---- the backend ------------------------------------------------------- */
 
 static int
 file_save(mts_backend *backend, const mts_session *s, mts_error *err)
 {
     file_backend *fb = (file_backend *)backend;
-    int rc = take_lock(fb, err);
+    int fd, rc = write_begin(&fd, fb, "save", err);
     if (rc != 0)
         return rc;
-    return save_snapshot(fb, s, err);
+    rc = save_snapshot(fb, s, err);
+    write_end(fd);
+    return rc;
 }
 
 static int
@@ -1135,15 +1684,11 @@ file_load(mts_session **out, mts_backend *backend, mts_error *err)
 /* One record appended and synced; a fold instead when the journal would
  * pass its maximum, and the first time, when the store has no id yet. */
 static int
-file_apply_update_state(mts_backend *backend, const mts_update_change *c,
-                        mts_error *err)
+apply_locked(file_backend *fb, const mts_update_change *c, mts_error *err)
 {
-    file_backend *fb = (file_backend *)backend;
     mts_session *s = NULL;
     size_t n;
-    int rc = take_lock(fb, err);
-    if (rc != 0)
-        return rc;
+    int rc;
     if (fb->jfd < 0) {
         rc = journal_start(&s, fb, err);
         if (rc < 0)
@@ -1157,17 +1702,27 @@ file_apply_update_state(mts_backend *backend, const mts_update_change *c,
     return journal_append(fb, c, n, err);
 }
 
+static int
+file_apply_update_state(mts_backend *backend, const mts_update_change *c,
+                        mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    int fd, rc = write_begin(&fd, fb, "apply_update_state", err);
+    if (rc != 0)
+        return rc;
+    rc = apply_locked(fb, c, err);
+    write_end(fd);
+    return rc;
+}
+
 /* Like a save: the directory is opened first, so only its fsync can fail
  * after the file is gone. The journal goes after that fsync: removed
  * first, a crash could leave the snapshot without its records. */
 static int
-file_del(mts_backend *backend, mts_error *err)
+del_locked(file_backend *fb, mts_error *err)
 {
-    file_backend *fb = (file_backend *)backend;
     char ebuf[128];
-    int dfd, e, rc = take_lock(fb, err);
-    if (rc != 0)
-        return rc;
+    int dfd, e;
     journal_close(fb, false); /* its records go with the snapshot */
     dfd = mts__os_open(fb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
@@ -1195,6 +1750,19 @@ file_del(mts_backend *backend, mts_error *err)
     return 0;
 }
 
+/* The lease record stays: the epoch must never go back. */
+static int
+file_del(mts_backend *backend, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    int fd, rc = write_begin(&fd, fb, "delete", err);
+    if (rc != 0)
+        return rc;
+    rc = del_locked(fb, err);
+    write_end(fd);
+    return rc;
+}
+
 static const char *
 file_name(mts_backend *backend)
 {
@@ -1214,6 +1782,7 @@ file_free(mts_backend *backend)
     mts_free(fb->dir);
     mts_free(fb->lock_path);
     mts_free(fb->journal_path);
+    mts_free(fb->lease_path);
     mts_free(fb->name);
     mts_free(fb);
 }
@@ -1281,9 +1850,11 @@ mts_file_open(mts_storage **out, const char *path,
     fb->dir = dir_of(fb->path);
     fb->lock_path = join(fb->path, "", ".lock");
     fb->journal_path = join(fb->path, "", ".journal");
+    fb->lease_path = join(fb->path, "", ".lease");
     fb->name = join("file:", "", fb->path);
     if (fb->dir == NULL || fb->lock_path == NULL ||
-        fb->journal_path == NULL || fb->name == NULL) {
+        fb->journal_path == NULL || fb->lease_path == NULL ||
+        fb->name == NULL) {
         file_free(&fb->base);
         return mts__err_oom(err);
     }
@@ -1297,6 +1868,7 @@ mts_file_open(mts_storage **out, const char *path,
      * changes and saves, under the handle's lock. Their records would
      * carry auth keys and peer data, which the plain journal must not
      * hold for a sealed session. */
+    fb->base.lease = file_lease;
     fb->base.free = file_free;
     rc = mts_storage_wrap(out, &fb->base, err);
     if (rc != 0) {

@@ -20,6 +20,12 @@
  * not yet durable) from damage to bytes that had been made durable: only
  * the second is reported as corruption.
  *
+ * The lease record "<path>.lease" (file.c, "Leases"), replaced whole:
+ *
+ *   lease    magic "MTSLEASE" | u16 version 1 | u16 owner length n |
+ *            u64 epoch | i64 expiry (Unix ms) | owner (n bytes of UTF-8) |
+ *            u32 CRC-32C of the 28 + n bytes before it
+ *
  * No I/O and no shared state: thread-safe.
  */
 #include "journal.h"
@@ -27,6 +33,9 @@
 #include <string.h>
 
 #define JOURNAL_MAGIC "MTSJRNL\x1a"
+#define LEASE_MAGIC "MTSLEASE"
+#define LEASE_VERSION 1
+#define LEASE_FIXED 28 /* magic, version, owner length, epoch, expiry */
 #define JOURNAL_MAGIC_LEN 8
 #define JOURNAL_VERSION 1
 
@@ -391,5 +400,63 @@ mts__snapshot_add_generation(uint8_t **data, size_t *len, uint64_t gen,
     mts_free(*data);
     *data = p;
     *len = total;
+    return 0;
+}
+
+/* ---- the lease record -------------------------------------------------- */
+
+size_t
+mts__lease_record(uint8_t out[MTS__LEASE_RECORD_MAX], const mts_lease *l)
+{
+    size_t n = strlen(l->owner);
+    MTS_ASSERT(n >= 1 && n <= MTS_LEASE_OWNER_MAX);
+    memcpy(out, LEASE_MAGIC, 8);
+    wr16(out + 8, LEASE_VERSION);
+    wr16(out + 10, (uint16_t)n);
+    wr64(out + 12, l->epoch);
+    wr64(out + 20, (uint64_t)l->expires_ms);
+    memcpy(out + LEASE_FIXED, l->owner, n);
+    wr32(out + LEASE_FIXED + n, mts_crc32c(0, out, LEASE_FIXED + n));
+    return MTS__LEASE_RECORD_SIZE(n);
+}
+
+int
+mts__lease_parse(mts_lease *out, const uint8_t *data, size_t len,
+                 mts_error *err)
+{
+    size_t n;
+    if (len < 12 || memcmp(data, LEASE_MAGIC, 8) != 0)
+        return mts__err_at(err, MTS_ECORRUPT, 0,
+                           "lease record at byte 0: bad magic (corrupt)");
+    if (mts__rd16(data + 8) != LEASE_VERSION)
+        return mts__err_at(err, MTS_EVERSION, 8,
+                           "lease record version %u at byte 8 needs a newer "
+                           "reader",
+                           mts__rd16(data + 8));
+    n = mts__rd16(data + 10);
+    if (n < 1 || n > MTS_LEASE_OWNER_MAX)
+        return mts__err_at(err, MTS_ECORRUPT, 10,
+                           "lease record: owner length %zu at byte 10 is not "
+                           "1..%d (corrupt)",
+                           n, MTS_LEASE_OWNER_MAX);
+    if (len != MTS__LEASE_RECORD_SIZE(n))
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)len,
+                           "lease record: %zu bytes, expected %zu (corrupt)",
+                           len, MTS__LEASE_RECORD_SIZE(n));
+    if (mts_crc32c(0, data, LEASE_FIXED + n) !=
+        mts__rd32(data + LEASE_FIXED + n))
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)(LEASE_FIXED + n),
+                           "lease record: checksum mismatch at byte %zu "
+                           "(corrupt)",
+                           LEASE_FIXED + n);
+    if (!mts__utf8_valid(data + LEASE_FIXED, n))
+        return mts__err_at(err, MTS_ECORRUPT, LEASE_FIXED,
+                           "lease record: the owner at byte %d is not UTF-8 "
+                           "text (corrupt)",
+                           LEASE_FIXED);
+    memcpy(out->owner, data + LEASE_FIXED, n);
+    out->owner[n] = '\0';
+    out->epoch = mts__rd64(data + 12);
+    out->expires_ms = (int64_t)mts__rd64(data + 20);
     return 0;
 }

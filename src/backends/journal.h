@@ -1,8 +1,9 @@
 /*
- * journal.h - the bytes of the file backend's update journal: its header,
- * its records, their replay, and the snapshot id that binds a journal to
- * the snapshot it extends (docs/FORMAT.md, "Journal"). Pure functions on
- * buffers; the file backend (file.c) does the I/O.
+ * journal.h - the bytes of the file backend's side files: the update
+ * journal (its header, its records, their replay, and the snapshot id that
+ * binds a journal to the snapshot it extends; docs/FORMAT.md, "Journal")
+ * and the lease record "<path>.lease". Pure functions on buffers; the file
+ * backend (file.c) does the I/O.
  */
 #ifndef MTSESSION_JOURNAL_H
 #define MTSESSION_JOURNAL_H
@@ -65,5 +66,22 @@ uint64_t mts__snapshot_id(const uint8_t *data, size_t len);
  * old buffer is wiped and freed. 0 or MTS_ENOMEM (*data then untouched). */
 int mts__snapshot_add_generation(uint8_t **data, size_t *len, uint64_t gen,
                                  mts_error *err);
+
+/* ---- the lease record ---- */
+
+/* Bytes of a lease record with an owner of n bytes, and the largest. */
+#define MTS__LEASE_RECORD_SIZE(n) ((size_t)32 + (n))
+#define MTS__LEASE_RECORD_MAX MTS__LEASE_RECORD_SIZE(MTS_LEASE_OWNER_MAX)
+
+/* Write the record of `l` (owner 1..MTS_LEASE_OWNER_MAX bytes, epoch,
+ * expires_ms) into out; returns its length. */
+size_t mts__lease_record(uint8_t out[MTS__LEASE_RECORD_MAX],
+                         const mts_lease *l);
+
+/* Read a lease record into *out (owner, epoch, expires_ms; `held` and
+ * `version` are left alone). MTS_ECORRUPT (bad magic, length, owner or
+ * checksum, with the byte offset) or MTS_EVERSION. */
+int mts__lease_parse(mts_lease *out, const uint8_t *data, size_t len,
+                     mts_error *err);
 
 #endif /* MTSESSION_JOURNAL_H */

@@ -261,7 +261,9 @@ touch_row(libsql_backend *b, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
 
 /* Take a seal row read from the server as the current one. */
 static int
-seal_from_row(libsql_backend *b, const mts__sqlv *cols, size_t n,
+seal_from_row(libsql_backend *b,
+              const mts__sqlv *cols,
+              size_t n,
               mts_error *err)
 {
     mts__sql_seal_row row;
@@ -287,8 +289,8 @@ seal_use(libsql_backend *b, const mts__sql_seal **out, mts_error *err)
     if (!b->seal_row.present)
         return 0;
     if (!b->seal_opened) {
-        if ((rc = mts__sql_seal_open(&b->seal, &b->seal_row, b->name,
-                                     b->secret, err)) != 0) {
+        if ((rc = mts__sql_seal_open(&b->seal, &b->seal_row, b->name, b->secret,
+                                     err)) != 0) {
             mts__err_prefix(err, "%s", b->display);
             return rc;
         }
@@ -348,7 +350,10 @@ emit_step(mts__sql_stmt stmt,
 
 /* A statement emitted directly (guards, reads) with its parameters. */
 static int
-add_stmt(mts__hrana_tx *tx, mts__sql_stmt stmt, const mts__sqlv *p, size_t n,
+add_stmt(mts__hrana_tx *tx,
+         mts__sql_stmt stmt,
+         const mts__sqlv *p,
+         size_t n,
          int want_rows)
 {
     return mts__hrana_tx_add(tx, mts__sql_text[stmt], p, n, want_rows);
@@ -446,8 +451,7 @@ emit_failed(libsql_backend *b, int rc, mts_error *err)
 {
     if (rc == MTS_ENOMEM)
         return mts__err_oom(err);
-    return mts__err(err, rc, "%s: a text value is not valid UTF-8",
-                    b->display);
+    return mts__err(err, rc, "%s: a text value is not valid UTF-8", b->display);
 }
 
 /* How a write request went. */
@@ -460,8 +464,11 @@ enum { SENT_OK, SENT_SEAL_CHANGED, SENT_REV_CHANGED };
  * between (else MTS_ELOCKED). With nothing stored, only a stray seal row
  * is removed.
  */
-static int remote_load_raw(mts_session **out, int64_t *rev, int *found,
-                           libsql_backend *b, mts_error *err);
+static int remote_load_raw(mts_session **out,
+                           int64_t *rev,
+                           int *found,
+                           libsql_backend *b,
+                           mts_error *err);
 
 static int
 remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
@@ -522,7 +529,9 @@ remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
 /* Build and send one write, guarded by the seal (and by the rev for an
  * incremental save). *sent says which guard, if any, stopped it. */
 static int
-remote_write_once(libsql_backend *b, const write_op *op, int *sent,
+remote_write_once(libsql_backend *b,
+                  const write_op *op,
+                  int *sent,
                   mts_error *err)
 {
     const mts__sql_seal *seal = NULL;
@@ -655,8 +664,8 @@ remote_write(libsql_backend *b, const write_op *op, mts_error *err)
 
 /* Statements of a load, in order, and the rows they give. */
 static const mts__sql_stmt load_stmts[] = {
-    MTS__SQL_SEAL_GET, MTS__SQL_SESSION_GET, MTS__SQL_SESSION_REV,
-    MTS__SQL_DC_LIST, MTS__SQL_CHANNEL_LIST, MTS__SQL_PEER_LIST,
+    MTS__SQL_SEAL_GET,     MTS__SQL_SESSION_GET,  MTS__SQL_SESSION_REV,
+    MTS__SQL_DC_LIST,      MTS__SQL_CHANNEL_LIST, MTS__SQL_PEER_LIST,
     MTS__SQL_MIN_PEER_LIST
 };
 static const size_t load_ncols[] = {
@@ -700,8 +709,11 @@ add_row(mts_session *s,
 /* The whole session and its rev from one read transaction (a consistent
  * snapshot); *found 0 (and 0 returned) when nothing is stored. */
 static int
-remote_load_raw(mts_session **out, int64_t *rev, int *found,
-                libsql_backend *b, mts_error *err)
+remote_load_raw(mts_session **out,
+                int64_t *rev,
+                int *found,
+                libsql_backend *b,
+                mts_error *err)
 {
     mts__sqlv p = name_param(b);
     mts__sqlv cols[LOAD_MAX_COLS];
@@ -728,12 +740,11 @@ remote_load_raw(mts_session **out, int64_t *rev, int *found,
     if ((rc = run_tx(b, tx, &res, err)) != 0)
         return rc;
     if (mts__hrana_res_rows(res, L_SEAL) > 0)
-        rc = mts__hrana_res_row(cols, MTS__SQL_SEAL_NCOLS, res, L_SEAL, 0,
-                                err);
+        rc = mts__hrana_res_row(cols, MTS__SQL_SEAL_NCOLS, res, L_SEAL, 0, err);
     if (rc == 0)
-        rc = seal_from_row(b,
-                           mts__hrana_res_rows(res, L_SEAL) > 0 ? cols : NULL,
-                           MTS__SQL_SEAL_NCOLS, err);
+        rc =
+            seal_from_row(b, mts__hrana_res_rows(res, L_SEAL) > 0 ? cols : NULL,
+                          MTS__SQL_SEAL_NCOLS, err);
     if (rc != 0 || mts__hrana_res_rows(res, L_SESSION) == 0) {
         mts__hrana_res_free(res);
         return rc;
@@ -752,8 +763,7 @@ remote_load_raw(mts_session **out, int64_t *rev, int *found,
         mts__hrana_res_free(res);
         return mts__err_oom(err);
     }
-    for (size_t t = L_SESSION; rc == 0 && t < MTS__ARRAY_LEN(load_stmts);
-         t++) {
+    for (size_t t = L_SESSION; rc == 0 && t < MTS__ARRAY_LEN(load_stmts); t++) {
         size_t rows = mts__hrana_res_rows(res, t);
         if (t == L_REV)
             continue;
@@ -1029,16 +1039,17 @@ new_backend(libsql_backend **out,
 /* The SQLite handle under a local, in-memory or replica mode, named as the
  * libSQL store so its messages say libsql. */
 static int
-open_inner(libsql_backend *b, const char *path,
-           const mts_libsql_options *opts, mts_error *err)
+open_inner(libsql_backend *b,
+           const char *path,
+           const mts_libsql_options *opts,
+           mts_error *err)
 {
     mts_sqlite_options so = MTS_SQLITE_OPTIONS_INIT;
     if (opts != NULL) {
         so.secret = opts->secret;
         so.synchronous = opts->synchronous;
     }
-    return mts__sqlite_open_as(&b->local, path, b->name, &so, b->display,
-                               err);
+    return mts__sqlite_open_as(&b->local, path, b->name, &so, b->display, err);
 }
 
 int
@@ -1055,10 +1066,9 @@ mts_libsql_open_local_ex(mts_storage **out,
     *out = NULL;
     if (path[0] == '\0')
         return mts__err(err, MTS_EINVAL, "libsql: empty path");
-    if ((rc = new_backend(&b,
-                          strcmp(path, ":memory:") == 0 ? MODE_MEMORY
-                                                        : MODE_LOCAL,
-                          name, path, NULL, opts, err)) != 0)
+    if ((rc = new_backend(
+             &b, strcmp(path, ":memory:") == 0 ? MODE_MEMORY : MODE_LOCAL, name,
+             path, NULL, opts, err)) != 0)
         return rc;
     if ((rc = open_inner(b, path, opts, err)) != 0) {
         ls_free(&b->parent);
@@ -1102,8 +1112,8 @@ mts_libsql_open_remote_ex(mts_storage **out,
         return rc;
     if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
         return rc;
-    if ((rc = new_backend(&b, MODE_REMOTE, name, mts__hrana_url(h), NULL,
-                          opts, err)) != 0) {
+    if ((rc = new_backend(&b, MODE_REMOTE, name, mts__hrana_url(h), NULL, opts,
+                          err)) != 0) {
         mts__hrana_free(h);
         return rc;
     }
@@ -1142,8 +1152,8 @@ mts_libsql_open_replica_ex(mts_storage **out,
         return rc;
     if ((rc = mts__hrana_new(&h, url, auth_token, err)) != 0)
         return rc;
-    if ((rc = new_backend(&b, MODE_REPLICA, name, path, mts__hrana_url(h),
-                          opts, err)) != 0) {
+    if ((rc = new_backend(&b, MODE_REPLICA, name, path, mts__hrana_url(h), opts,
+                          err)) != 0) {
         mts__hrana_free(h);
         return rc;
     }

@@ -1027,7 +1027,7 @@ static int
 refused(pg_backend *b, pg_call *call, const char *what, mts_error *err)
 {
     mts_lease l = MTS_LEASE_INIT;
-    char t[40];
+    char t[96];
     int rc = read_lease(&l, b, call, NULL);
     if (call->uncertain)
         return mts__err(err, MTS_EIO,
@@ -1489,7 +1489,7 @@ lease_acquire(pg_backend *b, const char *owner, uint32_t ttl_ms,
                         "was lost after sending (%s)",
                         b->display, call.lost);
     {
-        char t[40];
+        char t[96];
         rc = read_lease(&got, b, &call, NULL);
         fmt_time(t, sizeof(t), got.expires_ms);
         if (rc != 0)

@@ -56,6 +56,22 @@ mts_sqlite_open_memory(mts_storage **out, const char *name, mts_error *err)
 {
     return mts_sqlite_open(out, ":memory:", name, err);
 }
+
+int
+mts_sqlite_open_ex(mts_storage **out, const char *path, const char *name,
+                   const mts_sqlite_options *opts, mts_error *err)
+{
+    (void)opts;
+    return mts_sqlite_open(out, path, name, err);
+}
+
+int
+mts_sqlite_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    (void)st;
+    (void)new_secret;
+    return mts_sqlite_open(NULL, NULL, NULL, err);
+}
 #endif
 
 #ifndef MTS_HAVE_LIBSQL
@@ -113,6 +129,54 @@ int
 mts_libsql_sync(mts_storage *st, mts_error *err)
 {
     (void)st;
+    return no_libsql(err);
+}
+
+int
+mts_libsql_open_local_ex(mts_storage **out, const char *path,
+                         const char *name, const mts_libsql_options *opts,
+                         mts_error *err)
+{
+    (void)out;
+    (void)path;
+    (void)name;
+    (void)opts;
+    return no_libsql(err);
+}
+
+int
+mts_libsql_open_remote_ex(mts_storage **out, const char *url,
+                          const char *auth_token, const char *name,
+                          const mts_libsql_options *opts, mts_error *err)
+{
+    (void)out;
+    (void)url;
+    (void)auth_token;
+    (void)name;
+    (void)opts;
+    return no_libsql(err);
+}
+
+int
+mts_libsql_open_replica_ex(mts_storage **out, const char *path,
+                           const char *url, const char *auth_token,
+                           const char *name, const mts_libsql_options *opts,
+                           mts_error *err)
+{
+    (void)out;
+    (void)path;
+    (void)url;
+    (void)auth_token;
+    (void)name;
+    (void)opts;
+    return no_libsql(err);
+}
+
+int
+mts_libsql_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    (void)st;
+    (void)new_secret;
     return no_libsql(err);
 }
 #endif

@@ -482,16 +482,20 @@ mts__sql_new_rev(void)
 /* ---- sealed values ------------------------------------------------------ */
 
 #define SEAL_VERSION 1
-#define SEAL_NONCE 24
-#define SEAL_TAG 16
+#define SEAL_NONCE   24
+#define SEAL_TAG     16
 
 static const uint8_t check_plain[22] = "mtsession key check v1";
 
 /* Associated data: "mtss1", name, table, row key, column, each followed by
  * a NUL. Returns its length, or 0 if it does not fit. */
 static size_t
-seal_ad(uint8_t *buf, size_t size, const char *name, const char *table,
-        const char *rowkey, const char *column)
+seal_ad(uint8_t *buf,
+        size_t size,
+        const char *name,
+        const char *table,
+        const char *rowkey,
+        const char *column)
 {
     const char *parts[5] = { "mtss1", name, table, rowkey, column };
     size_t n = 0;
@@ -510,8 +514,13 @@ seal_ad(uint8_t *buf, size_t size, const char *name, const char *table,
 #define SEAL_AD_SIZE (MTS__SQL_NAME_MAX + 128)
 
 static void
-seal_value(uint8_t *out, const uint8_t *plain, size_t n, const char *name,
-           const char *table, const char *rowkey, const char *column,
+seal_value(uint8_t *out,
+           const uint8_t *plain,
+           size_t n,
+           const char *name,
+           const char *table,
+           const char *rowkey,
+           const char *column,
            const mts__sql_seal *seal)
 {
     uint8_t ad[SEAL_AD_SIZE];
@@ -527,9 +536,15 @@ seal_value(uint8_t *out, const uint8_t *plain, size_t n, const char *name,
 /* Open a sealed value of `want` plaintext bytes into out. 0, or -1 when
  * it is not one (wrong size, version) or does not authenticate. */
 static int
-open_value(uint8_t *out, size_t want, const uint8_t *in, size_t n,
-           const char *name, const char *table, const char *rowkey,
-           const char *column, const mts__sql_seal *seal)
+open_value(uint8_t *out,
+           size_t want,
+           const uint8_t *in,
+           size_t n,
+           const char *name,
+           const char *table,
+           const char *rowkey,
+           const char *column,
+           const mts__sql_seal *seal)
 {
     uint8_t ad[SEAL_AD_SIZE];
     size_t adlen = seal_ad(ad, sizeof(ad), name, table, rowkey, column);
@@ -538,8 +553,8 @@ open_value(uint8_t *out, size_t want, const uint8_t *in, size_t n,
         adlen == 0)
         return -1;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            out, &got, NULL, in + 1 + SEAL_NONCE, n - 1 - SEAL_NONCE, ad,
-            adlen, in + 1, seal->key) != 0 ||
+            out, &got, NULL, in + 1 + SEAL_NONCE, n - 1 - SEAL_NONCE, ad, adlen,
+            in + 1, seal->key) != 0 ||
         got != want) {
         mts__wipe(out, want);
         return -1;
@@ -548,8 +563,7 @@ open_value(uint8_t *out, size_t want, const uint8_t *in, size_t n,
 }
 
 static void
-dc_rowkey(char *buf, size_t size, int64_t dc_id, int64_t flags,
-          int64_t family)
+dc_rowkey(char *buf, size_t size, int64_t dc_id, int64_t flags, int64_t family)
 {
     snprintf(buf, size, "%lld/%lld/%lld", (long long)dc_id, (long long)flags,
              (long long)family);
@@ -563,8 +577,11 @@ put_le64(uint8_t *p, uint64_t v)
 }
 
 int
-mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
-                       const mts__sqlv *c, size_t ncols, mts_error *err)
+mts__sql_seal_row_from(mts__sql_seal_row *out,
+                       const char *name,
+                       const mts__sqlv *c,
+                       size_t ncols,
+                       mts_error *err)
 {
     const mts__sqlv *salt, *check;
     memset(out, 0, sizeof(*out));
@@ -572,8 +589,8 @@ mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
         return 0;
     if (ncols != MTS__SQL_SEAL_NCOLS)
         return mts__err(err, MTS_ECORRUPT,
-                        "table seal: a row has %zu columns, expected %d",
-                        ncols, MTS__SQL_SEAL_NCOLS);
+                        "table seal: a row has %zu columns, expected %d", ncols,
+                        MTS__SQL_SEAL_NCOLS);
     salt = &c[MTS__SQL_SEAL_COL_SALT];
     check = &c[MTS__SQL_SEAL_COL_CHECK];
     if (c[MTS__SQL_SEAL_COL_KDF].type != MTS__SQL_INT ||
@@ -586,8 +603,7 @@ mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
     if (c[MTS__SQL_SEAL_COL_KDF].i == 0) {
         out->kdf.kind = 0;
         if (c[MTS__SQL_SEAL_COL_OPSLIMIT].i != 0 ||
-            c[MTS__SQL_SEAL_COL_MEMLIMIT].i != 0 ||
-            salt->type != MTS__SQL_NULL)
+            c[MTS__SQL_SEAL_COL_MEMLIMIT].i != 0 || salt->type != MTS__SQL_NULL)
             return mts__err(err, MTS_ECORRUPT,
                             "table seal, row (session='%s'): a raw-key seal "
                             "with key derivation fields set",
@@ -641,8 +657,11 @@ mts__sql_seal_row_same(const mts__sql_seal_row *a, const mts__sql_seal_row *b)
 }
 
 int
-mts__sql_seal_open(mts__sql_seal *out, const mts__sql_seal_row *row,
-                   const char *name, mts_secret *secret, mts_error *err)
+mts__sql_seal_open(mts__sql_seal *out,
+                   const mts__sql_seal_row *row,
+                   const char *name,
+                   mts_secret *secret,
+                   mts_error *err)
 {
     uint8_t plain[sizeof(check_plain)];
     int rc;
@@ -672,8 +691,11 @@ mts__sql_seal_open(mts__sql_seal *out, const mts__sql_seal_row *row,
 }
 
 int
-mts__sql_seal_new(mts__sql_seal *out, mts__sql_seal_row *row,
-                  const char *name, mts_secret *secret, mts_error *err)
+mts__sql_seal_new(mts__sql_seal *out,
+                  mts__sql_seal_row *row,
+                  const char *name,
+                  mts_secret *secret,
+                  mts_error *err)
 {
     int rc;
     memset(row, 0, sizeof(*row));
@@ -743,8 +765,7 @@ emit_dc_put(const mts__sql_ctx *cx,
     p[7] = v_int(dc->server_salt);
     p[8] = v_int(dc->time_offset);
     if (cx->seal != NULL) {
-        dc_rowkey(rowkey, sizeof(rowkey), dc->dc_id, dc->flags,
-                  dc->ip.family);
+        dc_rowkey(rowkey, sizeof(rowkey), dc->dc_id, dc->flags, dc->ip.family);
         if (dc->auth_key != NULL) {
             seal_value(key, dc->auth_key, MTS_AUTH_KEY_SIZE, cx->name, "dcs",
                        rowkey, "auth_key", cx->seal);
@@ -940,7 +961,10 @@ count_emit(mts__sql_stmt stmt, const mts__sqlv *p, size_t n, void *payload)
 }
 
 static int
-find_dc(mts_dc *out, const mts_session *s, int64_t id, unsigned flags,
+find_dc(mts_dc *out,
+        const mts_session *s,
+        int64_t id,
+        unsigned flags,
         unsigned family)
 {
     for (size_t i = 0, n = mts_session_dc_count(s); i < n; i++)
@@ -953,8 +977,13 @@ find_dc(mts_dc *out, const mts_session *s, int64_t id, unsigned flags,
 /* Make the row of one key equal to the snapshot: upsert it when the
  * snapshot has it, else delete it. */
 static int
-sync_key(const mts__sql_ctx *cx, const mts_session *s, uint8_t table,
-         int64_t id, uint8_t k1, uint8_t k2, mts__sql_emit_fn emit,
+sync_key(const mts__sql_ctx *cx,
+         const mts_session *s,
+         uint8_t table,
+         int64_t id,
+         uint8_t k1,
+         uint8_t k2,
+         mts__sql_emit_fn emit,
          void *payload)
 {
     mts__sqlv p[4];
@@ -1174,9 +1203,9 @@ mts__sql_emit_delete(const mts__sql_ctx *cx,
                      void *payload)
 {
     static const mts__sql_stmt order[] = {
-        MTS__SQL_DC_DEL_ALL,       MTS__SQL_CHANNEL_DEL_ALL,
-        MTS__SQL_PEER_DEL_ALL,     MTS__SQL_MIN_PEER_DEL_ALL,
-        MTS__SQL_SEAL_DEL,         MTS__SQL_SESSION_DEL
+        MTS__SQL_DC_DEL_ALL,   MTS__SQL_CHANNEL_DEL_ALL,
+        MTS__SQL_PEER_DEL_ALL, MTS__SQL_MIN_PEER_DEL_ALL,
+        MTS__SQL_SEAL_DEL,     MTS__SQL_SESSION_DEL
     };
     for (size_t i = 0; i < MTS__ARRAY_LEN(order); i++) {
         int rc = emit_name(order[i], cx->name, emit, payload);
@@ -1199,8 +1228,8 @@ mts__sql_emit_seal(const mts__sql_ctx *cx,
     p[1] = v_int(row->kdf.kind);
     p[2] = v_int(row->kdf.kind ? row->kdf.ops : 0);
     p[3] = v_int(row->kdf.kind ? row->kdf.memkib : 0);
-    p[4] = row->kdf.kind ? v_blob(row->kdf.salt, sizeof(row->kdf.salt))
-                         : v_null();
+    p[4] =
+        row->kdf.kind ? v_blob(row->kdf.salt, sizeof(row->kdf.salt)) : v_null();
     p[5] = v_blob(row->check, sizeof(row->check));
     EMIT(MTS__SQL_SEAL_PUT, p);
     return 0;
@@ -1458,8 +1487,7 @@ mts__sql_session_from_row(mts_session *s,
         if (t->type == MTS__SQL_BLOB && cx->seal != NULL) {
             size_t n = t->n - MTS__SQL_SEAL_OVERHEAD;
             uint8_t *plain;
-            if (t->n <= MTS__SQL_SEAL_OVERHEAD ||
-                n > MTS_TOKEN_MAX)
+            if (t->n <= MTS__SQL_SEAL_OVERHEAD || n > MTS_TOKEN_MAX)
                 return bad(err, &r, "future_token",
                            "%zu bytes, not a sealed token", t->n);
             if ((plain = mts_malloc(n)) == NULL)
@@ -1564,15 +1592,16 @@ mts__sql_dc_from_row(mts_session *s,
         mts__wipe(salt_plain, sizeof(salt_plain));
         if (key->type == MTS__SQL_BLOB) {
             if (open_value(key_plain, sizeof(key_plain), key->p, key->n,
-                           cx->name, "dcs", rowkey, "auth_key",
-                           cx->seal) != 0)
+                           cx->name, "dcs", rowkey, "auth_key", cx->seal) != 0)
                 return bad(err, &r, "auth_key",
                            "the sealed value does not open (altered, or "
                            "moved from another row or session)");
             dc.auth_key = key_plain;
         } else if (key->type != MTS__SQL_NULL) {
-            return bad(err, &r, "auth_key", "%s, expected a sealed value or "
-                       "NULL", type_name(key->type));
+            return bad(err, &r, "auth_key",
+                       "%s, expected a sealed value or "
+                       "NULL",
+                       type_name(key->type));
         }
     } else if ((rc = col_int(&dc.server_salt, &c[MTS__SQL_DC_COL_SERVER_SALT],
                              INT64_MIN, INT64_MAX, &r, "server_salt", err))) {

@@ -99,18 +99,18 @@ typedef enum mts__sql_stmt {
     MTS__SQL_GET_APPLICATION_ID, /* -> application_id */
     MTS__SQL_GET_USER_VERSION,   /* -> user_version */
     MTS__SQL_COUNT_OBJECTS,      /* -> number of rows in sqlite_master */
-    MTS__SQL_DATA_VERSION, /* -> PRAGMA data_version (SQLite only: changes
-                              when another connection commits) */
+    MTS__SQL_DATA_VERSION,       /* -> PRAGMA data_version (SQLite only: changes
+                                    when another connection commits) */
     /* sessions */
-    MTS__SQL_SESSION_GET,      /* (name) -> MTS__SQL_SESSION_COL_* */
-    MTS__SQL_SESSION_LIST,     /* () -> name, in name order */
-    MTS__SQL_SESSION_ENSURE,   /* (name, rev): create an empty session if
-                                  absent, else set its rev */
-    MTS__SQL_SESSION_PUT,      /* (name, home_dc, test_mode, api_id, user_id,
-                                  user_is_bot, future_token, pts, qts, date,
-                                  seq, rev): upsert every column */
-    MTS__SQL_SESSION_SET_HOME, /* (name, home_dc, rev): upsert */
-    MTS__SQL_SESSION_SET_PRIMARY,   /* (name, pts, date, seq, rev): upsert */
+    MTS__SQL_SESSION_GET,         /* (name) -> MTS__SQL_SESSION_COL_* */
+    MTS__SQL_SESSION_LIST,        /* () -> name, in name order */
+    MTS__SQL_SESSION_ENSURE,      /* (name, rev): create an empty session if
+                                     absent, else set its rev */
+    MTS__SQL_SESSION_PUT,         /* (name, home_dc, test_mode, api_id, user_id,
+                                     user_is_bot, future_token, pts, qts, date,
+                                     seq, rev): upsert every column */
+    MTS__SQL_SESSION_SET_HOME,    /* (name, home_dc, rev): upsert */
+    MTS__SQL_SESSION_SET_PRIMARY, /* (name, pts, date, seq, rev): upsert */
     MTS__SQL_SESSION_SET_SECONDARY, /* (name, qts, rev): upsert */
     MTS__SQL_SESSION_SET_STATE,     /* (name, pts, qts, date, seq, rev) */
     MTS__SQL_SESSION_DEL,           /* (name) */
@@ -300,8 +300,10 @@ typedef struct mts__sql_seal_row {
 /* The SEAL_GET row (NULL cols: none) as a seal row. MTS_ECORRUPT for a row
  * that is not one (named: table seal, column), MTS_EVERSION for an
  * unknown kdf. */
-int mts__sql_seal_row_from(mts__sql_seal_row *out, const char *name,
-                           const mts__sqlv *cols, size_t ncols,
+int mts__sql_seal_row_from(mts__sql_seal_row *out,
+                           const char *name,
+                           const mts__sqlv *cols,
+                           size_t ncols,
                            mts_error *err);
 /* Whether two seal rows are the same (both absent, or the same bytes). */
 int mts__sql_seal_row_same(const mts__sql_seal_row *a,
@@ -313,13 +315,19 @@ int mts__sql_seal_row_same(const mts__sql_seal_row *a,
  * kind), and the errors of mts__secret_subkey. The message names the
  * session.
  */
-int mts__sql_seal_open(mts__sql_seal *out, const mts__sql_seal_row *row,
-                       const char *name, mts_secret *secret, mts_error *err);
+int mts__sql_seal_open(mts__sql_seal *out,
+                       const mts__sql_seal_row *row,
+                       const char *name,
+                       mts_secret *secret,
+                       mts_error *err);
 /* A new seal for session `name` under `secret`: a kdf (fresh salt for a
  * passphrase), its column key and check value, to be stored with
  * mts__sql_emit_seal_put. Returns 0 or the errors of mts__secret_subkey. */
-int mts__sql_seal_new(mts__sql_seal *out, mts__sql_seal_row *row,
-                      const char *name, mts_secret *secret, mts_error *err);
+int mts__sql_seal_new(mts__sql_seal *out,
+                      mts__sql_seal_row *row,
+                      const char *name,
+                      mts_secret *secret,
+                      mts_error *err);
 
 /* ---- model -> SQL ------------------------------------------------------ */
 
@@ -369,9 +377,9 @@ typedef struct mts__sql_touched {
 /* What a handle knows changed in the store since its last save or load
  * besides the session's own changes: rows its granular writes touched. */
 typedef struct mts__sql_delta {
-    uint64_t since;    /* the session's generation at that save or load */
-    int scalars;       /* the sessions row was written */
-    int all_channels;  /* the channel rows were replaced */
+    uint64_t since;   /* the session's generation at that save or load */
+    int scalars;      /* the sessions row was written */
+    int all_channels; /* the channel rows were replaced */
     const mts__sql_touched *touched;
     size_t ntouched;
 } mts__sql_delta;
@@ -394,9 +402,8 @@ int mts__sql_emit_delta(const mts__sql_ctx *cx,
 
 /* SESSION_SET_REV: stamp cx->rev after a save or re-seal that wrote rows
  * (SESSION_PUT leaves an unchanged sessions row, rev included, alone). */
-int mts__sql_emit_rev(const mts__sql_ctx *cx,
-                      mts__sql_emit_fn emit,
-                      void *payload);
+int
+mts__sql_emit_rev(const mts__sql_ctx *cx, mts__sql_emit_fn emit, void *payload);
 
 /*
  * One update-state change (validated by the caller): PRIMARY, SECONDARY

@@ -818,7 +818,8 @@ seal_create(sqlite_backend *b,
 
 /* Keep a new seal row as the handle's current one. */
 static void
-seal_adopt(sqlite_backend *b, const mts__sql_seal *seal,
+seal_adopt(sqlite_backend *b,
+           const mts__sql_seal *seal,
            const mts__sql_seal_row *row)
 {
     b->seal = *seal;
@@ -1466,8 +1467,8 @@ rekey_locked(sqlite_backend *b, mts_secret *new_secret, mts_error *err)
         if (rc == 0)
             rc = mts__sql_emit_seal(&cx, &row, emit_run, &x);
         if (rc == 0)
-            rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, emit_run,
-                                    &x);
+            rc =
+                mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, emit_run, &x);
         if (rc == 0)
             rc = mts__sql_emit_rev(&cx, emit_run, &x);
         if (rc == MTS_ENOMEM)
@@ -1497,7 +1498,9 @@ mts_sqlite_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
 }
 
 int
-mts__sqlite_replace(mts_storage *st, const mts_session *s, mts_secret *secret,
+mts__sqlite_replace(mts_storage *st,
+                    const mts_session *s,
+                    mts_secret *secret,
                     mts_error *err)
 {
     sqlite_backend *b = backend_of(st);

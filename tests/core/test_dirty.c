@@ -105,11 +105,11 @@ test_record_stamps(void)
     /* min peers, channels, DCs, scalars */
     g = gen_of(s);
     T_EQ_INT(mts_session_put_min_peer(s, &mp), 0);
-    T_CHECK(mts__session_min_peer_changed(s, mts_session_min_peer_count(s) - 1,
-                                          g));
+    T_CHECK(
+        mts__session_min_peer_changed(s, mts_session_min_peer_count(s) - 1, g));
     T_EQ_INT(mts_session_set_channel_pts(s, 99, 1), 0);
-    T_CHECK(mts__session_channel_changed(s, mts_session_channel_count(s) - 1,
-                                         g));
+    T_CHECK(
+        mts__session_channel_changed(s, mts_session_channel_count(s) - 1, g));
     T_EQ_INT(mts_session_dc_at(&dc, s, 0), 0);
     dc.server_salt++;
     T_EQ_INT(mts_session_put_dc(s, &dc), 0);
@@ -168,7 +168,9 @@ rnd(uint64_t n)
 
 /* Apply the delta of s since `since` to `old` (a copy of s at since). */
 static int
-apply_delta(mts_session *old, const mts_session *s, uint64_t since,
+apply_delta(mts_session *old,
+            const mts_session *s,
+            uint64_t since,
             size_t *changed_peers)
 {
     *changed_peers = 0;
@@ -314,8 +316,7 @@ random_op(mts_session *s)
         mts_dc dc;
         if (mts_session_dc_count(s) > 0 &&
             mts_session_dc_at(&dc, s, rnd(mts_session_dc_count(s))) == 0)
-            T_EQ_INT(mts_session_remove_dc(s, dc.dc_id, dc.flags,
-                                           dc.ip.family),
+            T_EQ_INT(mts_session_remove_dc(s, dc.dc_id, dc.flags, dc.ip.family),
                      0);
     } else if (op < 92) {
         mts_session_clear_dcs(s);
@@ -385,8 +386,10 @@ test_random_deltas(void)
             full++;
         }
         if (!mts_session_equal(copy, s)) {
-            t_fail(__FILE__, __LINE__, "round %d: delta did not reproduce "
-                   "the session", round);
+            t_fail(__FILE__, __LINE__,
+                   "round %d: delta did not reproduce "
+                   "the session",
+                   round);
             break;
         }
         since = gen_of(s);
@@ -398,5 +401,7 @@ test_random_deltas(void)
     mts_session_free(copy);
 }
 
-T_MAIN(T_CASE(test_identity_and_generation), T_CASE(test_record_stamps),
-       T_CASE(test_removal_log_overflow), T_CASE(test_random_deltas))
+T_MAIN(T_CASE(test_identity_and_generation),
+       T_CASE(test_record_stamps),
+       T_CASE(test_removal_log_overflow),
+       T_CASE(test_random_deltas))

@@ -202,8 +202,9 @@ test_sealed_local(void)
     lo.secret = the_secret();
     T_EQ_INT(mts_libsql_open_local_ex(&ls, path, "x", &lo, &err), 0);
     T_EQ_INT(mts_storage_save(ls, full, NULL), 0);
-    T_EQ_INT(raw_int(path, "SELECT typeof(server_salt) = 'blob' FROM dcs "
-                           "WHERE dc_id = 2",
+    T_EQ_INT(raw_int(path,
+                     "SELECT typeof(server_salt) = 'blob' FROM dcs "
+                     "WHERE dc_id = 2",
                      NULL),
              1);
     T_EQ_INT(mts_sqlite_open(&sq, path, "x", NULL), 0);

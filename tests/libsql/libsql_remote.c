@@ -326,8 +326,8 @@ open_replica_sealed_conf(mts_storage **out, void *ctx)
     snprintf(conf_name, sizeof(conf_name), "%s", unique_name("srconf"));
     snprintf(replica_path, sizeof(replica_path), "%s/sealed-replica-%d.db",
              t_tmpdir(), ++n);
-    return mts_libsql_open_replica_ex(out, replica_path, url, token,
-                                      conf_name, &o, NULL);
+    return mts_libsql_open_replica_ex(out, replica_path, url, token, conf_name,
+                                      &o, NULL);
 }
 
 static int
@@ -336,8 +336,8 @@ reopen_replica_sealed_conf(mts_storage **out, void *ctx)
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     (void)ctx;
     o.secret = key_a;
-    return mts_libsql_open_replica_ex(out, replica_path, url, token,
-                                      conf_name, &o, NULL);
+    return mts_libsql_open_replica_ex(out, replica_path, url, token, conf_name,
+                                      &o, NULL);
 }
 
 static void
@@ -361,8 +361,8 @@ server_int(const char *sql, const char *arg)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     long long v = -999;
-    if (sqlite3_open_v2(env("MTS_HRANA_DB"), &db, SQLITE_OPEN_READONLY,
-                        NULL) == SQLITE_OK &&
+    if (sqlite3_open_v2(env("MTS_HRANA_DB"), &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
         sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
@@ -482,8 +482,7 @@ test_sealed_replica(void)
     make_keys();
     snprintf(path, sizeof(path), "%s/sealed-replica.db", t_tmpdir());
     o.secret = key_a;
-    T_EQ_INT(mts_libsql_open_replica_ex(&rep, path, url, token, name, &o,
-                                        &err),
+    T_EQ_INT(mts_libsql_open_replica_ex(&rep, path, url, token, name, &o, &err),
              0);
     T_EQ_INT(mts_storage_save(rep, full, &err), 0);
     /* the local file is sealed too */

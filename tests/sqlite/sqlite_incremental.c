@@ -101,8 +101,7 @@ logged(const char *path, const char *tbl, const char *op)
 
 /* What a fresh handle loads equals s. */
 static void
-check_stored(const char *path, const char *name, const mts_session *s,
-             int line)
+check_stored(const char *path, const char *name, const mts_session *s, int line)
 {
     mts_storage *st = h_open(path, name);
     mts_session *got = h_load(st);
@@ -492,8 +491,8 @@ test_random_mix(void)
                 mts_dc dc;
                 uint8_t key[MTS_AUTH_KEY_SIZE];
                 memset(key, (int)rnd(256), sizeof(key));
-                if (mts_session_dc_at(&dc, s, rnd(mts_session_dc_count(s) +
-                                                  1)) == 0) {
+                if (mts_session_dc_at(&dc, s,
+                                      rnd(mts_session_dc_count(s) + 1)) == 0) {
                     dc.auth_key = rnd(2) ? key : NULL;
                     dc.server_salt = (int64_t)rnd(1000);
                     T_EQ_INT(mts_session_put_dc(s, &dc), 0);
@@ -524,8 +523,7 @@ test_random_mix(void)
                     T_EQ_INT(mts_storage_apply_update_state(st, &ch, NULL), 0);
                     break;
                 case 2:
-                    T_EQ_INT(mts_storage_set_home_dc(st, (int32_t)rnd(5),
-                                                     NULL),
+                    T_EQ_INT(mts_storage_set_home_dc(st, (int32_t)rnd(5), NULL),
                              0);
                     break;
                 default:

@@ -22,6 +22,7 @@
 
 #include "conformance.h"
 #include "fixtures.h"
+#include "mtsession/sys/alloc.h"
 #include "helpers.h"
 #include "internal.h"
 #include "sql_schema.h"
@@ -42,9 +43,9 @@ make_secrets(void)
     T_EQ_INT(mts_secret_from_key(&key_b, k, NULL), 0);
     cheap.opslimit = 1;
     cheap.memlimit_kib = 64;
-    T_EQ_INT(mts_secret_from_passphrase(&pass_a, "correct horse", 13, &cheap,
-                                        NULL),
-             0);
+    T_EQ_INT(
+        mts_secret_from_passphrase(&pass_a, "correct horse", 13, &cheap, NULL),
+        0);
 }
 
 static mts_storage *
@@ -144,8 +145,7 @@ test_file_holds_no_secrets(void)
     make_secrets();
     for (int i = 0; i < 256; i++)
         key[i] = (uint8_t)i; /* the "small" fixture's key */
-    T_EQ_INT(mts_session_set_future_auth_token(small, token, sizeof(token)),
-             0);
+    T_EQ_INT(mts_session_set_future_auth_token(small, token, sizeof(token)), 0);
     st = open_with(path, NULL, key_a);
     T_EQ_INT(mts_storage_save(st, small, NULL), 0);
     got = h_load(st);
@@ -276,9 +276,8 @@ test_moved_values_refused(void)
     T_CONTAINS(err.message, "column auth_key");
     /* a token moved between sessions */
     T_EQ_INT(mts_storage_save(a, full, &err), 0);
-    T_EQ_INT(mts_session_set_future_auth_token(small, (const uint8_t *)"abc",
-                                               3),
-             0);
+    T_EQ_INT(
+        mts_session_set_future_auth_token(small, (const uint8_t *)"abc", 3), 0);
     T_EQ_INT(mts_storage_save(b, small, &err), 0);
     T_EQ_INT(h_exec(path, "UPDATE sessions SET future_token = (SELECT "
                           "future_token FROM sessions WHERE name = 'b') "
@@ -370,8 +369,9 @@ test_rekey(void)
     got = h_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
-    T_CHECK(!file_contains(path, (const uint8_t *)"\xab\xab\xab\xab\xab\xab"
-                                                  "\xab\xab\xab\xab\xab\xab",
+    T_CHECK(!file_contains(path,
+                           (const uint8_t *)"\xab\xab\xab\xab\xab\xab"
+                                            "\xab\xab\xab\xab\xab\xab",
                            12));
     /* a rekey by a handle with the wrong key changes nothing */
     T_EQ_INT(mts_sqlite_rekey(old, pass_a, &err), MTS_EBADKEY);
@@ -456,8 +456,9 @@ test_passphrase_derived_once(void)
         mts_session_free(got);
     }
     rest = now_s() - t0;
-    fprintf(stderr, "  first load %.3f s (derives), 10 loads and saves %.3f s\n",
-            first, rest);
+    fprintf(stderr,
+            "  first load %.3f s (derives), 10 loads and saves %.3f s\n", first,
+            rest);
     T_CHECK(rest < first * 3);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM seal"), 1);
     mts_storage_free(st);
@@ -547,9 +548,8 @@ test_golden_v2(void)
     kp.opslimit = 1;
     kp.memlimit_kib = 8;
     T_EQ_INT(mts_secret_from_passphrase(&pw, "golden", 6, &kp, NULL), 0);
-    T_EQ_INT(mts_session_set_future_auth_token(small, (const uint8_t *)"tok",
-                                               3),
-             0);
+    T_EQ_INT(
+        mts_session_set_future_auth_token(small, (const uint8_t *)"tok", 3), 0);
     T_EQ_INT(t_write_file(path, "", 0), 0);
     T_EQ_INT(h_exec(path, sql), SQLITE_OK);
 
@@ -584,6 +584,114 @@ test_golden_v2(void)
     free(sql);
 }
 
+/* ---- allocation failures ------------------------------------------------- */
+
+static long fail_at, alloc_count;
+
+static void *
+f_malloc(size_t n, void *payload)
+{
+    (void)payload;
+    if (++alloc_count == fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+static void *
+f_realloc(void *p, size_t n, void *payload)
+{
+    (void)payload;
+    if (++alloc_count == fail_at)
+        return NULL;
+    return realloc(p, n);
+}
+
+static void
+f_free(void *p, void *payload)
+{
+    (void)payload;
+    free(p);
+}
+
+/* Fail each allocation in turn through a sealed open, load, incremental
+ * save and two rekeys: every failure is MTS_ENOMEM, nothing leaks (ASan),
+ * and the store always holds the old or the new session under one of the
+ * two keys. */
+static void
+test_allocation_failures(void)
+{
+    const mts_allocator al = { f_malloc, f_realloc, f_free, NULL };
+    const char *path = h_path("alloc-sealed.db");
+    mts_session *full = fx_session("full"), *changed = NULL;
+    mts_peer p;
+    int done = 0;
+    make_secrets();
+    T_EQ_INT(mts_session_dup(&changed, full), 0);
+    T_EQ_INT(mts_session_peer_at(&p, changed, 0), 0);
+    p.access_hash ^= 1;
+    T_EQ_INT(mts_session_put_peer(changed, &p, NULL), 0);
+    {
+        mts_storage *st = open_with(path, NULL, key_a);
+        T_EQ_INT(mts_storage_save(st, full, NULL), 0);
+        mts_storage_free(st);
+    }
+    for (fail_at = 1; !done && fail_at < 3000; fail_at++) {
+        mts_sqlite_options o = MTS_SQLITE_OPTIONS_INIT;
+        mts_storage *st = NULL;
+        mts_session *got = NULL;
+        mts_secret *now = key_a;
+        int rc;
+        alloc_count = 0;
+        o.secret = key_a;
+        T_EQ_INT(mts_set_allocator(&al), 0);
+        rc = mts_sqlite_open_ex(&st, path, NULL, &o, NULL);
+        if (rc == 0)
+            rc = mts_storage_load(&got, st, NULL);
+        if (rc == 0 && mts_session_peer_at(&p, got, 0) == 0) {
+            mts_peer q;
+            T_EQ_INT(mts_session_get_peer(&q, changed, p.kind, p.id), 0);
+            rc = mts_session_put_peer(got, &q, NULL);
+        }
+        if (rc == 0)
+            rc = mts_storage_save(st, got, NULL);
+        if (rc == 0)
+            rc = mts_sqlite_rekey(st, key_b, NULL);
+        if (rc == 0)
+            rc = mts_sqlite_rekey(st, key_a, NULL);
+        done = rc == 0 && alloc_count < fail_at;
+        mts_session_free(got);
+        mts_storage_free(st);
+        mts_set_allocator(NULL);
+        if (rc != 0 && rc != MTS_ENOMEM)
+            t_fail(__FILE__, __LINE__, "allocation %ld: %s", fail_at,
+                   mts_errname(rc));
+        /* the store: old or new, under key a or key b */
+        st = open_with(path, NULL, now);
+        got = NULL;
+        rc = mts_storage_load(&got, st, NULL);
+        if (rc == MTS_EBADKEY) {
+            mts_storage_free(st);
+            st = open_with(path, NULL, key_b);
+            rc = mts_storage_load(&got, st, NULL);
+        }
+        T_EQ_INT(rc, 0);
+        T_CHECK(got != NULL && (mts_session_equal(got, full) ||
+                                mts_session_equal(got, changed)));
+        mts_session_free(got);
+        /* back to the start: the old session under key a */
+        if (st != NULL && mts_sqlite_rekey(st, key_a, NULL) == 0)
+            T_EQ_INT(mts_storage_save(st, full, NULL), 0);
+        mts_storage_free(st);
+        if (t_case_failed)
+            break;
+    }
+    T_CHECK(done);
+    fprintf(stderr, "  failed each of %ld allocations in turn\n",
+            fail_at - 2);
+    mts_session_free(full);
+    mts_session_free(changed);
+}
+
 static void
 test_cleanup(void)
 {
@@ -603,4 +711,5 @@ T_MAIN(T_CASE(test_conformance_sealed),
        T_CASE(test_key_helpers),
        T_CASE(test_options_checked),
        T_CASE(test_golden_v2),
+       T_CASE(test_allocation_failures),
        T_CASE(test_cleanup))
