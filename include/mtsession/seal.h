@@ -29,8 +29,9 @@ typedef struct mts_secret mts_secret;
 
 /**
  * Argon2id cost. opslimit: passes (1..32); memlimit_kib: memory in KiB
- * (8 .. 4194304). Readers refuse envelopes asking for more than
- * MTS_KDF_MAX_MEMLIMIT_KIB so a hostile file cannot exhaust memory.
+ * (8 .. MTS_KDF_MAX_MEMLIMIT_KIB = 1 GiB). Readers refuse envelopes asking
+ * for more, so a hostile file cannot exhaust memory; writers refuse such
+ * parameters up front, so nothing is sealed that could not be opened.
  */
 typedef struct mts_kdf_params {
     unsigned int version;

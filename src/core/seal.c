@@ -132,11 +132,13 @@ mts_secret_from_passphrase(mts_secret **out, const char *pass, size_t len,
     if (params->version != MTS_KDF_PARAMS_VERSION)
         return mts__err(err, MTS_EINVAL, "kdf params: unknown version %u",
                         params->version);
-    if (check_params(params->opslimit, params->memlimit_kib, 4194304u, NULL,
+    /* Never seal what a reader would refuse to open. */
+    if (check_params(params->opslimit, params->memlimit_kib,
+                     MTS_KDF_MAX_MEMLIMIT_KIB, NULL,
                      -1) != 0)
         return mts__err(err, MTS_EINVAL,
                         "kdf params: opslimit %u (1..32) or memlimit %u KiB "
-                        "(8..4194304) out of range",
+                        "(8..1048576) out of range",
                         params->opslimit, params->memlimit_kib);
     if ((rc = secret_new(&s, err)) != 0)
         return rc;

@@ -191,6 +191,15 @@ test_passphrase(void)
     T_EQ_INT(mts_decode_any(&back, env, n, p1, &err), MTS_ECORRUPT);
     T_CONTAINS(err.message, "memlimit");
     T_EQ_INT(mts_secret_from_passphrase(&p2, "", 0, NULL, &err), MTS_EINVAL);
+    /* a cost readers would refuse is refused when sealing too */
+    {
+        mts_kdf_params big = { MTS_KDF_PARAMS_VERSION, 1,
+                               MTS_KDF_MAX_MEMLIMIT_KIB + 1 };
+        mts_secret *x = NULL;
+        T_EQ_INT(mts_secret_from_passphrase(&x, "pw", 2, &big, &err),
+                 MTS_EINVAL);
+        T_CHECK(x == NULL);
+    }
     mts_free(env);
     mts_secret_free(p1);
     mts_secret_free(p1b);
