@@ -7,7 +7,8 @@
 #
 #   --quick      skip the 1M-peer sizes (a few minutes less)
 #   --no-build   use the binaries already in build/release
-#   --no-report  run and plot, but leave docs/BENCHMARKS.md alone
+#   --no-report  only run: leave docs/BENCHMARKS.md and docs/bench/ alone
+#                (bench/plot.sh and bench/report.py can be run afterwards)
 #
 # Benchmarks run under nice: the numbers are medians of repeated runs, but
 # a busy machine still shows in them. The libSQL remote rows need Node.js
@@ -112,8 +113,9 @@ rm -rf "$MTS_BENCH_OUT/tmp"
 } >>"$MTS_BENCH_OUT/machine.tsv"
 
 # ---- plots and report --------------------------------------------------------
-sh bench/plot.sh
 if [ $report = 1 ]; then
-    /usr/bin/python3 bench/report.py >docs/BENCHMARKS.md
+    sh bench/plot.sh
+    /usr/bin/python3 bench/report.py >docs/BENCHMARKS.md.tmp
+    mv docs/BENCHMARKS.md.tmp docs/BENCHMARKS.md
     echo "wrote docs/BENCHMARKS.md"
 fi

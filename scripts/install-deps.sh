@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates \
     clang libclang-rt-14-dev \
     libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libjansson-dev \
-    python3 python3-telethon xxd >/dev/null
+    python3 python3-telethon xxd gnuplot-nox postgresql-15 libpq-dev >/dev/null
 # Node.js and npm: the machine may already carry its own (newer) build,
 # which conflicts with Debian's npm package; install Debian's only if
 # there is none.
