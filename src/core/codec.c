@@ -107,6 +107,13 @@ mts_encoded_size(const mts_session *s)
 /* ---- encoder ----------------------------------------------------------- */
 
 static void
+put_le64(uint8_t *w, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        w[k] = (uint8_t)(v >> (8 * k));
+}
+
+static void
 put_section(mts__buf *b, uint16_t tag, uint64_t len)
 {
     mts__buf_u16le(b, tag);
@@ -225,18 +232,27 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     for (size_t i = 0; i < npeer; i++) {
         mts_peer p;
         size_t ul, pl;
+        uint8_t *w;
         mts_session_peer_at(&p, s, order[i]);
         ul = p.username ? strlen(p.username) : 0;
         pl = p.phone ? strlen(p.phone) : 0;
-        mts__buf_u8(&b, (uint8_t)p.kind);
-        mts__buf_u64le(&b, (uint64_t)p.id);
-        mts__buf_u64le(&b, (uint64_t)p.access_hash);
-        mts__buf_u8(&b, (uint8_t)((p.bot ? 1 : 0) | (p.community ? 2 : 0)));
-        mts__buf_u8(&b, (uint8_t)p.channel_kind);
-        mts__buf_u8(&b, (uint8_t)ul);
-        mts__buf_put(&b, p.username, ul);
-        mts__buf_u8(&b, (uint8_t)pl);
-        mts__buf_put(&b, p.phone, pl);
+        /* One record written in place (the buffer was sized up front):
+         * this loop runs once per cached peer. */
+        if (mts__buf_reserve(&b, PEER_MIN_LEN + ul + pl) != 0)
+            break;
+        w = b.data + b.len;
+        w[0] = (uint8_t)p.kind;
+        put_le64(w + 1, (uint64_t)p.id);
+        put_le64(w + 9, (uint64_t)p.access_hash);
+        w[17] = (uint8_t)((p.bot ? 1 : 0) | (p.community ? 2 : 0));
+        w[18] = (uint8_t)p.channel_kind;
+        w[19] = (uint8_t)ul;
+        if (ul != 0)
+            memcpy(w + 20, p.username, ul);
+        w[20 + ul] = (uint8_t)pl;
+        if (pl != 0)
+            memcpy(w + 21 + ul, p.phone, pl);
+        b.len += PEER_MIN_LEN + ul + pl;
     }
 
     /* MIN_PEERS */
@@ -554,8 +570,11 @@ decode_peers(rd *r, mts_session *s)
         size_t rec = r->off;
         uint8_t kind, flags;
         int ul, pl;
-        snprintf(path, sizeof(path), "peers[%u]", i);
-        NEED(r, 19, path);
+        /* The field path ("peers[i]") is formatted only on an error: this
+         * loop runs once per cached peer. */
+#define PEER_PATH() (snprintf(path, sizeof(path), "peers[%u]", i), path)
+        if (r->end - r->off < 19)
+            return truncated(r, PEER_PATH(), 19);
         kind = get_u8(r);
         p.kind = (mts_peer_kind)kind;
         p.id = (int64_t)get_u64(r);
@@ -563,7 +582,8 @@ decode_peers(rd *r, mts_session *s)
         flags = get_u8(r);
         p.channel_kind = (mts_channel_kind)get_u8(r);
         if (flags & ~3u)
-            return bad(r, rec + 17, path, "unknown flag bits 0x%llx", (long long)(flags & ~3u));
+            return bad(r, rec + 17, PEER_PATH(), "unknown flag bits 0x%x",
+                       flags & ~3u);
         p.bot = flags & 1;
         p.community = (flags >> 1) & 1;
         if ((ul = get_string(r, "username", user)) < 0)
@@ -573,14 +593,15 @@ decode_peers(rd *r, mts_session *s)
         p.username = ul ? user : NULL;
         p.phone = pl ? phone : NULL;
         if (i > 0 && (kind < pkind || (kind == pkind && p.id <= pid)))
-            return bad(r, rec, path,
+            return bad(r, rec, PEER_PATH(),
                        "entry %u out of order or duplicate (peers are "
                        "sorted by kind, id)",
                        i);
         pkind = kind;
         pid = p.id;
         if ((rc = mts_session_put_peer(s, &p, r->err)) != 0)
-            return model_error(r, rec, path, rc);
+            return model_error(r, rec, PEER_PATH(), rc);
+#undef PEER_PATH
     }
     return 0;
 }

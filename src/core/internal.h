@@ -37,6 +37,10 @@ void mts__wipe(void *p, size_t n);
 /* Constant-time equality of n bytes: 1 equal, 0 different. */
 int mts__ct_equal(const void *a, const void *b, size_t n);
 
+/* ---- checksums (crc32c.c) ---- */
+/* The portable table-driven CRC-32C (mts_crc32c may use the CPU's). */
+uint32_t mts__crc32c_sw(uint32_t crc, const void *data, size_t len);
+
 /* ---- errors (errors.c) ---- */
 int mts__err(mts_error *err, int code, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)

@@ -107,6 +107,7 @@ struct mts_session {
 
     peer_rec *peers;
     size_t npeers, cap_peers;
+    size_t peers_sorted; /* peers[0..peers_sorted) are in canonical order */
     hindex peer_idx;
 
     min_rec *mins;
@@ -1212,6 +1213,14 @@ mts_session_put_peer(mts_session *s, const mts_peer *peer, mts_error *err)
     } else {
         r = &s->peers[s->npeers];
         s->peer_idx.slots[slot] = (uint32_t)(s->npeers + 1);
+        /* Appending in canonical order keeps the array sorted (a decode
+         * of a canonical file does), so encoding needs no sort. */
+        if (s->peers_sorted == s->npeers &&
+            (s->npeers == 0 ||
+             s->peers[s->npeers - 1].kind < (uint8_t)peer->kind ||
+             (s->peers[s->npeers - 1].kind == (uint8_t)peer->kind &&
+              s->peers[s->npeers - 1].id < peer->id)))
+            s->peers_sorted++;
         s->npeers++;
     }
     r->id = peer->id;
@@ -1245,6 +1254,8 @@ mts_session_remove_peer(mts_session *s, mts_peer_kind kind, int64_t id)
                         (uint32_t)last, (uint32_t)idx);
     }
     s->npeers--;
+    if (s->peers_sorted > idx)
+        s->peers_sorted = idx; /* the moved record broke the order there */
     return 0;
 }
 
@@ -1263,16 +1274,108 @@ peer_idx_cmp(const void *a, const void *b, void *ctx)
     return 0;
 }
 
+/*
+ * Radix sort of peer indices by (kind, id): LSD over the 8 bytes of the
+ * (positive) id, skipping bytes that are the same in every key, then a
+ * stable pass by kind. O(n) for a large cache where qsort's indirect
+ * compares dominate an encode. Returns MTS_ENOMEM (the caller falls back
+ * to qsort) when the scratch arrays cannot be had.
+ */
+typedef struct radix_item {
+    uint64_t id;
+    uint32_t idx; /* records are addressed by 32 bits (MAX_RECORDS) */
+    uint8_t kind;
+} radix_item;
+
+static int
+radix_order(size_t *idx, size_t n, const peer_rec *peers)
+{
+    radix_item *a, *b, *t;
+    size_t count[256], kcount[3] = { 0, 0, 0 };
+    if (n < 64)
+        return MTS_ENOMEM; /* not worth it: let qsort do small tails */
+    a = mts__calloc(n, sizeof(*a));
+    b = mts__calloc(n, sizeof(*b));
+    if (a == NULL || b == NULL) {
+        mts_free(a);
+        mts_free(b);
+        return MTS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a[i].id = (uint64_t)peers[idx[i]].id;
+        a[i].idx = (uint32_t)idx[i];
+        a[i].kind = peers[idx[i]].kind;
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t sum = 0;
+        memset(count, 0, sizeof(count));
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].id >> shift) & 0xff]++;
+        if (count[(a[0].id >> shift) & 0xff] == n)
+            continue; /* every key has this byte: nothing to order */
+        for (size_t d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].id >> shift) & 0xff]++] = a[i];
+        t = a;
+        a = b;
+        b = t;
+    }
+    /* stable by kind: users, chats, channels */
+    for (size_t i = 0; i < n; i++)
+        kcount[a[i].kind]++;
+    kcount[2] = kcount[0] + kcount[1];
+    kcount[1] = kcount[0];
+    kcount[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        idx[kcount[a[i].kind]++] = a[i].idx;
+    mts_free(a);
+    mts_free(b);
+    return 0;
+}
+
 int
 mts__peer_order(size_t **out, const mts_session *s)
 {
-    size_t *idx = mts__calloc(s->npeers ? s->npeers : 1, sizeof(size_t));
+    size_t n = s->npeers, head = s->peers_sorted, tail = n - head;
+    size_t *idx = mts__calloc(n ? n : 1, sizeof(size_t));
+    size_t *merged;
     if (idx == NULL)
         return MTS_ENOMEM;
-    for (size_t i = 0; i < s->npeers; i++)
+    for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    qsort_r(idx, s->npeers, sizeof(size_t), peer_idx_cmp, s->peers);
-    *out = idx;
+    if (tail == 0) { /* already canonical: no sort at all */
+        *out = idx;
+        return 0;
+    }
+    /* Sort only the unsorted tail, then merge it with the sorted head. */
+    if (radix_order(idx + head, tail, s->peers) != 0)
+        qsort_r(idx + head, tail, sizeof(size_t), peer_idx_cmp, s->peers);
+    if (head == 0) {
+        *out = idx;
+        return 0;
+    }
+    merged = mts__calloc(n, sizeof(size_t));
+    if (merged == NULL) {
+        mts_free(idx);
+        return MTS_ENOMEM;
+    }
+    {
+        size_t a = 0, b = head, o = 0;
+        while (a < head && b < n)
+            merged[o++] = peer_idx_cmp(&idx[a], &idx[b], s->peers) <= 0
+                              ? idx[a++]
+                              : idx[b++];
+        while (a < head)
+            merged[o++] = idx[a++];
+        while (b < n)
+            merged[o++] = idx[b++];
+    }
+    mts_free(idx);
+    *out = merged;
     return 0;
 }
 
