@@ -1575,7 +1575,8 @@ peer_member(jp *j, void *ctx, int k, int depth)
     case PEER_KIND:
         rc = get_name(j, peer_kind_names, MTS__ARRAY_LEN(peer_kind_names),
                       "user, chat or channel", &v);
-        p->kind = (mts_peer_kind)v;
+        if (rc == 0)
+            p->kind = (mts_peer_kind)v;
         return rc;
     case PEER_ID:
         if ((rc = get_int(j, 64, &p->id, &off)) != 0)
@@ -1594,15 +1595,16 @@ peer_member(jp *j, void *ctx, int k, int depth)
         }
         rc = get_name(j, channel_kind_names, MTS__ARRAY_LEN(channel_kind_names),
                       "broadcast, megagroup, gigagroup or null", &v);
-        p->channel_kind = (mts_channel_kind)v;
+        if (rc == 0)
+            p->channel_kind = (mts_channel_kind)v;
         return rc;
     case PEER_COMMUNITY:
-        rc = get_bool(j, &b);
-        p->community = b;
+        if ((rc = get_bool(j, &b)) == 0)
+            p->community = b;
         return rc;
     case PEER_BOT:
-        rc = get_bool(j, &b);
-        p->bot = b;
+        if ((rc = get_bool(j, &b)) == 0)
+            p->bot = b;
         return rc;
     case PEER_USERNAME:
         return get_peer_string(j, pc->username, &p->username);

@@ -31,10 +31,10 @@
  * Thread-safety: no shared state.
  */
 #include "sqlite_fmt.h"
+#include "string_common.h"
 
 #ifdef MTS_HAVE_SQLITE
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,52 +59,12 @@ static const char pg_schema[] =
     "UPDATE peers SET last_update_on = "
     "CAST(STRFTIME('%s', 'now') AS INTEGER) WHERE id = NEW.id; END;\n";
 
-/* The address of a DC Pyrogram connects to by number: the default
- * table's IPv4 entry (port 443), or Pyrogram's own for production DC 203,
- * as pyrogram-string reads it. 0 or MTS_ENOTFOUND. */
-static int
-pg_address(mts_ip *ip, uint16_t *port, int32_t dc_id, int test)
-{
-    const mts_dc *tab;
-    size_t count;
-    mts_default_dcs(&tab, &count, test);
-    for (size_t i = 0; i < count; i++)
-        if (tab[i].dc_id == dc_id && tab[i].ip.family == 4 &&
-            !(tab[i].flags & MTS_DC_MEDIA_ONLY)) {
-            *ip = tab[i].ip;
-            *port = tab[i].port;
-            return 0;
-        }
-    if (!test && dc_id == 203) {
-        static const mts_ip dc203 = { 4, { 91, 105, 192, 100 } };
-        *ip = dc203;
-        *port = 443;
-        return 0;
-    }
-    return MTS_ENOTFOUND;
-}
-
 static const char *const pg_types[] = { "user", "bot", "group", "channel",
                                         "supergroup" };
 
 /* ---- reading ----------------------------------------------------------- */
 
-static int bad(mts_error *err, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int
-bad(mts_error *err, const char *fmt, ...)
-{
-    char msg[MTS_ERROR_MESSAGE_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return mts__err(err, MTS_ECORRUPT, NAME ": %s", msg);
-}
+#define bad(err, ...) mts__sql_bad(err, NAME, __VA_ARGS__)
 
 /* Value of an INTEGER-or-NULL column: 1 present, 0 NULL, -1 other type. */
 static int
@@ -119,26 +79,6 @@ col_int(sqlite3_stmt *st, int col, int64_t *v)
     default:
         return -1;
     }
-}
-
-/* TEXT-or-NULL without embedded NULs; '' reads as NULL. */
-static int
-col_text(sqlite3_stmt *st, int col, const char **v)
-{
-    const char *t;
-    int n;
-    *v = NULL;
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return 0;
-    if (sqlite3_column_type(st, col) != SQLITE_TEXT)
-        return -1;
-    t = (const char *)sqlite3_column_text(st, col);
-    n = sqlite3_column_bytes(st, col);
-    if (t == NULL || strlen(t) != (size_t)n)
-        return -1;
-    if (n > 0)
-        *v = t;
-    return 0;
 }
 
 static int
@@ -263,7 +203,7 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
         }
     }
     dc.dc_id = (int32_t)dc_id;
-    if (pg_address(&dc.ip, &dc.port, dc.dc_id, (int)test) != 0) {
+    if (mts__pyrogram_address(&dc.ip, &dc.port, dc.dc_id, (int)test) != 0) {
         rc = bad(err, "sessions row 1: dc_id %lld is not a %s DC Pyrogram "
                       "knows",
                  (long long)dc_id, test ? "test" : "production");
@@ -271,7 +211,7 @@ pg_read_session(sqlite3 *db, mts_session *s, int has_api, mts_error *err)
     }
     if (keylen == MTS_AUTH_KEY_SIZE) {
         dc.auth_key = sqlite3_column_blob(st, 2);
-        if (mts__sql_key_zero(dc.auth_key)) {
+        if (mts__key_is_zero(dc.auth_key)) {
             rc = bad(err, "sessions row 1: auth_key is all zeros");
             goto out;
         }
@@ -326,7 +266,7 @@ pg_read_peers(sqlite3 *db, mts_session *s, mts_error *err)
                      row, (long long)marked);
             goto out;
         }
-        if (col_text(st, 2, &type) != 0 || type == NULL)
+        if (mts__sql_col_text(st, 2, &type) != 0 || type == NULL)
             type = "";
         for (t = 0; t < MTS__ARRAY_LEN(pg_types); t++)
             if (strcmp(type, pg_types[t]) == 0)
@@ -350,16 +290,12 @@ pg_read_peers(sqlite3 *db, mts_session *s, mts_error *err)
             p.channel_kind = MTS_CHANNEL_BROADCAST;
         if (t == 4)
             p.channel_kind = MTS_CHANNEL_MEGAGROUP;
-        if (col_text(st, 3, &p.username) != 0) {
+        if (mts__sql_col_text(st, 3, &p.username) != 0) {
             rc = bad(err, "peers row %ld (id %lld): username is not text",
                      row, (long long)marked);
             goto out;
         }
-        if (sqlite3_column_type(st, 4) == SQLITE_INTEGER) {
-            snprintf(phone, sizeof(phone), "%lld",
-                     (long long)sqlite3_column_int64(st, 4));
-            p.phone = phone;
-        } else if (col_text(st, 4, &p.phone) != 0) {
+        if (mts__sql_col_phone(st, 4, phone, sizeof(phone), &p.phone) != 0) {
             rc = bad(err, "peers row %ld (id %lld): phone_number is not "
                           "text",
                      row, (long long)marked);
@@ -459,16 +395,6 @@ pg_write_session(sqlite3 *db, const mts_session *s, int *wrote_dc,
                                                   err);
 }
 
-static void
-lower_ascii(char *dst, const char *src, size_t size)
-{
-    size_t i;
-    for (i = 0; i + 1 < size && src[i] != '\0'; i++)
-        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32)
-                                                  : src[i];
-    dst[i] = '\0';
-}
-
 static const char *
 pg_type_of(const mts_peer *p)
 {
@@ -507,30 +433,20 @@ pg_write_peers(sqlite3 *db, const mts_session *s, mts_error *err)
         mts_peer p;
         int64_t marked;
         char user[MTS_PEER_STRING_MAX + 1];
-        int src;
         mts_session_peer_at(&p, s, order[i]);
-        if (mts__mark_id(p.kind, p.id, &marked) != 0) {
-            rc = mts__err(err, MTS_ELIMIT,
-                          NAME ": peer id %lld cannot be written as a "
-                               "marked id",
-                          (long long)p.id);
+        if ((rc = mts__mark_id(p.kind, p.id, &marked, NAME, err)) != 0)
             break;
-        }
         sqlite3_bind_int64(st, 1, marked);
         sqlite3_bind_int64(st, 2, p.access_hash);
         sqlite3_bind_text(st, 3, pg_type_of(&p), -1, SQLITE_STATIC);
         if (p.username != NULL) {
-            lower_ascii(user, p.username, sizeof(user));
+            mts__sql_lower_ascii(user, p.username, sizeof(user));
             sqlite3_bind_text(st, 4, user, -1, SQLITE_TRANSIENT);
         }
         if (p.phone != NULL && p.phone[p.phone[0] == '+'] != '\0')
             sqlite3_bind_text(st, 5, p.phone + (p.phone[0] == '+'), -1,
                               SQLITE_STATIC);
-        src = sqlite3_step(st);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (src != SQLITE_DONE)
-            rc = mts__sql_write_err(db, src, NAME, "peers", err);
+        rc = mts__sql_step_done(db, st, NAME, "peers", err);
     }
     sqlite3_finalize(st);
     mts_free(order);
@@ -563,7 +479,8 @@ pg_warn(const mts_session *s, int wrote_dc, const mts_dc *dc,
     if (wrote_dc) {
         mts_ip ip;
         uint16_t port;
-        if (pg_address(&ip, &port, dc->dc_id, mts_session_test_mode(s)) != 0 ||
+        if (mts__pyrogram_address(&ip, &port, dc->dc_id,
+                                  mts_session_test_mode(s)) != 0 ||
             ip.family != dc->ip.family ||
             memcmp(ip.bytes, dc->ip.bytes, 16) != 0 || port != dc->port)
             mts__warn(warn, payload, "home DC address (Pyrogram uses its "
@@ -609,8 +526,8 @@ pg_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     if (mts_session_home_dc(s) != 0) {
         mts_ip ip;
         uint16_t port;
-        if (pg_address(&ip, &port, mts_session_home_dc(s),
-                       mts_session_test_mode(s)) != 0)
+        if (mts__pyrogram_address(&ip, &port, mts_session_home_dc(s),
+                                  mts_session_test_mode(s)) != 0)
             return mts__err(err, MTS_ELIMIT,
                             NAME ": Pyrogram has no address for %s DC %d",
                             mts_session_test_mode(s) ? "test" : "production",

@@ -28,7 +28,6 @@
 #define PY_NEW_CHARS 362u
 #define PY_OLD64_CHARS 356u
 #define PY_OLD32_CHARS 351u
-#define PY_PORT 443u
 
 typedef struct py_parsed {
     size_t chars; /* which layout */
@@ -115,30 +114,6 @@ py_parse(py_parsed *y, const uint8_t *data, size_t len, mts_error *err)
     return rc;
 }
 
-/* The address Pyrogram uses for dc_id: our default table's IPv4 entry,
- * or Pyrogram's own for production DC 203. 0 or MTS_ENOTFOUND. */
-static int
-py_address(mts_ip *ip, uint16_t *port, int32_t dc_id, int test)
-{
-    const mts_dc *tab;
-    size_t count;
-    mts_default_dcs(&tab, &count, test);
-    for (size_t i = 0; i < count; i++)
-        if (tab[i].dc_id == dc_id && tab[i].ip.family == 4 &&
-            !(tab[i].flags & MTS_DC_MEDIA_ONLY)) {
-            *ip = tab[i].ip;
-            *port = tab[i].port;
-            return 0;
-        }
-    if (!test && dc_id == 203) {
-        static const mts_ip dc203 = { 4, { 91, 105, 192, 100 } };
-        *ip = dc203;
-        *port = PY_PORT;
-        return 0;
-    }
-    return MTS_ENOTFOUND;
-}
-
 static int
 py_probe(const uint8_t *data, size_t len)
 {
@@ -164,7 +139,7 @@ py_decode(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
         rc = mts__err_at(err, MTS_ECORRUPT, mts__b64_char_of(base, y.key_at),
                          "auth key (payload byte %zu on) is all zeros",
                          y.key_at);
-    else if (py_address(&ip, &port, y.dc_id, y.test_mode) != 0)
+    else if (mts__pyrogram_address(&ip, &port, y.dc_id, y.test_mode) != 0)
         rc = mts__err_at(err, MTS_ECORRUPT, mts__b64_char_of(base, 0),
                          "dc_id %u is not a %s DC with a known address",
                          (unsigned)y.dc_id,
@@ -207,7 +182,7 @@ py_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     rc = mts__home_entry(&dc, s, MTS_FORMAT_PYROGRAM_STRING, err);
     if (rc != 0)
         return rc;
-    if (py_address(&ip, &port, dc.dc_id, test) != 0)
+    if (mts__pyrogram_address(&ip, &port, dc.dc_id, test) != 0)
         return mts__err(err, MTS_ELIMIT,
                         "pyrogram-string keeps no address, and Pyrogram "
                         "has no address for %s DC %d",

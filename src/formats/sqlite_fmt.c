@@ -17,6 +17,7 @@
 
 #ifdef MTS_HAVE_SQLITE
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,70 @@ mts__sql_write_err(sqlite3 *db, int rc, const char *name, const char *where,
     mts__err_native(err, code, rc, "%s: %s: %s", name, where,
                     db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     return code;
+}
+
+int
+mts__sql_bad(mts_error *err, const char *name, const char *fmt, ...)
+{
+    char msg[MTS_ERROR_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return mts__err(err, MTS_ECORRUPT, "%s: %s", name, msg);
+}
+
+int
+mts__sql_col_text(sqlite3_stmt *st, int col, const char **v)
+{
+    const char *t;
+    int n;
+    *v = NULL;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return 0;
+    if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+        return -1;
+    t = (const char *)sqlite3_column_text(st, col);
+    n = sqlite3_column_bytes(st, col);
+    if (t == NULL || strlen(t) != (size_t)n)
+        return -1;
+    if (n > 0)
+        *v = t;
+    return 0;
+}
+
+int
+mts__sql_col_phone(sqlite3_stmt *st, int col, char *buf, size_t size,
+                   const char **v)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_INTEGER) {
+        snprintf(buf, size, "%lld", (long long)sqlite3_column_int64(st, col));
+        *v = buf;
+        return 0;
+    }
+    return mts__sql_col_text(st, col, v);
+}
+
+int
+mts__sql_step_done(sqlite3 *db, sqlite3_stmt *st, const char *name,
+                   const char *where, mts_error *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return mts__sql_write_err(db, rc, name, where, err);
+    return 0;
+}
+
+void
+mts__sql_lower_ascii(char *dst, const char *src, size_t size)
+{
+    size_t i;
+    for (i = 0; i + 1 < size && src[i] != '\0'; i++)
+        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32)
+                                                  : src[i];
+    dst[i] = '\0';
 }
 
 void
@@ -290,7 +355,8 @@ mts__unmark_id(int64_t marked, mts_peer_kind *kind, int64_t *id)
 }
 
 int
-mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked)
+mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked,
+             const char *name, mts_error *err)
 {
     switch (kind) {
     case MTS_PEER_USER:
@@ -298,25 +364,19 @@ mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked)
         return 0;
     case MTS_PEER_CHAT:
         if (id > CHANNEL_MARK)
-            return MTS_ELIMIT;
+            break;
         *marked = -id;
         return 0;
     case MTS_PEER_CHANNEL:
     default:
         if (id > INT64_MAX - CHANNEL_MARK)
-            return MTS_ELIMIT;
+            break;
         *marked = -(id + CHANNEL_MARK);
         return 0;
     }
-}
-
-int
-mts__sql_key_zero(const uint8_t *key)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < MTS_AUTH_KEY_SIZE; i++)
-        acc |= key[i];
-    return acc == 0;
+    return mts__err(err, MTS_ELIMIT,
+                    "%s: peer id %lld cannot be written as a marked id", name,
+                    (long long)id);
 }
 
 int

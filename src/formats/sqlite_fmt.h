@@ -51,6 +51,19 @@ int mts__sql_has_column(sqlite3 *db, const char *table, const char *column);
  * "name: where: sqlite message" as the message and the native code. */
 int mts__sql_read_err(sqlite3 *db, int rc, const char *name,
                       const char *where, mts_error *err);
+/* MTS_ECORRUPT with "name: " and the formatted message. */
+int mts__sql_bad(mts_error *err, const char *name, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A TEXT-or-NULL column without embedded NULs: 0 with *v the text, or
+ * NULL for SQL NULL and ''; -1 for any other type or an embedded NUL. */
+int mts__sql_col_text(sqlite3_stmt *st, int col, const char **v);
+/* A phone column, an INTEGER (formatted into buf, which *v then points
+ * to) or as mts__sql_col_text. 0 or -1. */
+int mts__sql_col_phone(sqlite3_stmt *st, int col, char *buf, size_t size,
+                       const char **v);
 
 /* Open an empty in-memory database to build a file in. */
 int mts__sql_new(sqlite3 **db, const char *name, mts_error *err);
@@ -60,6 +73,13 @@ int mts__sql_exec(sqlite3 *db, const char *sql, const char *name,
 /* Map an SQLite result code of a write to MTS_ENOMEM or MTS_EBACKEND. */
 int mts__sql_write_err(sqlite3 *db, int rc, const char *name,
                        const char *where, mts_error *err);
+/* Step a prepared insert once, then reset it and clear its bindings for
+ * the next row. 0, or as mts__sql_write_err when the step is not DONE. */
+int mts__sql_step_done(sqlite3 *db, sqlite3_stmt *st, const char *name,
+                       const char *where, mts_error *err);
+/* A username as Telethon and Pyrogram store it: ASCII lowercase, cut to
+ * size - 1 bytes and NUL-terminated. */
+void mts__sql_lower_ascii(char *dst, const char *src, size_t size);
 /* The database's bytes in memory from mts_malloc (the SQLite copy is
  * wiped); the caller frees *out. 0, MTS_ENOMEM or MTS_EBACKEND. */
 int mts__sql_serialize(uint8_t **out, size_t *out_len, sqlite3 *db,
@@ -70,12 +90,11 @@ int mts__sql_serialize(uint8_t **out, size_t *out_len, sqlite3 *db,
  * -(id + 1000000000000). 0 with kind and bare id, or -1 for 0 and
  * INT64_MIN, which have no reading. */
 int mts__unmark_id(int64_t marked, mts_peer_kind *kind, int64_t *id);
-/* The inverse: MTS_ELIMIT when a chat id above 1000000000000 or a channel
- * id too large for the mark would not read back as itself. */
-int mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked);
-
-/* 1 when all 256 bytes of a key are zero (never a real key). */
-int mts__sql_key_zero(const uint8_t *key);
+/* The inverse: MTS_ELIMIT ("name: peer id ... cannot be written as a
+ * marked id") when a chat id above 1000000000000 or a channel id too
+ * large for the mark would not read back as itself. */
+int mts__mark_id(mts_peer_kind kind, int64_t id, int64_t *marked,
+                 const char *name, mts_error *err);
 
 /* The DC entry to keep where a format holds one per session: for the home
  * DC, an entry with a key first, then not media-only/CDN, then IPv4.

@@ -191,6 +191,28 @@ mts__key_is_zero(const uint8_t *key)
 }
 
 int
+mts__pyrogram_address(mts_ip *ip, uint16_t *port, int32_t dc_id, int test)
+{
+    const mts_dc *tab;
+    size_t count;
+    mts_default_dcs(&tab, &count, test);
+    for (size_t i = 0; i < count; i++)
+        if (tab[i].dc_id == dc_id && tab[i].ip.family == 4 &&
+            !(tab[i].flags & MTS_DC_MEDIA_ONLY)) {
+            *ip = tab[i].ip;
+            *port = tab[i].port;
+            return 0;
+        }
+    if (!test && dc_id == 203) {
+        static const mts_ip dc203 = { 4, { 91, 105, 192, 100 } };
+        *ip = dc203;
+        *port = 443;
+        return 0;
+    }
+    return MTS_ENOTFOUND;
+}
+
+int
 mts__one_dc_session(mts_session **out, int32_t dc_id, const mts_ip *ip,
                     uint16_t port, unsigned flags, const uint8_t *key,
                     mts_error *err)

@@ -101,6 +101,15 @@ int mts__one_dc_session(mts_session **out, int32_t dc_id, const mts_ip *ip,
 int mts__home_entry(mts_dc *out, const mts_session *s, mts_format fmt,
                     mts_error *err);
 
+/*
+ * The address Pyrogram connects to for a DC number (its string and its
+ * SQLite file store none): the default table's general-purpose IPv4 entry
+ * (port 443), or Pyrogram's own for production DC 203. 0 or
+ * MTS_ENOTFOUND.
+ */
+int mts__pyrogram_address(mts_ip *ip, uint16_t *port, int32_t dc_id,
+                          int test);
+
 /* What a one-line format keeps, for mts__warn_drops. */
 typedef struct mts__keeps {
     unsigned dc_flags; /* DC flag bits it stores for the entries written */

@@ -32,12 +32,11 @@
  * Thread-safety: no shared state.
  */
 #include "sqlite_fmt.h"
+#include "string_common.h"
 
 #ifdef MTS_HAVE_SQLITE
 
-#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #define NAME "telethon-sqlite"
 #define TELETHON_VERSION 7
@@ -58,23 +57,7 @@ static const char tl_schema[] =
 
 /* ---- reading ----------------------------------------------------------- */
 
-static int
-bad(mts_error *err, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int
-bad(mts_error *err, const char *fmt, ...)
-{
-    char msg[MTS_ERROR_MESSAGE_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return mts__err(err, MTS_ECORRUPT, NAME ": %s", msg);
-}
+#define bad(err, ...) mts__sql_bad(err, NAME, __VA_ARGS__)
 
 /* An INTEGER column value; -1 when the type is anything else. */
 static int
@@ -93,26 +76,6 @@ col_i32(sqlite3_stmt *st, int col, int32_t *v)
     if (col_int(st, col, &x) != 0 || x < INT32_MIN || x > INT32_MAX)
         return -1;
     *v = (int32_t)x;
-    return 0;
-}
-
-/* A TEXT value without embedded NULs; NULL for SQL NULL and ''. */
-static int
-col_text(sqlite3_stmt *st, int col, const char **v)
-{
-    const char *t;
-    int n;
-    *v = NULL;
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return 0;
-    if (sqlite3_column_type(st, col) != SQLITE_TEXT)
-        return -1;
-    t = (const char *)sqlite3_column_text(st, col);
-    n = sqlite3_column_bytes(st, col);
-    if (t == NULL || strlen(t) != (size_t)n)
-        return -1;
-    if (n > 0)
-        *v = t;
     return 0;
 }
 
@@ -210,7 +173,7 @@ tl_read_sessions(sqlite3 *db, mts_session *s, mts_error *err)
             continue;
         }
         dc.dc_id = (int32_t)id;
-        if (col_text(st, 1, &addr) != 0 || addr == NULL ||
+        if (mts__sql_col_text(st, 1, &addr) != 0 || addr == NULL ||
             mts_ip_parse(&dc.ip, addr) != 0) {
             rc = bad(err, "sessions row 1: server_address is not an IP "
                           "address");
@@ -224,7 +187,7 @@ tl_read_sessions(sqlite3 *db, mts_session *s, mts_error *err)
         dc.flags = dc.ip.family == 6 ? MTS_DC_IPV6 : 0;
         if (keylen == MTS_AUTH_KEY_SIZE) {
             dc.auth_key = sqlite3_column_blob(st, 3);
-            if (mts__sql_key_zero(dc.auth_key)) {
+            if (mts__key_is_zero(dc.auth_key)) {
                 rc = bad(err, "sessions row 1: auth_key is all zeros "
                               "(Telethon reads this as no key)");
                 goto out;
@@ -271,16 +234,12 @@ tl_read_entities(sqlite3 *db, mts_session *s, mts_error *err)
                      row, (long long)marked);
             goto out;
         }
-        if (col_text(st, 2, &p.username) != 0) {
+        if (mts__sql_col_text(st, 2, &p.username) != 0) {
             rc = bad(err, "entities row %ld (id %lld): username is not text",
                      row, (long long)marked);
             goto out;
         }
-        if (sqlite3_column_type(st, 3) == SQLITE_INTEGER) {
-            snprintf(phone, sizeof(phone), "%lld",
-                     (long long)sqlite3_column_int64(st, 3));
-            p.phone = phone;
-        } else if (col_text(st, 3, &p.phone) != 0) {
+        if (mts__sql_col_phone(st, 3, phone, sizeof(phone), &p.phone) != 0) {
             rc = bad(err, "entities row %ld (id %lld): phone is not a "
                           "number or text",
                      row, (long long)marked);
@@ -415,17 +374,6 @@ tl_probe(const uint8_t *data, size_t len)
 /* ---- writing ----------------------------------------------------------- */
 
 static int
-step_done(sqlite3 *db, sqlite3_stmt *st, const char *where, mts_error *err)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE)
-        return mts__sql_write_err(db, rc, NAME, where, err);
-    return 0;
-}
-
-static int
 tl_write_session_row(sqlite3 *db, const mts_session *s, int *wrote_dc,
                      mts_dc *chosen, mts_error *err)
 {
@@ -454,20 +402,9 @@ tl_write_session_row(sqlite3 *db, const mts_session *s, int *wrote_dc,
         sqlite3_bind_int(st, 1, 0);
         sqlite3_bind_blob(st, 4, "", 0, SQLITE_STATIC);
     }
-    rc = step_done(db, st, "sessions", err);
+    rc = mts__sql_step_done(db, st, NAME, "sessions", err);
     sqlite3_finalize(st);
     return rc;
-}
-
-/* Usernames as Telethon stores them: ASCII lowercase. */
-static void
-lower_ascii(char *dst, const char *src, size_t size)
-{
-    size_t i;
-    for (i = 0; i + 1 < size && src[i] != '\0'; i++)
-        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32)
-                                                  : src[i];
-    dst[i] = '\0';
 }
 
 static int
@@ -491,23 +428,18 @@ tl_write_entities(sqlite3 *db, const mts_session *s, mts_error *err)
         int64_t marked;
         char user[MTS_PEER_STRING_MAX + 1];
         mts_session_peer_at(&p, s, order[i]);
-        if (mts__mark_id(p.kind, p.id, &marked) != 0) {
-            rc = mts__err(err, MTS_ELIMIT,
-                          NAME ": peer id %lld cannot be written as a "
-                               "marked id",
-                          (long long)p.id);
+        if ((rc = mts__mark_id(p.kind, p.id, &marked, NAME, err)) != 0)
             break;
-        }
         sqlite3_bind_int64(st, 1, marked);
         sqlite3_bind_int64(st, 2, p.access_hash);
         if (p.username != NULL) {
-            lower_ascii(user, p.username, sizeof(user));
+            mts__sql_lower_ascii(user, p.username, sizeof(user));
             sqlite3_bind_text(st, 3, user, -1, SQLITE_TRANSIENT);
         }
         if (p.phone != NULL)
             sqlite3_bind_text(st, 4, p.phone + (p.phone[0] == '+'), -1,
                               SQLITE_STATIC);
-        rc = step_done(db, st, "entities", err);
+        rc = mts__sql_step_done(db, st, NAME, "entities", err);
     }
     sqlite3_finalize(st);
     mts_free(order);
@@ -533,7 +465,7 @@ tl_write_updates(sqlite3 *db, const mts_session *s, mts_error *err)
         sqlite3_bind_int(st, 3, u.qts);
         sqlite3_bind_int(st, 4, u.date);
         sqlite3_bind_int(st, 5, u.seq);
-        rc = step_done(db, st, "update_state", err);
+        rc = mts__sql_step_done(db, st, NAME, "update_state", err);
     }
     for (size_t i = 0; i < mts_session_channel_count(s) && rc == 0; i++) {
         mts_channel_pts c;
@@ -543,7 +475,7 @@ tl_write_updates(sqlite3 *db, const mts_session *s, mts_error *err)
         sqlite3_bind_int(st, 3, 0);
         sqlite3_bind_int(st, 4, 0);
         sqlite3_bind_int(st, 5, 0);
-        rc = step_done(db, st, "update_state", err);
+        rc = mts__sql_step_done(db, st, NAME, "update_state", err);
     }
     sqlite3_finalize(st);
     return rc;

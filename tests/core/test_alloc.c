@@ -8,54 +8,10 @@
  */
 #include <stdlib.h>
 
+#include "failalloc.h"
 #include "fixtures.h"
 #include "internal.h"
 #include "t.h"
-
-static long fail_at = -1, calls, live;
-static int injected;
-
-static void *
-f_malloc(size_t n, void *p)
-{
-    void *r;
-    (void)p;
-    if (calls++ == fail_at) {
-        injected = 1;
-        return NULL;
-    }
-    r = malloc(n);
-    if (r)
-        live++;
-    return r;
-}
-
-static void *
-f_realloc(void *ptr, size_t n, void *p)
-{
-    void *r;
-    (void)p;
-    if (calls++ == fail_at) {
-        injected = 1;
-        return NULL;
-    }
-    r = realloc(ptr, n);
-    if (r && ptr == NULL)
-        live++;
-    return r;
-}
-
-static void
-f_free(void *ptr, void *p)
-{
-    (void)p;
-    if (ptr) {
-        live--;
-        free(ptr);
-    }
-}
-
-static const mts_allocator failing = { f_malloc, f_realloc, f_free, NULL };
 
 typedef int (*scenario)(void *ctx);
 
@@ -65,19 +21,19 @@ loop(const char *name, scenario fn, void *ctx)
     long n;
     for (n = 0; n < 100000; n++) {
         int rc;
-        calls = 0;
-        live = 0;
-        injected = 0;
-        fail_at = n;
-        mts_set_allocator(&failing);
+        fa_calls = 0;
+        fa_live = 0;
+        fa_injected = 0;
+        fa_fail_at = n;
+        mts_set_allocator(&fa_failing);
         rc = fn(ctx);
         mts_set_allocator(NULL);
-        if (live != 0) {
+        if (fa_live != 0) {
             t_fail(__FILE__, __LINE__, "%s: %ld allocations leaked when "
-                   "allocation %ld failed", name, live, n);
+                   "allocation %ld failed", name, fa_live, n);
             return;
         }
-        if (!injected) {
+        if (!fa_injected) {
             T_EQ_INT(rc, 0);
             printf("  %s: %ld failure points, all clean\n", name, n);
             return;
@@ -299,7 +255,8 @@ test_oom_backends(void)
 static void
 test_allocator_checks(void)
 {
-    mts_allocator bad = { NULL, f_realloc, f_free, NULL };
+    mts_allocator bad = fa_failing;
+    bad.malloc = NULL;
     T_EQ_INT(mts_set_allocator(&bad), MTS_EINVAL);
     T_EQ_INT(mts_set_allocator(NULL), 0);
 }

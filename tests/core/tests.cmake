@@ -1,5 +1,6 @@
 # Core: model, codec, allocation failures.
-add_library(mts_fixtures STATIC ${CMAKE_CURRENT_LIST_DIR}/../common/fixtures.c)
+add_library(mts_fixtures STATIC ${CMAKE_CURRENT_LIST_DIR}/../common/fixtures.c
+    ${CMAKE_CURRENT_LIST_DIR}/../common/failalloc.c)
 target_include_directories(mts_fixtures PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../common)
 target_link_libraries(mts_fixtures PUBLIC mtsession_static mts_harness)
 mts_apply_test_warnings(mts_fixtures)

@@ -3,6 +3,7 @@
  * string and compact strings, against the vectors that
  * scripts/golden/ferogram_vectors.py builds from the documented layout.
  */
+#include "failalloc.h"
 #include "fixtures.h"
 #include "internal.h"
 #include "t.h"
@@ -1081,33 +1082,6 @@ test_string_errors(void)
 
 /* ---- allocation failures ----------------------------------------------- */
 
-static long fail_at = -1, calls;
-
-static void *
-f_malloc(size_t n, void *p)
-{
-    (void)p;
-    if (calls++ == fail_at)
-        return NULL;
-    return malloc(n);
-}
-
-static void *
-f_realloc(void *ptr, size_t n, void *p)
-{
-    (void)p;
-    if (calls++ == fail_at)
-        return NULL;
-    return realloc(ptr, n);
-}
-
-static void
-f_free(void *ptr, void *p)
-{
-    (void)p;
-    free(ptr);
-}
-
 /* Decode the binary and the string, encode both; 0 or the first error. */
 static int
 alloc_scenario(const unsigned char *bin, size_t bn, const unsigned char *txt,
@@ -1136,30 +1110,29 @@ alloc_scenario(const unsigned char *bin, size_t bn, const unsigned char *txt,
 static void
 test_allocation_failures(void)
 {
-    static const mts_allocator failing = { f_malloc, f_realloc, f_free,
-                                           NULL };
     size_t bn, tn;
     unsigned char *bin = fx_read(DIR "v8.bin", &bn);
     unsigned char *txt = fx_read(DIR "v8.txt", &tn);
     int done = 0;
-    T_EQ_INT(mts_set_allocator(&failing), 0);
-    for (fail_at = 0; fail_at < 100000; fail_at++) {
+    T_EQ_INT(mts_set_allocator(&fa_failing), 0);
+    for (fa_fail_at = 0; fa_fail_at < 100000; fa_fail_at++) {
         int rc;
-        calls = 0;
+        fa_calls = 0;
         rc = alloc_scenario(bin, bn, txt, tn);
-        if (calls <= fail_at) {
+        if (fa_calls <= fa_fail_at) {
             /* Nothing was failed: the scenario ran to the end. */
             T_EQ_INT(rc, 0);
             done = 1;
             break;
         }
         if (rc != MTS_ENOMEM) {
-            t_fail(__FILE__, __LINE__, "allocation %ld failed: %s", fail_at,
-                   mts_errname(rc));
+            t_fail(__FILE__, __LINE__, "allocation %ld failed: %s",
+                   fa_fail_at, mts_errname(rc));
             break;
         }
     }
     mts_set_allocator(NULL);
+    fa_fail_at = -1;
     T_CHECK(done);
     free(bin);
     free(txt);
@@ -1169,8 +1142,6 @@ test_allocation_failures(void)
 static void
 test_probes_allocate_nothing(void)
 {
-    static const mts_allocator failing = { f_malloc, f_realloc, f_free,
-                                           NULL };
     static const struct {
         const char *name;
         mts_format fmt;
@@ -1189,19 +1160,19 @@ test_probes_allocate_nothing(void)
         snprintf(rel, sizeof(rel), DIR "%s", files[i].name);
         d[i] = fx_read(rel, &n[i]);
     }
-    T_EQ_INT(mts_set_allocator(&failing), 0);
+    T_EQ_INT(mts_set_allocator(&fa_failing), 0);
     for (size_t i = 0; i < 6; i++) {
         const mts__format_ops *ops[] = { &mts__fmt_ferogram,
                                          &mts__fmt_ferogram_string,
                                          &mts__fmt_ferogram_compact };
-        calls = 0;
-        fail_at = 0;
+        fa_calls = 0;
+        fa_fail_at = 0;
         for (size_t k = 0; k < 3; k++)
             T_EQ_INT(ops[k]->probe(d[i], n[i]), ops[k]->fmt == files[i].fmt);
-        T_EQ_INT(calls, 0);
+        T_EQ_INT(fa_calls, 0);
     }
     mts_set_allocator(NULL);
-    fail_at = -1;
+    fa_fail_at = -1;
     for (size_t i = 0; i < 6; i++)
         free(d[i]);
 }

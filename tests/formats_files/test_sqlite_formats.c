@@ -6,6 +6,7 @@
  */
 #include <sqlite3.h>
 
+#include "failalloc.h"
 #include "fixtures.h"
 #include "internal.h"
 #include "t.h"
@@ -935,33 +936,6 @@ test_detection(void)
 
 /* ---- allocation failures ----------------------------------------------- */
 
-static long fail_at = -1, calls;
-
-static void *
-f_malloc(size_t n, void *p)
-{
-    (void)p;
-    if (calls++ == fail_at)
-        return NULL;
-    return malloc(n);
-}
-
-static void *
-f_realloc(void *ptr, size_t n, void *p)
-{
-    (void)p;
-    if (calls++ == fail_at)
-        return NULL;
-    return realloc(ptr, n);
-}
-
-static void
-f_free(void *ptr, void *p)
-{
-    (void)p;
-    free(ptr);
-}
-
 static int
 alloc_scenario(mts_format fmt, const unsigned char *d, size_t n)
 {
@@ -979,8 +953,6 @@ alloc_scenario(mts_format fmt, const unsigned char *d, size_t n)
 static void
 test_allocation_failures(void)
 {
-    static const mts_allocator failing = { f_malloc, f_realloc, f_free,
-                                           NULL };
     static const char *const files[] = { TL "golden.session",
                                          PG "golden.session" };
     static const mts_format fmts[] = { MTS_FORMAT_TELETHON_SQLITE,
@@ -989,23 +961,24 @@ test_allocation_failures(void)
         size_t n;
         unsigned char *d = fx_read(files[f], &n);
         int done = 0;
-        T_EQ_INT(mts_set_allocator(&failing), 0);
-        for (fail_at = 0; fail_at < 100000; fail_at++) {
+        T_EQ_INT(mts_set_allocator(&fa_failing), 0);
+        for (fa_fail_at = 0; fa_fail_at < 100000; fa_fail_at++) {
             int rc;
-            calls = 0;
+            fa_calls = 0;
             rc = alloc_scenario(fmts[f], d, n);
-            if (calls <= fail_at) {
+            if (fa_calls <= fa_fail_at) {
                 T_EQ_INT(rc, 0);
                 done = 1;
                 break;
             }
             if (rc != MTS_ENOMEM) {
                 t_fail(__FILE__, __LINE__, "%s: allocation %ld: %s",
-                       files[f], fail_at, mts_errname(rc));
+                       files[f], fa_fail_at, mts_errname(rc));
                 break;
             }
         }
         mts_set_allocator(NULL);
+        fa_fail_at = -1;
         T_CHECK(done);
         free(d);
     }

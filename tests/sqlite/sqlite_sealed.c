@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "conformance.h"
+#include "failalloc.h"
 #include "fixtures.h"
 #include "mtsession/sys/alloc.h"
 #include "helpers.h"
@@ -586,33 +587,6 @@ test_golden_v2(void)
 
 /* ---- allocation failures ------------------------------------------------- */
 
-static long fail_at, alloc_count;
-
-static void *
-f_malloc(size_t n, void *payload)
-{
-    (void)payload;
-    if (++alloc_count == fail_at)
-        return NULL;
-    return malloc(n);
-}
-
-static void *
-f_realloc(void *p, size_t n, void *payload)
-{
-    (void)payload;
-    if (++alloc_count == fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-
-static void
-f_free(void *p, void *payload)
-{
-    (void)payload;
-    free(p);
-}
-
 /* Fail each allocation in turn through a sealed open, load, incremental
  * save and two rekeys: every failure is MTS_ENOMEM, nothing leaks (ASan),
  * and the store always holds the old or the new session under one of the
@@ -620,7 +594,7 @@ f_free(void *p, void *payload)
 static void
 test_allocation_failures(void)
 {
-    const mts_allocator al = { f_malloc, f_realloc, f_free, NULL };
+    long fail_at; /* the allocation that fails, counted from 1 */
     const char *path = h_path("alloc-sealed.db");
     mts_session *full = fx_session("full"), *changed = NULL;
     mts_peer p;
@@ -641,9 +615,10 @@ test_allocation_failures(void)
         mts_session *got = NULL;
         mts_secret *now = key_a;
         int rc;
-        alloc_count = 0;
+        fa_calls = 0;
+        fa_fail_at = fail_at - 1;
         o.secret = key_a;
-        T_EQ_INT(mts_set_allocator(&al), 0);
+        T_EQ_INT(mts_set_allocator(&fa_failing), 0);
         rc = mts_sqlite_open_ex(&st, path, NULL, &o, NULL);
         if (rc == 0)
             rc = mts_storage_load(&got, st, NULL);
@@ -658,7 +633,7 @@ test_allocation_failures(void)
             rc = mts_sqlite_rekey(st, key_b, NULL);
         if (rc == 0)
             rc = mts_sqlite_rekey(st, key_a, NULL);
-        done = rc == 0 && alloc_count < fail_at;
+        done = rc == 0 && fa_calls < fail_at;
         mts_session_free(got);
         mts_storage_free(st);
         mts_set_allocator(NULL);

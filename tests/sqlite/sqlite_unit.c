@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "failalloc.h"
 #include "fixtures.h"
 #include "helpers.h"
 #include "mtsession/sys/alloc.h"
@@ -649,40 +650,13 @@ test_granular_only_session_loads(void)
 
 /* ---- allocation failures ------------------------------------------------- */
 
-static long fail_at, alloc_count;
-
-static void *
-f_malloc(size_t n, void *payload)
-{
-    (void)payload;
-    if (++alloc_count == fail_at)
-        return NULL;
-    return malloc(n);
-}
-
-static void *
-f_realloc(void *p, size_t n, void *payload)
-{
-    (void)payload;
-    if (++alloc_count == fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-
-static void
-f_free(void *p, void *payload)
-{
-    (void)payload;
-    free(p);
-}
-
 /* Fail each allocation in turn through open, save, granular changes and
  * load: every failure is MTS_ENOMEM, nothing leaks (ASan), and the stored
  * session is always the old or the new one. */
 static void
 test_allocation_failures(void)
 {
-    const mts_allocator al = { f_malloc, f_realloc, f_free, NULL };
+    long fail_at; /* the allocation that fails, counted from 1 */
     mts_session *a = fx_session("full"), *b = fx_session("small");
     const char *path = h_path("alloc.db");
     int done = 0;
@@ -696,8 +670,9 @@ test_allocation_failures(void)
         mts_session *got = NULL;
         mts_peer p = MTS_PEER_INIT;
         int rc;
-        alloc_count = 0;
-        T_EQ_INT(mts_set_allocator(&al), 0);
+        fa_calls = 0;
+        fa_fail_at = fail_at - 1;
+        T_EQ_INT(mts_set_allocator(&fa_failing), 0);
         rc = mts_sqlite_open(&st, path, NULL, NULL);
         if (rc == 0)
             rc = mts_storage_save(st, b, NULL);
@@ -709,7 +684,7 @@ test_allocation_failures(void)
             rc = mts_storage_load(&got, st, NULL);
         if (rc == 0)
             rc = mts_storage_save(st, a, NULL);
-        done = rc == 0 && alloc_count < fail_at;
+        done = rc == 0 && fa_calls < fail_at;
         mts_session_free(got);
         mts_storage_free(st);
         mts_set_allocator(NULL);
