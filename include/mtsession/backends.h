@@ -399,16 +399,18 @@ MTS_API int mts_libsql_rekey(mts_storage *st, mts_secret *new_secret,
  * unless conninfo sets connect_timeout. The handle's name is
  * "postgres:<the options conninfo gave, passwords left out>#<account>".
  *
- * Every operation is one SQL statement, so one round trip and one
- * transaction: a save replaces the account's rows (unchanged rows are not
- * rewritten), a granular change is one upsert; values are stored as
- * given. Loads see one consistent snapshot.
+ * Every operation is one round trip and one transaction: a save replaces
+ * the account's rows (unchanged rows are not rewritten), a granular change
+ * is one upsert; values are stored as given. Loads see one consistent
+ * snapshot.
  *
  * Leases (lease.h) are rows on the server's clock. While the handle holds
- * one, every write carries its owner and epoch and is refused as a whole
- * (MTS_EFENCED) unless the lease is still this handle's and live. A handle
- * that holds no lease writes unfenced, but is refused (MTS_ELOCKED,
- * naming the holder) while anyone's lease on the account is live.
+ * one, every write is a single statement that checks the owner and epoch
+ * and is refused as a whole (MTS_EFENCED) unless the lease is still this
+ * handle's and live. A handle that holds no lease writes unfenced, each
+ * write ordered after the previous one by a lock on the account's lease
+ * row, and is refused (MTS_ELOCKED, naming the holder) while anyone's
+ * lease on the account is live.
  *
  * A connection found dead is re-opened once per call, and a statement
  * whose connection died after it was sent is sent once more (every

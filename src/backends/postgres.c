@@ -11,21 +11,24 @@
  * schema version, which open creates, checks and migrates under an
  * advisory transaction lock.
  *
- * Writes: every store operation is ONE SQL statement, so one round trip
- * and one implicit transaction: a save sends whole tables as binary array
+ * Writes: every store operation is one round trip and one transaction,
+ * its work one SQL statement: a save sends whole tables as binary array
  * parameters (unnest), deletes the rows the snapshot lacks and upserts the
  * rest, skipping unchanged rows; a granular change is a single upsert.
- * Values are stored exactly as given. Each write statement starts with a
- * fence, a CTE named f that yields one row when the write may happen, and
- * every part of the write reads from f:
+ * Values are stored exactly as given. Each write statement starts with a fence, a CTE named f that
+ * yields one row when the write may happen, and every part of the write
+ * reads from f:
  * - a handle holding a lease: f is the lease row with this handle's owner
  *   and epoch, still live on the server's clock, locked FOR SHARE. A taker
  *   must lock the row exclusively, so a write either commits before the
  *   lease changes hands or sees the new epoch and writes nothing
- *   (MTS_EFENCED).
- * - a handle without a lease: f creates the lease row if absent, or locks
+ *   (MTS_EFENCED). The statement is its own transaction.
+ * - a handle without a lease: f creates the lease row if absent, or takes
  *   it if nobody's lease is live; a live lease of anyone makes f empty and
- *   the write is refused (MTS_ELOCKED).
+ *   the write is refused (MTS_ELOCKED). Such writes run as BEGIN, a lock of
+ *   the lease row, the statement, COMMIT, sent as one pipeline (still one
+ *   round trip), so that they are ordered by that lock and each sees what
+ *   the one before it committed (LOCK_FREE_SQL says why).
  *
  * Connections: one per handle, used under the handle's lock (storage.c).
  * A connection found dead between calls is re-opened before the call. If
@@ -40,9 +43,7 @@
  */
 #include "internal.h"
 
-#include <errno.h>
 #include <libpq-fe.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,14 +187,31 @@ migration_from(long long from)
     ", e AS (INSERT INTO mtsession.sessions (account) SELECT $1 FROM f "      \
     "ON CONFLICT (account) DO NOTHING)"
 
+/*
+ * No statement below joins the parameters with a table: the planner's
+ * estimate of an account's rows comes from statistics over all accounts
+ * and can be off by orders of magnitude (one row expected, 100,000
+ * stored), and a nested loop planned on it is quadratic. Instead:
+ * - rows to delete: a NOT IN over the parameters, read as (SELECT $n) so
+ *   the planner cannot see their length, estimates a handful of rows and
+ *   always builds a hashed subplan (one pass over the account's rows; a
+ *   visible 100,000-element array would give a subplan rescanned per row);
+ * - rows to upsert: the parameters EXCEPT the stored rows, a set operation
+ *   (hashed or sorted), so rows equal to the stored ones are neither
+ *   rewritten nor locked, and NULLs compare equal as they should.
+ * Hidden lengths also keep large saves from being compiled by the JIT.
+ */
+#define ARR(n) "(SELECT $" #n ")"
+
 /* Channel rows: replace the account's list with arrays (id, pts). */
 #define CHANNELS_REPLACE(ID, PTS)                                             \
     ", cd AS (DELETE FROM mtsession.channel_pts o WHERE o.account = $1 "      \
-    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM unnest(" ID       \
-    ") AS k(id) WHERE k.id = o.channel_id)), "                                \
+    "AND EXISTS (SELECT FROM f) AND o.channel_id NOT IN "                     \
+    "(SELECT unnest(" ARR(ID) "))), "                                         \
     "cu AS (INSERT INTO mtsession.channel_pts AS o (account, channel_id, "    \
-    "pts) SELECT $1, r.* FROM f, unnest(" ID ", " PTS ") AS r "               \
-    "ON CONFLICT (account, channel_id) DO UPDATE SET pts = excluded.pts "     \
+    "pts) SELECT $1, r.* FROM f, (SELECT * FROM unnest(" ARR(ID) ", "         \
+    ARR(PTS) ") EXCEPT SELECT channel_id, pts FROM mtsession.channel_pts "    \
+    "WHERE account = $1) AS r ON CONFLICT (account, channel_id) DO UPDATE SET pts = excluded.pts "     \
     "WHERE o.pts IS DISTINCT FROM excluded.pts)"
 
 /*
@@ -203,10 +221,12 @@ migration_from(long long from)
  * $22, $23 (id, pts); peers $24..$31 (kind, id, access_hash, channel_kind,
  * community, bot, username, phone); min peers $32..$34 (user_id, peer_id,
  * msg_id). Rows the snapshot lacks are deleted, the rest upserted; an
- * unchanged row is not rewritten. The deletes and upserts of one table
- * touch disjoint rows, so they may share the statement.
+ * unchanged row is not rewritten, nor locked. The deletes and upserts of
+ * one table touch
+ * disjoint rows, so they may share the statement. In three pieces, each
+ * short enough for a C string literal.
  */
-#define SAVE_BODY                                                             \
+#define SAVE_BODY_1                                                           \
     ", s AS (INSERT INTO mtsession.sessions AS o (account, home_dc, "         \
     "test_mode, api_id, user_id, user_is_bot, future_token, pts, qts, date, " \
     "seq) SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM f "      \
@@ -221,42 +241,49 @@ migration_from(long long from)
     "excluded.user_id, excluded.user_is_bot, excluded.future_token, "         \
     "excluded.pts, excluded.qts, excluded.date, excluded.seq)), "             \
     "dd AS (DELETE FROM mtsession.dcs o WHERE o.account = $1 "                \
-    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM "                 \
-    "unnest($14, $15, $16) AS k(dc_id, flags, family) WHERE "                 \
-    "k.dc_id = o.dc_id AND k.flags = o.flags AND k.family = o.family)), "     \
+    "AND EXISTS (SELECT FROM f) AND (o.dc_id, o.flags, o.family) NOT IN "     \
+    "(SELECT * FROM unnest(" ARR(14) ", " ARR(15) ", " ARR(16) "))), "        \
     "du AS (INSERT INTO mtsession.dcs AS o (account, dc_id, flags, family, "  \
     "ip, port, auth_key, server_salt, time_offset) SELECT $1, r.* FROM f, "   \
-    "unnest($14, $15, $16, $17, $18, $19, $20, $21) AS r "                    \
+    "(SELECT * FROM unnest(" ARR(14) ", " ARR(15) ", " ARR(16) ", " ARR(17)   \
+    ", " ARR(18) ", " ARR(19) ", " ARR(20) ", " ARR(21) ") EXCEPT SELECT "    \
+    "dc_id, flags, family, ip, port, auth_key, server_salt, time_offset "     \
+    "FROM mtsession.dcs WHERE account = $1) AS r "                            \
     "ON CONFLICT (account, dc_id, flags, family) DO UPDATE SET "              \
     "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
     "server_salt = excluded.server_salt, time_offset = excluded.time_offset " \
     "WHERE (o.ip, o.port, o.auth_key, o.server_salt, o.time_offset) "         \
     "IS DISTINCT FROM (excluded.ip, excluded.port, excluded.auth_key, "       \
-    "excluded.server_salt, excluded.time_offset))"                            \
-    CHANNELS_REPLACE("$22", "$23")                                            \
+    "excluded.server_salt, excluded.time_offset))"
+#define SAVE_BODY_2                                                           \
+    CHANNELS_REPLACE(22, 23)                                                  \
     ", pd AS (DELETE FROM mtsession.peers o WHERE o.account = $1 "            \
-    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM "                 \
-    "unnest($24, $25) AS k(kind, id) WHERE k.kind = o.kind "                  \
-    "AND k.id = o.id)), "                                                     \
+    "AND EXISTS (SELECT FROM f) AND (o.kind, o.id) NOT IN "                   \
+    "(SELECT * FROM unnest(" ARR(24) ", " ARR(25) "))), "                     \
     "pu AS (INSERT INTO mtsession.peers AS o (account, kind, id, "            \
     "access_hash, channel_kind, community, bot, username, phone) "            \
-    "SELECT $1, r.* FROM f, "                                                 \
-    "unnest($24, $25, $26, $27, $28, $29, $30, $31) AS r "                    \
-    "ON CONFLICT (account, kind, id) DO UPDATE SET "                          \
+    "SELECT $1, r.* FROM f, (SELECT * FROM unnest(" ARR(24) ", " ARR(25)      \
+    ", " ARR(26) ", " ARR(27) ", " ARR(28) ", " ARR(29) ", " ARR(30) ", "     \
+    ARR(31) ") EXCEPT SELECT kind, id, access_hash, channel_kind, "           \
+    "community, bot, username, phone FROM mtsession.peers "                   \
+    "WHERE account = $1) AS r ON CONFLICT (account, kind, id) DO UPDATE SET "                          \
     "access_hash = excluded.access_hash, "                                    \
     "channel_kind = excluded.channel_kind, community = excluded.community, "  \
     "bot = excluded.bot, username = excluded.username, "                      \
     "phone = excluded.phone WHERE (o.access_hash, o.channel_kind, "           \
     "o.community, o.bot, o.username, o.phone) IS DISTINCT FROM "              \
     "(excluded.access_hash, excluded.channel_kind, excluded.community, "      \
-    "excluded.bot, excluded.username, excluded.phone)), "                     \
-    "md AS (DELETE FROM mtsession.min_peers o WHERE o.account = $1 "          \
-    "AND EXISTS (SELECT FROM f) AND NOT EXISTS (SELECT FROM unnest($32) "     \
-    "AS k(id) WHERE k.id = o.user_id)), "                                     \
+    "excluded.bot, excluded.username, excluded.phone))"
+#define SAVE_BODY_3                                                           \
+    ", md AS (DELETE FROM mtsession.min_peers o WHERE o.account = $1 "        \
+    "AND EXISTS (SELECT FROM f) AND o.user_id NOT IN "                        \
+    "(SELECT unnest(" ARR(32) "))), "                                         \
     "mu AS (INSERT INTO mtsession.min_peers AS o (account, user_id, "         \
-    "peer_id, msg_id) SELECT $1, r.* FROM f, unnest($32, $33, $34) AS r "     \
-    "ON CONFLICT (account, user_id) DO UPDATE SET peer_id = "                 \
-    "excluded.peer_id, msg_id = excluded.msg_id WHERE (o.peer_id, "           \
+    "peer_id, msg_id) SELECT $1, r.* FROM f, (SELECT * FROM unnest("          \
+    ARR(32) ", " ARR(33) ", " ARR(34) ") EXCEPT SELECT user_id, peer_id, "    \
+    "msg_id FROM mtsession.min_peers WHERE account = $1) AS r "               \
+    "ON CONFLICT (account, user_id) DO UPDATE SET "       \
+    "peer_id = excluded.peer_id, msg_id = excluded.msg_id WHERE (o.peer_id, " \
     "o.msg_id) IS DISTINCT FROM (excluded.peer_id, excluded.msg_id))"         \
     FENCE_END
 
@@ -291,7 +318,7 @@ migration_from(long long from)
     ", w AS (INSERT INTO mtsession.sessions (account, pts, qts, date, seq) "  \
     "SELECT $1, $4, $5, $6, $7 FROM f ON CONFLICT (account) DO UPDATE SET "   \
     "pts = excluded.pts, qts = excluded.qts, date = excluded.date, "          \
-    "seq = excluded.seq)" CHANNELS_REPLACE("$8", "$9") FENCE_END
+    "seq = excluded.seq)" CHANNELS_REPLACE(8, 9) FENCE_END
 
 /* apply_update_state CHANNEL: $4 channel_id, $5 pts. */
 #define CHANNEL_BODY                                                          \
@@ -354,10 +381,11 @@ migration_from(long long from)
     "NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
     "WHERE account = $1"
 
-/* A lease row as the lease statements return it. */
+/* A lease row as the lease statements return it: owner, epoch, expiry in
+ * Unix ms (NULL for the '-infinity' of a row nobody leased yet), live. */
 #define LEASE_COLS(T)                                                         \
-    T "owner, " T "epoch, "                                                   \
-    "floor(extract(epoch FROM " T "expires_at) * 1000)::int8, "               \
+    T "owner, " T "epoch, CASE WHEN isfinite(" T "expires_at) THEN "          \
+    "floor(extract(epoch FROM " T "expires_at) * 1000)::int8 END, "           \
     T "expires_at > clock_timestamp()"
 #define TTL(P) "clock_timestamp() + " P "::float8 * interval '1 millisecond'"
 
@@ -393,6 +421,19 @@ migration_from(long long from)
 #define SHOW_SQL                                                              \
     "SELECT " LEASE_COLS("") " FROM mtsession.leases WHERE account = $1"
 
+/*
+ * The first statement of an unleased write's transaction ($1 account):
+ * create the lease row or lock it (ON CONFLICT DO UPDATE locks the row even
+ * when its WHERE is false). Under READ COMMITTED each statement reads from
+ * a snapshot taken when it starts, so the write that follows sees every
+ * write committed before this lock was granted; as one statement, the
+ * write's snapshot would predate its wait for the lock, and a save could
+ * miss rows a writer it waited for had added.
+ */
+#define LOCK_FREE_SQL                                                         \
+    "INSERT INTO mtsession.leases AS l (account) VALUES ($1) "                \
+    "ON CONFLICT (account) DO UPDATE SET owner = l.owner WHERE false"
+
 /* ---- statements -------------------------------------------------------- */
 
 /* The write operations; each has a HELD and a FREE statement. */
@@ -415,6 +456,7 @@ enum {
     S_RENEW,
     S_RELEASE,
     S_SHOW,
+    S_LOCK_FREE,
     S_WRITE_FIRST /* then W_COUNT pairs: held, free */
 };
 #define S_WRITE(w, held) (S_WRITE_FIRST + 2 * (w) + ((held) ? 0 : 1))
@@ -453,16 +495,24 @@ static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
                               OID_INT8, OID_INT8, OID_INT2, OID_BOOL,
                               OID_BOOL, OID_TEXT, OID_TEXT };
 
+/* A statement's text is its pieces joined (at most PG_SQL_MAX bytes). */
+#define PG_SQL_PIECES 4
+#define PG_SQL_MAX 16384
+
 typedef struct pg_stmt_def {
-    const char *sql;
+    const char *sql[PG_SQL_PIECES];
     const char *label;
     int nparams;
     const Oid *types;
 } pg_stmt_def;
 
-#define DEF(sql, label, types) { sql, label, (int)MTS__ARRAY_LEN(types), types }
+#define DEF(sql, label, types)                                                \
+    { { sql, NULL, NULL, NULL }, label, (int)MTS__ARRAY_LEN(types), types }
 #define WDEF(body, label, types)                                              \
     DEF(FENCE_HELD body, label, types), DEF(FENCE_FREE body, label, types)
+#define WDEF3(b1, b2, b3, label, types)                                       \
+    { { FENCE_HELD, b1, b2, b3 }, label, (int)MTS__ARRAY_LEN(types), types }, \
+    { { FENCE_FREE, b1, b2, b3 }, label, (int)MTS__ARRAY_LEN(types), types }
 
 static const pg_stmt_def stmts[S_COUNT] = {
     [S_LOAD] = DEF(LOAD_SQL, "load", t_load),
@@ -470,7 +520,8 @@ static const pg_stmt_def stmts[S_COUNT] = {
     [S_RENEW] = DEF(RENEW_SQL, "lease renew", t_renew),
     [S_RELEASE] = DEF(RELEASE_SQL, "lease release", t_acquire),
     [S_SHOW] = DEF(SHOW_SQL, "lease show", t_load),
-    WDEF(SAVE_BODY, "save", t_save),
+    [S_LOCK_FREE] = DEF(LOCK_FREE_SQL, "lock lease row", t_load),
+    WDEF3(SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3, "save", t_save),
     WDEF(DELETE_BODY, "delete", t_fence),
     WDEF(PRIMARY_BODY, "set pts, date, seq", t_primary),
     WDEF(SECONDARY_BODY, "set qts", t_secondary),
@@ -584,7 +635,6 @@ typedef struct pg_params {
     uint8_t scalar[MAX_PARAMS][8];
     mts__buf arr[MAX_PARAMS];
     int arr_used[MAX_PARAMS];
-    uint32_t arr_count[MAX_PARAMS];
     int arr_null[MAX_PARAMS];
 } pg_params;
 
@@ -689,7 +739,6 @@ arr_begin(pg_params *p, int i, Oid elem, size_t count)
     mts__buf *a = &p->arr[i];
     mts__buf_init(a, PG_PARAM_MAX);
     p->arr_used[i] = 1;
-    p->arr_count[i] = 0;
     p->arr_null[i] = 0;
     be_put(h, count > 0 ? 1 : 0, 4);
     be_put(h + 4, 0, 4);
@@ -715,7 +764,6 @@ arr_elem(pg_params *p, int i, const void *data, size_t n)
         mts__buf_put(a, h, 4);
         mts__buf_put(a, data, n);
     }
-    p->arr_count[i]++;
 }
 
 static void
@@ -825,6 +873,95 @@ stmt_name(char *buf, size_t size, int id)
     snprintf(buf, size, "mts_%d", id);
 }
 
+/* Prepare statement `id` on this connection if it is not yet. Returns
+ * NULL when done, else the failed PGresult (or NULL result as a
+ * connection failure: *failed set). */
+static PGresult *
+prepare(pg_backend *b, int id, int *failed)
+{
+    PGresult *res;
+    char name[32], sql[PG_SQL_MAX];
+    size_t len = 0;
+    *failed = 0;
+    if ((b->prepared & ((uint64_t)1 << id)) != 0)
+        return NULL;
+    stmt_name(name, sizeof(name), id);
+    for (int i = 0; i < PG_SQL_PIECES && stmts[id].sql[i] != NULL; i++) {
+        size_t n = strlen(stmts[id].sql[i]);
+        MTS_ASSERT(len + n < sizeof(sql));
+        memcpy(sql + len, stmts[id].sql[i], n);
+        len += n;
+    }
+    sql[len] = '\0';
+    res = PQprepare(b->conn, name, sql, stmts[id].nparams, stmts[id].types);
+    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+        b->prepared |= (uint64_t)1 << id;
+        PQclear(res);
+        return NULL;
+    }
+    *failed = 1;
+    return res;
+}
+
+/*
+ * BEGIN; lock the lease row (S_LOCK_FREE); statement `id`; COMMIT; sent as
+ * one pipeline, so one round trip. Returns the first error's result, or
+ * the result of `id` when every step succeeded (COMMIT included); NULL
+ * when the connection failed without a result.
+ */
+static PGresult *
+exec_locked(pg_backend *b, int id, const pg_params *p)
+{
+    char name[32], lock[32];
+    const char *acct[1];
+    int acct_len[1], fmt1[1] = { 1 };
+    PGresult *keep = NULL, *err_res = NULL;
+    stmt_name(name, sizeof(name), id);
+    stmt_name(lock, sizeof(lock), S_LOCK_FREE);
+    acct[0] = p->val[0];
+    acct_len[0] = p->len[0];
+    if (!PQenterPipelineMode(b->conn))
+        return NULL;
+    if (PQsendQueryParams(b->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+        PQsendQueryPrepared(b->conn, lock, 1, acct, acct_len, fmt1, 1) &&
+        PQsendQueryPrepared(b->conn, name, p->n, p->val, p->len, p->fmt, 1) &&
+        PQsendQueryParams(b->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) &&
+        PQpipelineSync(b->conn)) {
+        /* four commands, each a result then NULL; then the sync */
+        for (int step = 0; step < 5 && PQstatus(b->conn) == CONNECTION_OK;) {
+            PGresult *r = PQgetResult(b->conn);
+            ExecStatusType st;
+            if (r == NULL) {
+                step++;
+                continue;
+            }
+            st = PQresultStatus(r);
+            if (st == PGRES_PIPELINE_SYNC) {
+                PQclear(r);
+                break;
+            }
+            if (st == PGRES_FATAL_ERROR && err_res == NULL)
+                err_res = r;
+            else if (step == 2 && st == PGRES_TUPLES_OK && keep == NULL)
+                keep = r;
+            else
+                PQclear(r);
+        }
+    }
+    if (PQstatus(b->conn) == CONNECTION_OK && !PQexitPipelineMode(b->conn)) {
+        /* results still pending: never expected; report the connection as
+         * lost, and the caller's reconnect (PQreset) leaves pipeline mode */
+        PQclear(keep);
+        PQclear(err_res);
+        return NULL;
+    }
+    if (err_res != NULL || PQstatus(b->conn) != CONNECTION_OK) {
+        PQclear(keep);
+        return err_res;
+    }
+    return keep;
+}
+
 /*
  * Run statement `id` (prepared on first use per connection) with binary
  * parameters and binary results. Returns 0 with *out (PGRES_TUPLES_OK or
@@ -837,8 +974,8 @@ stmt_name(char *buf, size_t size, int id)
  * - any other server error: MTS_EBACKEND with the SQLSTATE.
  */
 static int
-run(PGresult **out, pg_backend *b, pg_call *call, int id, const pg_params *p,
-    mts_error *err)
+run_as(PGresult **out, pg_backend *b, pg_call *call, int id,
+       const pg_params *p, int locked, mts_error *err)
 {
     const pg_stmt_def *d = &stmts[id];
     char name[32];
@@ -849,25 +986,28 @@ run(PGresult **out, pg_backend *b, pg_call *call, int id, const pg_params *p,
     for (;;) {
         PGresult *res;
         ExecStatusType st;
+        int failed = 0;
         if ((rc = ensure_conn(b, call, err)) != 0)
             return rc;
-        if ((b->prepared & ((uint64_t)1 << id)) == 0) {
-            res = PQprepare(b->conn, name, d->sql, d->nparams, d->types);
-            if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-                b->prepared |= (uint64_t)1 << id;
-                PQclear(res);
-            } else if (conn_lost(b->conn, res)) {
+        res = prepare(b, id, &failed);
+        if (!failed && locked)
+            res = prepare(b, S_LOCK_FREE, &failed);
+        if (failed) {
+            if (conn_lost(b->conn, res)) {
                 PQclear(res); /* nothing ran: reconnect and prepare again */
                 if ((rc = reconnect(b, call, err)) != 0)
                     return rc;
                 continue;
-            } else {
-                rc = server_error(b, res, d->label, err);
-                PQclear(res);
-                return rc;
             }
+            rc = server_error(b, res, d->label, err);
+            PQclear(res);
+            return rc;
         }
-        res = PQexecPrepared(b->conn, name, p->n, p->val, p->len, p->fmt, 1);
+        if (locked)
+            res = exec_locked(b, id, p);
+        else
+            res = PQexecPrepared(b->conn, name, p->n, p->val, p->len, p->fmt,
+                                 1);
         st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             *out = res;
@@ -896,6 +1036,13 @@ run(PGresult **out, pg_backend *b, pg_call *call, int id, const pg_params *p,
         PQclear(res);
         return rc;
     }
+}
+
+static int
+run(PGresult **out, pg_backend *b, pg_call *call, int id, const pg_params *p,
+    mts_error *err)
+{
+    return run_as(out, b, call, id, p, 0, err);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -993,7 +1140,7 @@ lease_from_row(mts_lease *info, const PGresult *res, int r)
     memcpy(info->owner, owner.p, n);
     info->owner[n] = '\0';
     info->epoch = epoch.type == MTS__SQL_INT ? (uint64_t)epoch.i : 0;
-    /* -infinity and +infinity come back as NULL from floor() */
+    /* NULL: '-infinity' (never leased) */
     info->expires_ms = ms.type == MTS__SQL_INT ? ms.i : INT64_MIN;
     info->held = live.type == MTS__SQL_INT && live.i != 0;
     return 0;
@@ -1072,7 +1219,9 @@ run_write(pg_backend *b, int w, pg_params *p, mts_error *err)
     memset(&call, 0, sizeof(call));
     if ((rc = arr_finish(b, p, err)) != 0)
         return rc;
-    rc = run(&res, b, &call, id, p, err);
+    /* a lease holder's write is one statement; any other write takes the
+     * lease row first, in its own transaction (LOCK_FREE_SQL) */
+    rc = run_as(&res, b, &call, id, p, !b->leased, err);
     if (rc != 0) {
         if (call.uncertain && err != NULL)
             mts__err_prefix(err, "outcome unknown (connection lost after "

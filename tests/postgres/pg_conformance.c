@@ -386,6 +386,56 @@ test_exact_values(void)
     mts_session_free(s);
 }
 
+/*
+ * Large saves stay linear whatever the statistics say. The database first
+ * holds 500 small accounts and is analysed, as a fleet's would be: the
+ * planner then expects about one row per account. A 50,000-peer account
+ * is saved over itself, then with half its peers removed. A plan that
+ * compares every stored row with every new one (a nested-loop anti-join,
+ * which a first version got here) needs minutes; the bound is far above a
+ * linear save on a loaded machine.
+ */
+static void
+test_large_saves_linear(void)
+{
+    enum { N = 50000, BOUND_MS = 20000 };
+    const char *db = pgt_new_db("mts_large");
+    mts_storage *st = NULL;
+    mts_session *a = fx_big(N), *half = NULL, *got;
+    mts_error err = MTS_ERROR_INIT;
+    int64_t t;
+    PGconn *c;
+    T_EQ_INT(mts_postgres_open(&st, db, "large", &err), 0);
+    c = pgt_connect(db);
+    pgt_exec(c, "INSERT INTO mtsession.sessions (account) SELECT 'small-' "
+                "|| i FROM generate_series(1, 500) i");
+    pgt_exec(c, "INSERT INTO mtsession.peers (account, kind, id) SELECT "
+                "'small-' || i, 0, i FROM generate_series(1, 500) i");
+    pgt_exec(c, "ANALYZE");
+    PQfinish(c);
+    T_EQ_INT(mts_session_new(&half, MTS_NEW_DEFAULT), 0);
+    for (size_t i = 0, n = mts_session_peer_count(a); i < n; i += 2) {
+        mts_peer p;
+        T_EQ_INT(mts_session_peer_at(&p, a, i), 0);
+        T_EQ_INT(mts_session_put_peer(half, &p, NULL), 0);
+    }
+    T_EQ_INT(mts_storage_save(st, a, &err), 0);
+    t = pgt_now_ms();
+    T_EQ_INT(mts_storage_save(st, a, &err), 0); /* all rows compared */
+    T_CHECK(pgt_now_ms() - t < BOUND_MS);
+    t = pgt_now_ms();
+    T_EQ_INT(mts_storage_save(st, half, &err), 0); /* half deleted */
+    T_CHECK(pgt_now_ms() - t < BOUND_MS);
+    fprintf(stderr, "  50,000-peer save, then half removed: %lld ms\n",
+            (long long)(pgt_now_ms() - t));
+    got = load(st);
+    T_CHECK(got && mts_session_equal(got, half));
+    mts_session_free(got);
+    mts_storage_free(st);
+    mts_session_free(a);
+    mts_session_free(half);
+}
+
 /* ---- allocation failures ------------------------------------------------ */
 
 static long calls, fail_at, live;
@@ -500,4 +550,5 @@ test_alloc_failures(void)
 T_MAIN(T_CASE(test_conformance), T_CASE(test_accounts_isolated),
        T_CASE(test_name), T_CASE(test_schema_version),
        T_CASE(test_auth_key_checks), T_CASE(test_server_error),
-       T_CASE(test_exact_values), T_CASE(test_alloc_failures))
+       T_CASE(test_exact_values), T_CASE(test_large_saves_linear),
+       T_CASE(test_alloc_failures))

@@ -56,6 +56,10 @@ test_acquire_renew_release(void)
     int64_t now = wall_ms();
 
     T_EQ_INT(mts_lease_show(&l, a, &err), MTS_ENOTFOUND);
+    /* an unleased write creates the lease row, still never leased */
+    T_EQ_INT(mts_storage_set_home_dc(a, 2, &err), 0);
+    T_EQ_INT(mts_lease_show(&l, a, &err), MTS_ENOTFOUND);
+    T_CONTAINS(err.message, "never leased");
     T_EQ_INT(mts_lease_renew(&l, a, 1000, &err), MTS_EINVAL);
     T_CONTAINS(err.message, "holds no lease");
     T_EQ_INT(mts_lease_release(a, &err), MTS_EINVAL);
@@ -248,9 +252,18 @@ test_readonly(void)
 
 typedef struct bg_write {
     mts_storage *st;
+    const mts_session *s;
     int rc;
     pthread_t th;
 } bg_write;
+
+static void *
+bg_save(void *arg)
+{
+    bg_write *w = arg;
+    w->rc = mts_storage_save(w->st, w->s, NULL);
+    return NULL;
+}
 
 static void *
 bg_home(void *arg)
@@ -311,6 +324,50 @@ test_fence_waits_for_takeover(void)
     mts_storage_free(b);
 }
 
+/*
+ * Writes of handles without a lease are ordered by the lease row, and a
+ * write that waited sees what the writer before it committed: here a save
+ * waits while another writer adds a peer the save's snapshot lacks; the
+ * save, committed last, must remove it.
+ */
+static void
+test_unleased_writes_serialised(void)
+{
+    char ci[1200];
+    mts_storage *st;
+    mts_session *s = fx_session("small"), *got = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    PGconn *c = pgt_connect(db), *watch = pgt_connect(db);
+    bg_write w;
+    mts_peer p;
+    snprintf(ci, sizeof(ci), "%s application_name=mts-serial", db);
+    T_EQ_INT(mts_postgres_open(&st, ci, "serial", &err), 0);
+    T_EQ_INT(mts_storage_save(st, s, &err), 0);
+    /* the other writer: holds the lease row as an unleased write does */
+    pgt_exec(c, "BEGIN");
+    pgt_exec(c, "SELECT * FROM mtsession.leases WHERE account = 'serial' "
+                "FOR UPDATE");
+    w.st = st;
+    w.s = s;
+    w.rc = 1;
+    pthread_create(&w.th, NULL, bg_save, &w);
+    T_CHECK(pgt_wait_lock(watch, "mts-serial", 5000));
+    pgt_exec(c, "INSERT INTO mtsession.peers (account, kind, id) VALUES "
+                "('serial', 0, 31337)");
+    pgt_exec(c, "COMMIT");
+    pthread_join(w.th, NULL);
+    T_EQ_INT(w.rc, 0);
+    T_EQ_INT(mts_storage_load(&got, st, &err), 0);
+    T_EQ_INT(got ? mts_session_get_peer(&p, got, MTS_PEER_USER, 31337) : 0,
+             MTS_ENOTFOUND);
+    T_CHECK(got && mts_session_equal(got, s));
+    mts_session_free(got);
+    PQfinish(c);
+    PQfinish(watch);
+    mts_storage_free(st);
+    mts_session_free(s);
+}
+
 /* An owner name used by two handles in turn: the epoch, not the name,
  * tells their tenures apart. */
 static void
@@ -343,4 +400,5 @@ test_same_owner_other_tenure(void)
 
 T_MAIN(T_CASE(test_acquire_renew_release), T_CASE(test_takeover_fences),
        T_CASE(test_readonly), T_CASE(test_fence_waits_for_takeover),
-       T_CASE(test_same_owner_other_tenure))
+       T_CASE(test_same_owner_other_tenure),
+       T_CASE(test_unleased_writes_serialised))
