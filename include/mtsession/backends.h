@@ -96,6 +96,12 @@ typedef struct mts_file_options {
  *   and channel ids, never keys, hashes, names or phone numbers. Copy
  *   <path> and <path>.journal together, or save first. The format:
  *   docs/FORMAT.md, "Journal".
+ * - Leases (lease.h): a lease holder's handle keeps its record in
+ *   "<path>.lease" (never deleted, so epochs only rise) and takes the
+ *   lock per write instead of keeping it, checking owner, epoch and expiry
+ *   first (MTS_EFENCED, nothing written, when the lease was lost). A handle
+ *   without a lease that writes while another owner's lease is live gets
+ *   MTS_ELOCKED naming the holder.
  * - load of a missing file is MTS_ENOTFOUND; any other failure is an error
  *   naming the problem (an empty file is MTS_ECORRUPT; a symlink that
  *   appeared at `path` after open is MTS_EINVAL). The file is never

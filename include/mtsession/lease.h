@@ -10,9 +10,12 @@
  * that was paused past its lease can never overwrite the new holder's
  * state.
  *
- * Leases are kept by the store itself (a lock file for the file backend, a
- * lease row on the server's clock for SQL stores). Backends that one
- * process alone can reach (memory, string) answer MTS_ENOTSUPPORTED.
+ * Leases are kept by the store itself: for the file backend a record in
+ * "<path>.lease" (local clock: one machine or synchronised clocks), taken
+ * and checked under the "<path>.lock" lock for every holder write; for
+ * PostgreSQL a lease row on the server's clock checked in the same
+ * statement as each write. Backends that one process alone can reach
+ * (memory, string) answer MTS_ENOTSUPPORTED.
  */
 #ifndef MTSESSION_LEASE_H
 #define MTSESSION_LEASE_H

@@ -425,7 +425,11 @@ mts__lease_parse(mts_lease *out, const uint8_t *data, size_t len,
                  mts_error *err)
 {
     size_t n;
-    if (len < 12 || memcmp(data, LEASE_MAGIC, 8) != 0)
+    if (len < 12)
+        return mts__err_at(err, MTS_ECORRUPT, (int64_t)len,
+                           "lease record: %zu bytes, too short (corrupt)",
+                           len);
+    if (memcmp(data, LEASE_MAGIC, 8) != 0)
         return mts__err_at(err, MTS_ECORRUPT, 0,
                            "lease record at byte 0: bad magic (corrupt)");
     if (mts__rd16(data + 8) != LEASE_VERSION)

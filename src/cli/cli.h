@@ -35,8 +35,16 @@ enum {
     CLI_OPT_DC = 1u << 3,
     CLI_OPT_TEST = 1u << 4,
     CLI_OPT_COMMON = 1u << 5, /* --name, --passphrase-file, ... */
-    CLI_OPT_REKEY = 1u << 6   /* --new-key-file, ..., --remove-key */
+    CLI_OPT_REKEY = 1u << 6,  /* --new-key-file, ..., --remove-key */
+    CLI_OPT_OWNER = 1u << 7,  /* --owner: commands that write, and lease */
+    CLI_OPT_TTL = 1u << 8     /* --ttl: lease */
 };
+
+/* The lease time-to-live when --ttl is not given, in ms. */
+#define CLI_LEASE_TTL_MS 30000u
+/* What a write with --owner takes a free lease for, and the least it
+ * leaves an adopted one, in ms: time enough for the write. */
+#define CLI_LEASE_WRITE_MS 10000u
 
 /* The parsed command line. Strings point into argv. */
 typedef struct cli_args {
@@ -50,6 +58,8 @@ typedef struct cli_args {
     const char *passphrase_env;
     const char *token_env;
     const char *owner;
+    const char *ttl;
+    uint32_t ttl_ms; /* --ttl parsed, or 0 */
     const char *format_version;
     const char *new_key_file;
     const char *new_passphrase_file;
@@ -68,11 +78,16 @@ typedef struct cli_input {
     size_t len;
     mts_format fmt; /* the format read (given or detected) */
     mts_session *s;
+    /* The store's lease as mts_lease_show found it when the session was
+     * read: lease_rc 0 with `lease`, or MTS_ENOTFOUND (never leased, or
+     * INPUT is no store that keeps leases), or the error showing it. */
+    int lease_rc;
+    mts_lease lease;
 } cli_input;
 
 #define CLI_INPUT_INIT                                                         \
     {                                                                          \
-        NULL, NULL, 0, MTS_FORMAT_UNKNOWN, NULL                                \
+        NULL, NULL, 0, MTS_FORMAT_UNKNOWN, NULL, MTS_ENOTFOUND, MTS_LEASE_INIT \
     }
 
 /* ---- messages (io.c) ---- */
@@ -205,6 +220,47 @@ int cli_store_save(const mts_session *s,
                    const char *output,
                    const cli_args *a);
 
+/*
+ * Open the store `where` as fmt (an sqlite, libsql or postgres store).
+ * Returns an exit status; on a library error the message is printed.
+ */
+int cli_store_open(mts_storage **st,
+                   mts_format fmt,
+                   const char *where,
+                   const cli_args *a);
+
+/* 1 if `where` is a PostgreSQL URI ("postgresql://", "postgres://"). */
+int cli_is_pg_uri(const char *where);
+
+/* ---- leases (cmd_lease.c) ---- */
+
+/* 1 if stores of fmt keep leases (or may: the backend decides). */
+int cli_leasable(mts_format fmt);
+
+/*
+ * Before a write with --owner NAME: make `st` write as that lease holder.
+ * The owner's live lease is adopted (acquired again: same epoch, expiring
+ * no earlier than before, and at least CLI_LEASE_WRITE_MS from now); when
+ * nobody holds the session it is taken for CLI_LEASE_WRITE_MS for this
+ * command, and *took is set: cli_lease_end gives it back. A live
+ * lease of another owner is exit 4 naming it; a store without leases exit
+ * 1. `what` starts messages. Returns an exit status.
+ */
+int cli_lease_begin(mts_storage *st,
+                    const char *owner,
+                    const char *what,
+                    int *took);
+
+/* After the write: release the lease cli_lease_begin took, if it did. */
+void cli_lease_end(mts_storage *st, int took);
+
+/* Print the "lease: ..." line of stats and inspect for in. */
+void cli_print_lease(const cli_input *in);
+
+/* The library's message without a leading "PREFIX: " (the CLI prints
+ * that name itself). */
+const char *cli_strip_prefix(const char *msg, const char *prefix);
+
 /* ---- subcommands (cmd_*.c) ---- */
 
 int cli_cmd_inspect(const cli_args *a);
@@ -213,5 +269,6 @@ int cli_cmd_convert(const cli_args *a);
 int cli_cmd_detect(const cli_args *a);
 int cli_cmd_new(const cli_args *a);
 int cli_cmd_rekey(const cli_args *a);
+int cli_cmd_lease(const cli_args *a);
 
 #endif /* MTSESSION_CLI_H */

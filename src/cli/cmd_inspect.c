@@ -4,9 +4,10 @@
  * The human summary never prints secret bytes: a DC's auth key appears as
  * its MTProto key id (mts_auth_key_id), the future auth token as its
  * length. "inspect --json" is the exception: it is the full canonical
- * document, keys included. The layouts are a contract documented in
- * mtsession(1); change them only together with the man page and the
- * golden files under tests/data/cli/.
+ * document, keys included. Both end with the store's lease line
+ * (cmd_lease.c; "lease: none" for inputs that keep no lease). The layouts
+ * are a contract documented in mtsession(1); change them only together
+ * with the man page and the golden files under tests/data/cli/.
  */
 #include "cli.h"
 
@@ -102,6 +103,7 @@ print_summary(const cli_input *in)
         printf("future auth token: %zu bytes\n", token_len);
     else
         fputs("future auth token: none\n", stdout);
+    cli_print_lease(in);
     return CLI_EXIT_OK;
 }
 
@@ -187,6 +189,7 @@ cli_cmd_stats(const cli_args *a)
     printf("channel_pts: %zu\n", st.channel_pts);
     printf("input_bytes: %zu\n", in.len);
     printf("encoded_bytes: %" PRIu64 "\n", st.encoded_size);
+    cli_print_lease(&in);
     cli_input_free(&in);
     return CLI_EXIT_OK;
 }

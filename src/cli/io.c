@@ -88,6 +88,16 @@ cli_errmsg(const mts_error *err, int code)
     return mts_strerror(code);
 }
 
+const char *
+cli_strip_prefix(const char *msg, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (n > 0 && strncmp(msg, prefix, n) == 0 && msg[n] == ':' &&
+        msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
 /*
  * The library's message, with " (at byte N)" added when err has an
  * offset the message does not already state.
@@ -192,9 +202,10 @@ cli_check_common(const cli_args *a, mts_format in, mts_format out)
         return cli_fail(CLI_EXIT_INPUT, keyopt,
                         "applies only to the mtsession and mtsession-string "
                         "formats");
-    if (a->owner != NULL)
+    if (a->owner != NULL && !cli_leasable(out))
         return cli_fail(CLI_EXIT_INPUT, "--owner",
-                        "leases are not supported in this build");
+                        "applies only to writing an mtsession file or an "
+                        "sqlite, libsql or postgres store");
     if (a->format_version != NULL && out != MTS_FORMAT_FEROGRAM &&
         out != MTS_FORMAT_FEROGRAM_COMPACT)
         return cli_fail(CLI_EXIT_INPUT, "--format-version",
@@ -210,9 +221,10 @@ cli_check_common(const cli_args *a, mts_format in, mts_format out)
     return 0;
 }
 
-/* The output format of the command in `a`, for cli_check_common. */
+/* The output format of the command in `a` reading `in`, for
+ * cli_check_common. */
 static mts_format
-output_format(const cli_args *a)
+output_format(const cli_args *a, mts_format in)
 {
     mts_format fmt = MTS_FORMAT_UNKNOWN;
     if (a->to != NULL) {
@@ -220,6 +232,8 @@ output_format(const cli_args *a)
             fmt = MTS_FORMAT_UNKNOWN;
     } else if (strcmp(a->cmd, "new") == 0) {
         fmt = MTS_FORMAT_MTSESSION;
+    } else if (strcmp(a->cmd, "rekey") == 0) {
+        fmt = in; /* written back in place */
     }
     return fmt;
 }
@@ -365,11 +379,14 @@ cli_detect(cli_input *in)
 /*
  * A session file is read through the file backend, on a read-only handle
  * (no lock taken), so that update-state changes journaled beside the
- * snapshot are part of what is shown or converted. The backend's message
- * starts with the path, which the caller prints already.
+ * snapshot are part of what is shown or converted; its lease record is
+ * read too (for stats and inspect). The backend's message starts with the
+ * path, which the caller prints already.
  */
 static int
-load_session_file(mts_session **out, const char *path, mts_secret *secret,
+load_session_file(cli_input *in,
+                  const char *path,
+                  mts_secret *secret,
                   mts_error *err)
 {
     mts_file_options opts = MTS_FILE_OPTIONS_INIT;
@@ -381,7 +398,15 @@ load_session_file(mts_session **out, const char *path, mts_secret *secret,
     rc = mts_file_open(&st, path, &opts, err);
     if (rc == 0) {
         mts_storage_set_readonly(st);
-        rc = mts_storage_load(out, st, err);
+        rc = mts_storage_load(&in->s, st, err);
+        if (rc == 0) {
+            mts_error lerr = MTS_ERROR_INIT;
+            in->lease_rc = mts_lease_show(&in->lease, st, &lerr);
+            if (in->lease_rc != 0 && in->lease_rc != MTS_ENOTFOUND)
+                fprintf(
+                    stderr, "mtsession: warning: %s: lease: %s\n", path,
+                    cli_strip_prefix(cli_errmsg(&lerr, in->lease_rc), path));
+        }
         mts_storage_free(st);
     }
     if (rc != 0 && strncmp(err->message, path, plen) == 0 &&
@@ -406,11 +431,20 @@ cli_load(cli_input *in,
     int rc;
 
     in->label = input;
+    /* A session file is a full login: warn when others may read it. The
+     * read below reports any error, so only the warning case is used. */
+    if (strcmp(input, "-") != 0 && !cli_is_pg_uri(input)) {
+        mts_error w = MTS_ERROR_INIT;
+        if (mts_file_check_permissions(input, &w) == 1)
+            fprintf(stderr, "mtsession: warning: %s\n", w.message);
+    }
+    if (from == MTS_FORMAT_UNKNOWN && cli_is_pg_uri(input))
+        from = MTS_FORMAT_POSTGRES; /* not a file to read and detect */
     if (from != MTS_FORMAT_UNKNOWN) {
         rc = cli_check_readable(from, input);
         if (rc != 0)
             return rc;
-        rc = cli_check_common(a, from, output_format(a));
+        rc = cli_check_common(a, from, output_format(a, from));
         if (rc != 0)
             return rc;
         in->fmt = from;
@@ -429,7 +463,7 @@ cli_load(cli_input *in,
         rc = cli_check_readable(in->fmt, input);
         if (rc != 0)
             return rc;
-        rc = cli_check_common(a, in->fmt, output_format(a));
+        rc = cli_check_common(a, in->fmt, output_format(a, in->fmt));
         if (rc != 0)
             return rc;
         if (cli_format_caps(in->fmt) & MTS_FORMAT_IS_STORE)
@@ -445,7 +479,7 @@ cli_load(cli_input *in,
         data = in->data + off;
     }
     if (in->fmt == MTS_FORMAT_MTSESSION && strcmp(input, "-") != 0)
-        rc = load_session_file(&in->s, input, secret, &err);
+        rc = load_session_file(in, input, secret, &err);
     else if (in->fmt == MTS_FORMAT_MTSESSION)
         rc = mts_decode_any(&in->s, data, len, secret, &err);
     else if (in->fmt == MTS_FORMAT_MTSESSION_STRING)
@@ -519,27 +553,43 @@ cli_write_status(int code)
     }
 }
 
-/* Save an mtsession file through the file backend (its lock applies). */
+/*
+ * Save an mtsession file through the file backend: its lock applies, and
+ * a live lease refuses the write (exit 4). With --owner the handle writes
+ * as that lease holder, fenced by its epoch.
+ */
 static int
-save_file(const mts_session *s, const char *output, mts_secret *secret)
+save_file(const mts_session *s,
+          const char *output,
+          const cli_args *a,
+          mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
     mts_file_options opts = MTS_FILE_OPTIONS_INIT;
     mts_storage *st = NULL;
     struct stat sb;
-    int rc;
+    int rc, took = 0, status;
 
     /* Refused before the backend leaves a lock file beside a directory. */
     if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_fail(CLI_EXIT_IO, output, "is a directory");
     opts.secret = secret;
     rc = mts_file_open(&st, output, &opts, &err);
+    if (rc == 0 && a->owner != NULL) {
+        status = cli_lease_begin(st, a->owner, output, &took);
+        if (status != CLI_EXIT_OK) {
+            mts_storage_free(st);
+            return status;
+        }
+    }
     if (rc == 0)
         rc = mts_storage_save(st, s, &err);
+    if (st != NULL)
+        cli_lease_end(st, took);
     mts_storage_free(st);
     if (rc != 0)
         return cli_fail(cli_write_status(rc), output, "%s",
-                        cli_errmsg(&err, rc));
+                        cli_strip_prefix(cli_errmsg(&err, rc), output));
     return CLI_EXIT_OK;
 }
 
@@ -612,7 +662,11 @@ cli_save(const mts_session *s,
     if (cli_format_caps(fmt) & MTS_FORMAT_IS_STORE)
         return cli_store_save(s, fmt, output, a);
     if (fmt == MTS_FORMAT_MTSESSION && !to_stdout)
-        return save_file(s, output, secret);
+        return save_file(s, output, a, secret);
+    if (a->owner != NULL)
+        return cli_fail(CLI_EXIT_INPUT, "--owner",
+                        "applies only to writing an mtsession file or an "
+                        "sqlite, libsql or postgres store");
 
     ctx.output = output;
     if (secret != NULL && sealable(fmt)) {

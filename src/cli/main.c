@@ -33,7 +33,9 @@ static const char usage_text[] =
     "  rekey [--from FMT] [OLD KEY] NEW STORE\n"
     "                                        change, add or remove the\n"
     "                                        at-rest key of STORE in place\n"
-    "  lease ...                             (not supported in this build)\n"
+    "  lease acquire|renew|release --owner NAME [--ttl SECONDS] STORE\n"
+    "  lease show STORE                      take, extend, give up or show\n"
+    "                                        the lease of a session store\n"
     "\n"
     "options:\n"
     "  --from FMT            format of INPUT (detected when omitted)\n"
@@ -49,7 +51,10 @@ static const char usage_text[] =
     "  --passphrase-env VAR  at-rest passphrase from the environment\n"
     "  --token-env VAR       token of a remote libsql store (default\n"
     "                        MTSESSION_LIBSQL_TOKEN)\n"
-    "  --owner NAME          write as this lease holder (not in this build)\n"
+    "  --owner NAME          convert, new, rekey: write as this lease\n"
+    "                        holder; lease: the owner to act as\n"
+    "  --ttl SECONDS         lease acquire, renew: how long the lease lasts\n"
+    "                        (default 30; up to 3 decimals; at most 86400)\n"
     "  --new-key-file F, --new-passphrase-file F, --new-passphrase-env VAR,\n"
     "  --remove-key          rekey: the new at-rest key, or none\n"
     "  --format-version N    version written (ferogram: 8 or 5;\n"
@@ -76,7 +81,7 @@ static const cli_command commands[] = {
       { "INPUT", NULL },
       cli_cmd_inspect },
     { "convert",
-      CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_COMMON,
+      CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_COMMON | CLI_OPT_OWNER,
       2,
       { "INPUT", "OUTPUT" },
       cli_cmd_convert },
@@ -87,17 +92,20 @@ static const cli_command commands[] = {
       { "INPUT", NULL },
       cli_cmd_stats },
     { "new",
-      CLI_OPT_DC | CLI_OPT_TEST | CLI_OPT_TO | CLI_OPT_COMMON,
+      CLI_OPT_DC | CLI_OPT_TEST | CLI_OPT_TO | CLI_OPT_COMMON | CLI_OPT_OWNER,
       1,
       { "OUTPUT", NULL },
       cli_cmd_new },
     { "rekey",
-      CLI_OPT_FROM | CLI_OPT_COMMON | CLI_OPT_REKEY,
+      CLI_OPT_FROM | CLI_OPT_COMMON | CLI_OPT_REKEY | CLI_OPT_OWNER,
       1,
       { "STORE", NULL },
       cli_cmd_rekey },
-    /* Answered before parsing: it comes with the lease work. */
-    { "lease", 0, 0, { NULL, NULL }, NULL },
+    { "lease",
+      CLI_OPT_FROM | CLI_OPT_COMMON | CLI_OPT_OWNER | CLI_OPT_TTL,
+      2,
+      { "ACTION", "STORE" },
+      cli_cmd_lease },
 };
 
 typedef struct cli_option {
@@ -120,7 +128,8 @@ static const cli_option options[] = {
     { "--passphrase-env", CLI_OPT_COMMON, 1,
       offsetof(cli_args, passphrase_env) },
     { "--token-env", CLI_OPT_COMMON, 1, offsetof(cli_args, token_env) },
-    { "--owner", CLI_OPT_COMMON, 1, offsetof(cli_args, owner) },
+    { "--owner", CLI_OPT_OWNER, 1, offsetof(cli_args, owner) },
+    { "--ttl", CLI_OPT_TTL, 1, offsetof(cli_args, ttl) },
     { "--format-version", CLI_OPT_COMMON, 1,
       offsetof(cli_args, format_version) },
     { "--new-key-file", CLI_OPT_REKEY, 1, offsetof(cli_args, new_key_file) },
@@ -196,6 +205,47 @@ parse_int(long long *out, const char *text, long long lo, long long hi)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Seconds with up to 3 decimals, as ms in [1, 86400000]. 0 or -1. */
+static int
+parse_ttl(uint32_t *out, const char *text)
+{
+    uint64_t ms = 0;
+    int digits = 0, decimals = -1;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '.' && decimals < 0 && digits > 0) {
+            decimals = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || decimals == 3 || ++digits > 9)
+            return -1;
+        ms = ms * 10 + (uint64_t)(*p - '0');
+        if (decimals >= 0)
+            decimals++;
+    }
+    if (digits == 0 || decimals == 0)
+        return -1;
+    for (int d = decimals < 0 ? 0 : decimals; d < 3; d++)
+        ms *= 10;
+    if (ms < 1 || ms > 86400000u)
+        return -1;
+    *out = (uint32_t)ms;
+    return 0;
+}
+
+/* A lease owner the library may accept: 1..MTS_LEASE_OWNER_MAX bytes, no
+ * control characters (the library checks UTF-8). */
+static int
+owner_ok(const char *owner)
+{
+    size_t n = strlen(owner);
+    if (n == 0 || n > MTS_LEASE_OWNER_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)owner[i] < 0x20 || owner[i] == 0x7f)
+            return 0;
+    return 1;
 }
 
 /*
@@ -276,6 +326,14 @@ parse_args(cli_args *a, const cli_command *cmd, int argc, char **argv)
             return cli_usage_error("%s: --dc '%s': not a DC id", cmd->name,
                                    a->dc);
     }
+    if (a->ttl != NULL && parse_ttl(&a->ttl_ms, a->ttl) != 0)
+        return cli_usage_error("%s: --ttl '%s': not a number of seconds "
+                               "from 0.001 to 86400",
+                               cmd->name, a->ttl);
+    if (a->owner != NULL && !owner_ok(a->owner))
+        return cli_usage_error("%s: --owner: a lease owner is 1 to %d bytes "
+                               "without control characters",
+                               cmd->name, MTS_LEASE_OWNER_MAX);
     if (a->format_version != NULL) {
         long long v;
         if (parse_int(&v, a->format_version, 0, 255) != 0)
@@ -344,10 +402,6 @@ main(int argc, char **argv)
             return cli_usage_error("unknown option '%s'", argv[1]);
         return cli_usage_error("unknown command '%s'", argv[1]);
     }
-    if (cmd->run == NULL)
-        return cli_fail(CLI_EXIT_INPUT, cmd->name,
-                        "not supported in this build");
-
     memset(&a, 0, sizeof(a));
     a.cmd = cmd->name;
     status = parse_args(&a, cmd, argc, argv);

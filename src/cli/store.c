@@ -4,12 +4,16 @@
  * A store is not read whole like a file: INPUT or OUTPUT names a database
  * that a backend opens. sqlite takes a path; libsql a path, or a
  * libsql://, https:// or http:// URL with the token from --token-env VAR
- * (default MTSESSION_LIBSQL_TOKEN). --name picks the session (default
- * "default"). The CLI can use a store whenever its backend is compiled in
- * (mts_backend_available), whatever the converter table says.
+ * (default MTSESSION_LIBSQL_TOKEN); postgres a libpq conninfo string or a
+ * postgresql:// URI. --name picks the session (default "default"; the
+ * account of a postgres store). The CLI can use a store whenever its
+ * backend is compiled in (mts_backend_available), whatever the converter
+ * table says.
  *
  * Reading never creates anything: a local database that does not exist is
- * reported missing before the backend could create it.
+ * reported missing before the backend could create it. Reading also shows
+ * the store's lease (for stats and inspect); writing with --owner writes
+ * as that lease holder (cmd_lease.c).
  */
 #include "cli.h"
 
@@ -28,6 +32,8 @@ store_backend(mts_format fmt)
         return "sqlite";
     case MTS_FORMAT_LIBSQL:
         return "libsql";
+    case MTS_FORMAT_POSTGRES:
+        return "postgres";
     default:
         return NULL;
     }
@@ -52,15 +58,26 @@ is_url(const char *where)
            strncmp(where, "http://", 7) == 0;
 }
 
-/*
- * Open the store `where` as fmt. Returns an exit status; on a library
- * error the message is printed here.
- */
+int
+cli_is_pg_uri(const char *where)
+{
+    return strncmp(where, "postgresql://", 13) == 0 ||
+           strncmp(where, "postgres://", 11) == 0;
+}
+
+/* Whether `where` names no local file (a URL, or a postgres conninfo). */
 static int
-open_store(mts_storage **st,
-           mts_format fmt,
-           const char *where,
-           const cli_args *a)
+is_remote(mts_format fmt, const char *where)
+{
+    return fmt == MTS_FORMAT_POSTGRES ||
+           (fmt == MTS_FORMAT_LIBSQL && is_url(where));
+}
+
+int
+cli_store_open(mts_storage **st,
+               mts_format fmt,
+               const char *where,
+               const cli_args *a)
 {
     mts_error err = MTS_ERROR_INIT;
     const char *backend = store_backend(fmt);
@@ -82,6 +99,8 @@ open_store(mts_storage **st,
         rc = mts_libsql_open_remote(st, where, token, a->name, &err);
     } else if (fmt == MTS_FORMAT_LIBSQL) {
         rc = mts_libsql_open_local(st, where, a->name, &err);
+    } else if (fmt == MTS_FORMAT_POSTGRES) {
+        rc = mts_postgres_open(st, where, a->name, &err);
     } else {
         rc = mts_sqlite_open(st, where, a->name, &err);
     }
@@ -110,16 +129,26 @@ cli_store_load(cli_input *in, const char *input, const cli_args *a)
         return cli_fail(CLI_EXIT_USAGE, input,
                         "a %s store cannot be read from standard input",
                         mts_format_name(in->fmt));
-    if (!(in->fmt == MTS_FORMAT_LIBSQL && is_url(input))) {
+    if (!is_remote(in->fmt, input)) {
         struct stat sb;
         if (stat(input, &sb) != 0)
             return cli_fail(CLI_EXIT_IO, input, "%s",
                             errno == ENOENT ? "no such file" : strerror(errno));
     }
-    status = open_store(&st, in->fmt, input, a);
+    status = cli_store_open(&st, in->fmt, input, a);
     if (status != 0)
         return status;
+    mts_storage_set_readonly(st);
     rc = mts_storage_load(&in->s, st, &err);
+    if (rc == 0) {
+        mts_error lerr = MTS_ERROR_INIT;
+        in->lease_rc = mts_lease_show(&in->lease, st, &lerr);
+        if (in->lease_rc == MTS_ENOTSUPPORTED)
+            in->lease_rc = MTS_ENOTFOUND; /* a store without leases */
+        else if (in->lease_rc != 0 && in->lease_rc != MTS_ENOTFOUND)
+            fprintf(stderr, "mtsession: warning: %s: lease: %s\n", input,
+                    cli_errmsg(&lerr, in->lease_rc));
+    }
     mts_storage_free(st);
     if (rc == MTS_ENOTFOUND) {
         in->s = NULL;
@@ -146,17 +175,27 @@ cli_store_save(const mts_session *s,
     struct stat sb;
     int rc;
     int status;
+    int took = 0;
 
     if (strcmp(output, "-") == 0)
         return cli_fail(CLI_EXIT_USAGE, output,
                         "a %s store cannot be written to standard output",
                         mts_format_name(fmt));
-    if (!is_url(output) && stat(output, &sb) == 0 && S_ISDIR(sb.st_mode))
+    if (!is_remote(fmt, output) && stat(output, &sb) == 0 &&
+        S_ISDIR(sb.st_mode))
         return cli_fail(CLI_EXIT_IO, output, "is a directory");
-    status = open_store(&st, fmt, output, a);
+    status = cli_store_open(&st, fmt, output, a);
     if (status != 0)
         return status;
+    if (a->owner != NULL) {
+        status = cli_lease_begin(st, a->owner, output, &took);
+        if (status != 0) {
+            mts_storage_free(st);
+            return status;
+        }
+    }
     rc = mts_storage_save(st, s, &err);
+    cli_lease_end(st, took);
     mts_storage_free(st);
     if (rc != 0)
         return cli_fail(cli_write_status(rc), output, "%s: %s",

@@ -25,6 +25,11 @@ if [ ! -x "$BIN" ] || [ ! -f "$DATA/session.json" ]; then
     exit 1
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtsession-cli.XXXXXX") || exit 1
+# Work on a private copy of the fixtures: session files readable by others
+# (as a checkout leaves them) rightly draw a permission warning.
+mkdir "$T/fixtures" && cp -R "$DATA/." "$T/fixtures/" && chmod -R go-rwx "$T/fixtures" || exit 1
+mkdir -p "$T/formats/ambiguous" && cp "$DATA/../formats/ambiguous/"* "$T/formats/ambiguous/" && chmod -R go-rwx "$T/formats" || exit 1
+DATA=$T/fixtures
 passed=0
 failed=0
 CASE=start
@@ -175,7 +180,26 @@ usage_case "--dc 4: not in the default test DC table (1, 2, 3)" new --test --dc 
 usage_case "--format-version 'x'" convert --format-version x --to json "$DATA/session.json" "$T/u1"
 usage_case "give only one of" inspect --key-file a --passphrase-env B "$DATA/session.json"
 usage_case "option --test does not apply" detect --test "$DATA/session.json"
+usage_case "option --owner does not apply" inspect --owner me "$DATA/session.json"
+usage_case "option --ttl does not apply" convert --ttl 5 --to json "$DATA/session.json" "$T/u1"
+usage_case "lease: missing ACTION" lease
+usage_case "lease: missing STORE" lease show
+usage_case "lease: unknown action 'grab' (acquire, renew, release or show)" lease grab "$T/u1"
+usage_case "lease acquire: --owner NAME is required" lease acquire "$T/u1"
+usage_case "lease renew: --owner NAME is required" lease renew "$T/u1"
+usage_case "lease release: --owner NAME is required" lease release "$T/u1"
+usage_case "lease show: option --owner does not apply" lease show --owner me "$T/u1"
+usage_case "lease release: option --ttl does not apply" lease release --owner me --ttl 5 "$T/u1"
+usage_case "lease show: option --ttl does not apply" lease show --ttl 5 "$T/u1"
+for bad in 0 -1 x 1.2345 86400.001 1e3 . 5. "" 99999999999; do
+    usage_case "lease: --ttl '$bad': not a number of seconds from 0.001 to 86400" lease acquire --owner me --ttl "$bad" "$T/u1"
+done
+usage_case "lease: --owner: a lease owner is 1 to 128 bytes without control characters" lease acquire --owner "$(printf 'a\tb')" "$T/u1"
+usage_case "lease: --owner: a lease owner is 1 to 128 bytes without control characters" lease acquire --owner "" "$T/u1"
+usage_case "new: --owner: a lease owner is 1 to 128 bytes" new --owner "$(printf '%0129d' 0)" "$T/u1"
+usage_case "lease: STORE must be a file or a database, not -" lease show -
 expect_missing "$T/u1"
+expect_missing "$T/u1.lease"
 
 # ---- new, then inspect (golden) ----------------------------------------
 
@@ -277,6 +301,18 @@ expect_out_file "$T/k1.json"
 
 # ---- detect -------------------------------------------------------------
 
+CASE=permissions
+run new "$T/perm.mts"
+expect_rc 0
+chmod 644 "$T/perm.mts"
+run inspect "$T/perm.mts"
+expect_rc 0
+expect_err "mtsession: warning: $T/perm.mts is readable by group and others (mode 0644); chmod 600 it"
+chmod 600 "$T/perm.mts"
+run inspect "$T/perm.mts"
+expect_rc 0
+expect_err_lacks "warning"
+
 CASE=ambiguous
 AMB="$DATA/../formats/ambiguous/ferogram-string-or-pyrogram-string.txt"
 run detect "$AMB"
@@ -365,7 +401,8 @@ expect_rc 0
 head -n 12 "$T/out" >"$T/stats-head"
 expect_same "$T/stats-head" "$DATA/stats-session.txt"
 if [ "$(sed -n 13p "$T/out")" = "encoded_bytes: $(wc -c <"$T/k1.mts" | tr -d ' ')" ]; then pass; else fail "encoded_bytes line: $(sed -n 13p "$T/out")"; fi
-if [ "$(wc -l <"$T/out")" -eq 13 ]; then pass; else fail "stats: not 13 lines"; fi
+if [ "$(sed -n 14p "$T/out")" = "lease: none" ]; then pass; else fail "lease line: $(sed -n 14p "$T/out")"; fi
+if [ "$(wc -l <"$T/out")" -eq 14 ]; then pass; else fail "stats: not 14 lines"; fi
 expect_out_lacks "${KEYHEX:0:32}"
 run stats --from mtsession "$T/k1.mts"
 expect_rc 0
@@ -504,6 +541,11 @@ if [ -e "$T/held.ready" ]; then
     run new "$T/held.mts"
     expect_rc 4
     expect_content "$T/held.mts" old
+    # a lease waits for the writer's lock (2 s), then gives up
+    run lease acquire --owner me --from mtsession "$T/held.mts"
+    expect_rc 4
+    expect_err "mtsession: $T/held.mts: $T/held.mts is locked by"
+    expect_missing "$T/held.mts.lease"
 else
     fail "the lock helper did not start"
 fi
@@ -511,12 +553,174 @@ kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 fi
 
-# ---- not in this build: exit 1 -------------------------------------------
+# ---- leases: exit 4 when another owner holds the session ------------------
 
-CASE=later
-run lease acquire --owner me "$T/k1.mts"
+CASE=lease
+LEASE_RE='^lease: [^ ]+ until 20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z \(epoch [0-9]+\)$'
+expect_out_re() { # ERE: stdout is exactly one line matching it
+    if [ "$(wc -l <"$T/out")" -eq 1 ] && grep -qE -- "$1" "$T/out"; then pass; else fail "stdout does not match /$1/: $(head -c 200 "$T/out")"; fi
+}
+printf '0123456789abcdef0123456789abcdef' >"$T/lk.key"
+run new "$T/l.mts"
+expect_rc 0
+run lease show "$T/l.mts"
+expect_rc 0
+expect_out "lease: none"
+expect_missing "$T/l.mts.lease"
+run lease acquire --owner alice --ttl 120 "$T/l.mts"
+expect_rc 0
+expect_out_re "$LEASE_RE"
+expect_out_has "lease: alice until "
+expect_out_has "(epoch 1)"
+cp "$T/out" "$T/alice.line"
+if [ "$(stat -c %a "$T/l.mts.lease")" = 600 ]; then pass; else fail "l.mts.lease is not 0600"; fi
+# the lease outlives the command: show, stats and inspect see it
+run lease show "$T/l.mts"
+expect_rc 0
+expect_out_file "$T/alice.line"
+run stats "$T/l.mts"
+expect_rc 0
+if [ "$(sed -n 14p "$T/out")" = "$(cat "$T/alice.line")" ]; then pass; else fail "stats lease line: $(sed -n 14p "$T/out")"; fi
+run inspect "$T/l.mts"
+expect_rc 0
+if [ "$(tail -n 1 "$T/out")" = "$(cat "$T/alice.line")" ]; then pass; else fail "inspect lease line: $(tail -n 1 "$T/out")"; fi
+# another owner, or nobody's lease: refused with exit 4, naming alice
+cp "$T/l.mts" "$T/l.before"
+run lease acquire --owner bob "$T/l.mts"
+expect_rc 4
+expect_out_empty
+expect_err "mtsession: $T/l.mts: session held by alice until 20"
+run convert --to mtsession "$DATA/session.json" "$T/l.mts"
+expect_rc 4
+expect_err "mtsession: $T/l.mts: session held by alice until 20"
+run new "$T/l.mts"
+expect_rc 4
+expect_err "session held by alice"
+run new --owner bob "$T/l.mts"
+expect_rc 4
+expect_err "mtsession: $T/l.mts: session held by alice until 20"
+run convert --owner bob --to mtsession "$DATA/session.json" "$T/l.mts"
+expect_rc 4
+expect_err "session held by alice"
+run rekey --owner bob --new-key-file "$T/lk.key" "$T/l.mts"
+expect_rc 4
+expect_err "session held by alice"
+run rekey --new-key-file "$T/lk.key" "$T/l.mts"
+expect_rc 4
+expect_same "$T/l.mts" "$T/l.before"
+expect_missing "$T/l.mts.journal"
+# alice writes, and keeps her lease and its epoch
+run convert --owner alice --to mtsession "$DATA/session.json" "$T/l.mts"
+expect_rc 0
+expect_same "$T/l.mts" "$T/k1.mts"
+run lease show "$T/l.mts"
+expect_out_has "lease: alice until "
+expect_out_has "(epoch 1)"
+run rekey --owner alice --new-key-file "$T/lk.key" "$T/l.mts"
+expect_rc 0
+run inspect --key-file "$T/lk.key" "$T/l.mts"
+expect_rc 0
+expect_out_has "home dc: 2"
+expect_out_has "(epoch 1)"
+run rekey --owner alice --key-file "$T/lk.key" --remove-key "$T/l.mts"
+expect_rc 0
+expect_same "$T/l.mts" "$T/k1.mts"
+run new --owner alice --dc 4 "$T/l.mts"
+expect_rc 0
+run inspect "$T/l.mts"
+expect_out_has "home dc: 4"
+expect_out_has "lease: alice until "
+# renew and release act on alice's live lease only
+run lease renew --owner bob "$T/l.mts"
+expect_rc 4
+expect_err "mtsession: $T/l.mts: session held by alice until 20"
+run lease release --owner bob "$T/l.mts"
+expect_rc 4
+expect_err "session held by alice"
+run lease renew --owner alice --ttl 0.5 "$T/l.mts"
+expect_rc 0
+expect_out_re "$LEASE_RE"
+expect_out_has "(epoch 1)"
+run lease renew --owner alice --ttl 300 "$T/l.mts"
+expect_rc 0
+expect_out_has "lease: alice until "
+run lease release --owner alice "$T/l.mts"
+expect_rc 0
+expect_out_empty
+run lease show "$T/l.mts"
+expect_rc 0
+expect_out_re '^lease: none \(alice'"'"'s, epoch 1, ended 20[0-9-]+T[0-9:.]+Z\)$'
+run stats "$T/l.mts"
+if sed -n 14p "$T/out" | grep -q "^lease: none (alice's, epoch 1, ended "; then pass; else fail "stats after release: $(sed -n 14p "$T/out")"; fi
+run lease release --owner alice "$T/l.mts"
+expect_rc 0
+run lease renew --owner alice "$T/l.mts"
+expect_rc 4
+expect_err "alice holds no lease to renew (alice's lease, epoch 1, ended 20"
+# free again: anyone writes; the next lease has the next epoch
+run convert --to mtsession "$DATA/session.json" "$T/l.mts"
+expect_rc 0
+run lease acquire --owner bob --ttl 0.3 "$T/l.mts"
+expect_rc 0
+expect_out_has "(epoch 2)"
+sleep 0.5
+# bob's ran out: carol gets in without waiting for a release
+run lease acquire --owner carol "$T/l.mts"
+expect_rc 0
+expect_out_has "lease: carol until "
+expect_out_has "(epoch 3)"
+run lease acquire --owner carol "$T/l.mts"
+expect_rc 0
+expect_out_has "(epoch 3)"
+run new --owner carol "$T/l.mts"
+expect_rc 0
+run lease show "$T/l.mts"
+expect_out_has "lease: carol until "
+expect_out_has "(epoch 3)"
+run lease release --owner carol "$T/l.mts"
+expect_rc 0
+# --owner on a session nobody holds: taken for the write, given back
+run new --owner dave "$T/l2.mts"
+expect_rc 0
+run lease show "$T/l2.mts"
+expect_out_re "^lease: none \\(dave's, epoch 1, ended "
+# a store not written yet can be leased (by naming its format)
+run lease acquire --owner erin "$T/l3.mts"
+expect_rc 3
+expect_err "mtsession: $T/l3.mts: no such file"
+run lease acquire --owner erin --from mtsession "$T/l3.mts"
+expect_rc 0
+expect_out_has "lease: erin until "
+run new "$T/l3.mts"
+expect_rc 4
+expect_missing "$T/l3.mts"
+run new --owner erin "$T/l3.mts"
+expect_rc 0
+run lease show "$T/l3.mts"
+expect_out_has "lease: erin until "
+# inputs that keep no lease
+run lease show "$DATA/session.json"
 expect_rc 1
-expect_err "mtsession: lease: not supported in this build"
+expect_err "mtsession: $DATA/session.json: json: not a store; leases are kept by mtsession files and the sqlite, libsql and postgres stores"
+run lease acquire --owner x "$T/k.str"
+expect_rc 1
+expect_err "mtsession-string: not a store"
+run stats "$T/k.str"
+expect_rc 0
+if [ "$(tail -n 1 "$T/out")" = "lease: none" ]; then pass; else fail "stats of a string: $(tail -n 1 "$T/out")"; fi
+run convert --owner x --to json "$DATA/session.json" "$T/lx.json"
+expect_rc 1
+expect_err "mtsession: --owner: applies only to writing an mtsession file or an sqlite, libsql or postgres store"
+expect_missing "$T/lx.json"
+run convert --owner x --to mtsession "$DATA/session.json" -
+expect_rc 1
+expect_err "mtsession: --owner: applies only to"
+run lease show --key-file "$T/lk.key" "$T/l.mts"
+expect_rc 1
+expect_err "mtsession: --key-file: does not apply to lease"
+run lease show --name x "$T/l.mts"
+expect_rc 1
+expect_err "mtsession: --name: applies only to"
 
 # ---- rekey: add, change, remove the at-rest key in place -------------------
 
@@ -606,7 +810,7 @@ expect_err "mtsession: --key-file: applies only to the mtsession and mtsession-s
 run convert --passphrase-env X --to json "$DATA/session.json" "$T/un.json"
 expect_rc 1
 expect_missing "$T/un.json"
-run new --owner me "$T/un.mts"
+run convert --owner me --to telethon-string "$DATA/session.json" "$T/un.mts"
 expect_rc 1
 expect_err "mtsession: --owner: "
 expect_missing "$T/un.mts"
@@ -755,6 +959,22 @@ if can_write sqlite; then
     expect_rc 2
     run_in "$T/s.db" inspect --from sqlite -
     expect_rc 2
+    # this build's sqlite store keeps no leases: exit 1, and "none"
+    run stats --from sqlite "$T/s.db"
+    expect_rc 0
+    if [ "$(sed -n 14p "$T/out")" = "lease: none" ]; then pass; else fail "sqlite stats lease line: $(sed -n 14p "$T/out")"; fi
+    run inspect --from sqlite "$T/s.db"
+    expect_out_file "$T/expected-sqlite"
+    cp "$T/s.db" "$T/s.db.before"
+    run lease acquire --owner me --from sqlite "$T/s.db"
+    expect_rc 1
+    expect_err "mtsession: $T/s.db: sqlite: this store does not support leases"
+    run lease show --from sqlite "$T/s.db"
+    expect_rc 1
+    run convert --owner me --to sqlite "$DATA/session.json" "$T/s.db"
+    expect_rc 1
+    expect_err "mtsession: $T/s.db: sqlite: this store does not support leases"
+    expect_same "$T/s.db" "$T/s.db.before"
 fi
 
 # ---- the end ---------------------------------------------------------------

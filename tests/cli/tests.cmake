@@ -23,3 +23,19 @@ if(TARGET mtsession_cli)
                      $<TARGET_FILE:cli_journal_writer>)
     set_tests_properties(cli_journal PROPERTIES LABELS "cli" TIMEOUT 60)
 endif()
+# The lease command and --owner on a postgres store, against the postgres
+# tests' throwaway server (fixture postgres_server, tests/postgres);
+# skipped (77) when there is none.
+if(TARGET mtsession_cli AND MTS_HAVE_POSTGRES)
+    find_program(MTS_SH sh)
+    if(MTS_SH)
+        add_test(NAME cli_lease_postgres
+                 COMMAND ${MTS_SH} ${CMAKE_CURRENT_LIST_DIR}/lease_pg.sh
+                         $<TARGET_FILE:mtsession_cli>)
+        set_tests_properties(cli_lease_postgres PROPERTIES
+            LABELS "cli;postgres;lease" TIMEOUT 60 SKIP_RETURN_CODE 77
+            FIXTURES_REQUIRED postgres_server
+            ENVIRONMENT
+                "MTS_PG_CONNINFO_FILE=${CMAKE_CURRENT_BINARY_DIR}/postgres-run/conninfo")
+    endif()
+endif()
