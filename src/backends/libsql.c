@@ -957,6 +957,31 @@ ls_free(mts_backend *be)
     mts_free(b);
 }
 
+/* ---- leases -------------------------------------------------------------- */
+
+/* A local file: the SQLite handle underneath keeps the lease (its leases
+ * table, on this host's clock) and fences every write that goes through
+ * it. The other modes have none: memory is one process's, and a remote
+ * server does not check lease rows in its batches yet. */
+static int
+ls_lease(mts_backend *be, int op, const char *owner, uint32_t ttl_ms,
+         mts_lease *info, mts_error *err)
+{
+    libsql_backend *b = (libsql_backend *)be;
+    switch (op) {
+    case MTS_LEASE_ACQUIRE:
+        return mts_lease_acquire(info, b->local, owner, ttl_ms, err);
+    case MTS_LEASE_RENEW:
+        return mts_lease_renew(info, b->local, ttl_ms, err);
+    case MTS_LEASE_RELEASE:
+        return mts_lease_release(b->local, err);
+    case MTS_LEASE_SHOW:
+        return mts_lease_show(info, b->local, err);
+    default:
+        return mts__err(err, MTS_EINVAL, "lease: unknown operation %d", op);
+    }
+}
+
 /* ---- open ---------------------------------------------------------------- */
 
 static int
@@ -972,6 +997,7 @@ finish_open(mts_storage **out, libsql_backend *b, mts_error *err)
     b->parent.update_dc = ls_update_dc;
     b->parent.set_home_dc = ls_set_home;
     b->parent.cache_peer = ls_cache_peer;
+    b->parent.lease = b->mode == MODE_LOCAL ? ls_lease : NULL;
     b->parent.free = ls_free;
     if ((rc = mts_storage_wrap(out, &b->parent, err)) != 0)
         ls_free(&b->parent);

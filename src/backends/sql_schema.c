@@ -176,6 +176,14 @@ const char *const mts__sql_text[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_MIN_PEER_DEL] =
         "DELETE FROM min_peers WHERE session = ? AND user_id = ?",
     [MTS__SQL_MIN_PEER_DEL_ALL] = "DELETE FROM min_peers WHERE session = ?",
+
+    [MTS__SQL_LEASE_GET] =
+        "SELECT owner, epoch, expires_ms FROM leases WHERE session = ?",
+    [MTS__SQL_LEASE_PUT] =
+        "INSERT INTO leases (session, owner, epoch, expires_ms) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (session) DO UPDATE SET "
+        "owner = excluded.owner, epoch = excluded.epoch, "
+        "expires_ms = excluded.expires_ms",
 };
 
 const unsigned char mts__sql_nparams[MTS__SQL_STMT_COUNT] = {
@@ -212,6 +220,8 @@ const unsigned char mts__sql_nparams[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_MIN_PEER_PUT] = 4,
     [MTS__SQL_MIN_PEER_DEL] = 2,
     [MTS__SQL_MIN_PEER_DEL_ALL] = 1,
+    [MTS__SQL_LEASE_GET] = 1,
+    [MTS__SQL_LEASE_PUT] = 4,
 };
 
 const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
@@ -257,6 +267,8 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_MIN_PEER_PUT] = "write min peer",
     [MTS__SQL_MIN_PEER_DEL] = "delete min peer",
     [MTS__SQL_MIN_PEER_DEL_ALL] = "delete min peers",
+    [MTS__SQL_LEASE_GET] = "read lease",
+    [MTS__SQL_LEASE_PUT] = "write lease",
 };
 
 /* ---- schema ------------------------------------------------------------ */
@@ -265,7 +277,7 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
 #define MTS__SQL_STR(x)  MTS__SQL_STR2(x)
 
 /*
- * The current schema (version 2), for an empty database. Each shipped
+ * The current schema (version 3), for an empty database. Each shipped
  * version's DDL stays frozen: a change is a new version, with a migration
  * below and this list updated to create the new version directly. The
  * text of each table is what the migrations leave in sqlite_master (SQLite
@@ -280,6 +292,18 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
     "memlimit INTEGER NOT NULL DEFAULT 0, "                                    \
     "salt BLOB, "                                                              \
     "check_value BLOB NOT NULL"                                                \
+    ") WITHOUT ROWID"
+
+/* One lease row per session name (version 3). Kept apart from the
+ * session's rows: deleting a session leaves its lease, so the epoch never
+ * goes back. expires_ms is Unix time in ms on the clock of the host that
+ * wrote it (SQLite has no server). */
+#define LEASES_TABLE                                                           \
+    "CREATE TABLE leases ("                                                    \
+    "session TEXT NOT NULL PRIMARY KEY, "                                      \
+    "owner TEXT NOT NULL, "                                                    \
+    "epoch INTEGER NOT NULL, "                                                 \
+    "expires_ms INTEGER NOT NULL"                                              \
     ") WITHOUT ROWID"
 
 const char *const mts__sql_create[] = {
@@ -335,6 +359,7 @@ const char *const mts__sql_create[] = {
     "PRIMARY KEY (session, user_id)"
     ") WITHOUT ROWID",
     SEAL_TABLE,
+    LEASES_TABLE,
     "PRAGMA application_id = " MTS__SQL_STR(MTS__SQL_APPLICATION_ID),
     "PRAGMA user_version = " MTS__SQL_STR(MTS__SQL_SCHEMA_VERSION),
 };
@@ -352,8 +377,15 @@ static const char *const migrate_1_2[] = {
     "PRAGMA user_version = 2",
 };
 
+/* version 3: leases; no session is leased after the migration */
+static const char *const migrate_2_3[] = {
+    LEASES_TABLE,
+    "PRAGMA user_version = 3",
+};
+
 static const mts__sql_migration migrations[] = {
     { 1, migrate_1_2, MTS__ARRAY_LEN(migrate_1_2) },
+    { 2, migrate_2_3, MTS__ARRAY_LEN(migrate_2_3) },
 };
 
 const mts__sql_migration *

@@ -49,7 +49,7 @@
 #include "internal.h"
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define MTS__SQL_SCHEMA_VERSION 2
+#define MTS__SQL_SCHEMA_VERSION 3
 /* PRAGMA application_id of an mtsession database: "MTSS" (0x4D545353). */
 #define MTS__SQL_APPLICATION_ID 1297371987
 /* Longest session name, in bytes. */
@@ -151,6 +151,11 @@ typedef enum mts__sql_stmt {
     MTS__SQL_MIN_PEER_PUT,     /* (session, user_id, peer_id, msg_id): upsert */
     MTS__SQL_MIN_PEER_DEL,     /* (session, user_id) */
     MTS__SQL_MIN_PEER_DEL_ALL, /* (session) */
+
+    /* leases (schema version 3; SQLite only: the backend decides in C
+     * inside a BEGIN IMMEDIATE transaction, on the local clock) */
+    MTS__SQL_LEASE_GET, /* (session) -> owner, epoch, expires_ms */
+    MTS__SQL_LEASE_PUT, /* (session, owner, epoch, expires_ms): upsert */
     MTS__SQL_STMT_COUNT
 } mts__sql_stmt;
 

@@ -37,6 +37,16 @@
  * SQLite gives its -wal and -shm files the database's mode, and open
  * checks them again.
  *
+ * Leases: one row per session name in the leases table (owner, epoch,
+ * expires_ms), read and written inside BEGIN IMMEDIATE transactions, so
+ * every decision is taken under the database's write lock. SQLite has no
+ * server: "now" is this host's CLOCK_REALTIME, read after the write lock
+ * is held. Every write transaction checks the row before writing
+ * (fence_check): a holder's write needs its owner, its epoch and an
+ * unexpired row (else MTS_EFENCED, rolled back); a write of a handle
+ * without a lease is refused while anyone's lease is live (MTS_ELOCKED).
+ * An in-memory database has no other process: no leases there.
+ *
  * Thread-safety: one connection per handle, used under the handle's lock
  * (storage.c), so the connection runs in SQLite's multi-thread mode.
  */
@@ -87,6 +97,10 @@ typedef struct sqlite_backend {
     /* PRAGMA data_version as of this handle's last transaction */
     int dv_known;
     int64_t dv;
+    /* the lease this handle holds (or held, when it was lost) */
+    int leased;
+    char owner[MTS_LEASE_OWNER_MAX + 1];
+    uint64_t epoch;
     /* busy handler state: the current wait */
     struct timespec busy_start;
     int64_t busy_waited_ms;
@@ -466,6 +480,272 @@ seal_current(sqlite_backend *b, const mts__sql_seal **out, mts_error *err)
     return 0;
 }
 
+/* ---- leases ------------------------------------------------------------ */
+
+/* A lease row as stored. */
+typedef struct lease_row {
+    int found;
+    mts_lease l;
+} lease_row;
+
+static int
+row_lease(const mts__sqlv *c, size_t n, void *payload, mts_error *err)
+{
+    lease_row *x = payload;
+    size_t len;
+    (void)err;
+    if (n < 3 || c[0].type != MTS__SQL_TEXT || c[1].type != MTS__SQL_INT ||
+        c[2].type != MTS__SQL_INT)
+        return mts__err(err, MTS_ECORRUPT,
+                        "table leases: a row with a wrong column type");
+    len = c[0].n < MTS_LEASE_OWNER_MAX ? c[0].n : MTS_LEASE_OWNER_MAX;
+    memcpy(x->l.owner, c[0].p, len);
+    x->l.owner[len] = '\0';
+    x->l.epoch = (uint64_t)c[1].i;
+    x->l.expires_ms = c[2].i;
+    x->found = 1;
+    return 0;
+}
+
+/* This host's wall clock in Unix ms: the lease clock of an SQLite store. */
+static int64_t
+lease_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "2026-11-25T10:00:00.123Z" from Unix ms. */
+static void
+fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, size, "(never)");
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac);
+}
+
+/* Inside a transaction: the session's lease row and the time now. */
+static int
+read_lease(sqlite_backend *b, lease_row *x, int64_t *now, mts_error *err)
+{
+    mts__sqlv key = name_param(b);
+    int rc;
+    memset(x, 0, sizeof(*x));
+    rc = run(b, MTS__SQL_LEASE_GET, &key, 1, row_lease, x, err);
+    if (rc == MTS_ECORRUPT && err != NULL && err->native == 0)
+        mts__err_prefix(err, "%s", b->display);
+    *now = lease_now();
+    x->l.version = MTS_LEASE_VERSION;
+    x->l.held = x->found && x->l.expires_ms > *now;
+    return rc;
+}
+
+static int
+write_lease(sqlite_backend *b, const char *owner, uint64_t epoch,
+            int64_t expires_ms, mts_error *err)
+{
+    mts__sqlv p[4];
+    memset(p, 0, sizeof(p));
+    p[0] = name_param(b);
+    p[1].type = MTS__SQL_TEXT;
+    p[1].p = owner;
+    p[1].n = strlen(owner);
+    p[2].type = MTS__SQL_INT;
+    p[2].i = (int64_t)epoch;
+    p[3].type = MTS__SQL_INT;
+    p[3].i = expires_ms;
+    return run(b, MTS__SQL_LEASE_PUT, p, 4, NULL, NULL, err);
+}
+
+/* Whether the row is this handle's lease (owner and epoch; live or not). */
+static int
+lease_ours(const sqlite_backend *b, const lease_row *x)
+{
+    return x->found && x->l.epoch == b->epoch &&
+           strcmp(x->l.owner, b->owner) == 0;
+}
+
+/*
+ * Inside a write transaction: may this handle write? A holder needs its
+ * own live lease (MTS_EFENCED otherwise); a handle without a lease needs
+ * nobody's live lease (MTS_ELOCKED naming the holder).
+ */
+static int
+fence_check(sqlite_backend *b, const char *what, mts_error *err)
+{
+    lease_row x;
+    int64_t now;
+    char t[64];
+    int rc = read_lease(b, &x, &now, err);
+    if (rc != 0)
+        return rc;
+    fmt_time(t, sizeof(t), x.l.expires_ms);
+    if (!b->leased) {
+        if (!x.l.held)
+            return 0;
+        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
+                        b->display, what, x.l.owner, t);
+    }
+    if (lease_ours(b, &x) && x.l.held)
+        return 0;
+    if (lease_ours(b, &x))
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease (epoch %llu) expired at "
+                        "%s; renew it",
+                        b->display, what, (unsigned long long)b->epoch, t);
+    if (!x.found)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease record is gone", b->display,
+                        what);
+    return mts__err(err, MTS_EFENCED,
+                    "%s: %s: fenced: epoch %llu is over; the lease is now "
+                    "%s's (epoch %llu)",
+                    b->display, what, (unsigned long long)b->epoch,
+                    x.l.owner, (unsigned long long)x.l.epoch);
+}
+
+/* BEGIN IMMEDIATE, then the lease check of a write (rolled back when it
+ * refuses: the caller's end_tx does it). */
+static int
+begin_fenced(sqlite_backend *b, const char *what, mts_error *err)
+{
+    int rc = begin_write(b, err);
+    if (rc == 0)
+        rc = fence_check(b, what, err);
+    return rc;
+}
+
+static int
+lease_acquire(sqlite_backend *b, const char *owner, uint32_t ttl_ms,
+              mts_lease *info, mts_error *err)
+{
+    lease_row x;
+    int64_t now = 0;
+    uint64_t epoch = 1;
+    char t[64];
+    int rc = begin_write(b, err);
+    if (rc == 0)
+        rc = read_lease(b, &x, &now, err);
+    if (rc == 0 && x.found) {
+        int same = strcmp(x.l.owner, owner) == 0;
+        if (x.l.held && !same) {
+            fmt_time(t, sizeof(t), x.l.expires_ms);
+            rc = mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
+                          b->display, x.l.owner, t);
+        }
+        /* a renewal keeps the epoch; any other acquisition raises it */
+        epoch = x.l.held && same ? x.l.epoch : x.l.epoch + 1;
+    }
+    if (rc == 0)
+        rc = write_lease(b, owner, epoch, now + (int64_t)ttl_ms, err);
+    rc = end_tx(b, rc, err);
+    if (rc != 0)
+        return rc;
+    b->leased = 1;
+    snprintf(b->owner, sizeof(b->owner), "%s", owner);
+    b->epoch = epoch;
+    info->version = MTS_LEASE_VERSION;
+    snprintf(info->owner, sizeof(info->owner), "%s", owner);
+    info->epoch = epoch;
+    info->expires_ms = now + (int64_t)ttl_ms;
+    info->held = 1;
+    return 0;
+}
+
+/* Renew (ttl_ms > 0) or release (ttl_ms 0) the lease this handle holds.
+ * As long as nobody took it, an expired lease can still be renewed: the
+ * epoch did not change, so nobody else's tenure came in between. */
+static int
+lease_keep(sqlite_backend *b, uint32_t ttl_ms, mts_lease *info,
+           mts_error *err)
+{
+    const char *what = ttl_ms ? "lease renew" : "lease release";
+    lease_row x;
+    int64_t now = 0, expires = 0;
+    char t[64];
+    int rc = begin_write(b, err);
+    if (rc == 0)
+        rc = read_lease(b, &x, &now, err);
+    if (rc == 0 && !lease_ours(b, &x)) {
+        fmt_time(t, sizeof(t), x.l.expires_ms);
+        rc = x.found ? mts__err(err, MTS_EFENCED,
+                                "%s: %s: fenced: epoch %llu is over; the "
+                                "lease is now %s's (epoch %llu)",
+                                b->display, what, (unsigned long long)b->epoch,
+                                x.l.owner, (unsigned long long)x.l.epoch)
+                     : mts__err(err, MTS_EFENCED,
+                                "%s: %s: fenced: the lease record is gone",
+                                b->display, what);
+    }
+    if (rc == 0) {
+        expires = ttl_ms ? now + (int64_t)ttl_ms
+                         : (x.l.expires_ms < now ? x.l.expires_ms : now);
+        rc = write_lease(b, b->owner, b->epoch, expires, err);
+    }
+    rc = end_tx(b, rc, err);
+    if (rc != 0)
+        return rc;
+    if (ttl_ms == 0) {
+        b->leased = 0;
+        return 0;
+    }
+    info->version = MTS_LEASE_VERSION;
+    snprintf(info->owner, sizeof(info->owner), "%s", b->owner);
+    info->epoch = b->epoch;
+    info->expires_ms = expires;
+    info->held = 1;
+    return 0;
+}
+
+static int
+lease_show(sqlite_backend *b, mts_lease *info, mts_error *err)
+{
+    lease_row x;
+    int64_t now;
+    int rc = run0(b, MTS__SQL_BEGIN_READ, err);
+    if (rc == 0)
+        rc = read_lease(b, &x, &now, err);
+    if (!sqlite3_get_autocommit(b->db))
+        (void)run0(b, MTS__SQL_COMMIT, NULL);
+    if (!sqlite3_get_autocommit(b->db))
+        (void)run0(b, MTS__SQL_ROLLBACK, NULL);
+    if (rc != 0)
+        return rc;
+    if (!x.found)
+        return mts__err(err, MTS_ENOTFOUND, "%s: never leased", b->display);
+    *info = x.l;
+    return 0;
+}
+
+static int
+sq_lease(mts_backend *be, int op, const char *owner, uint32_t ttl_ms,
+         mts_lease *info, mts_error *err)
+{
+    sqlite_backend *b = (sqlite_backend *)be;
+    switch (op) {
+    case MTS_LEASE_ACQUIRE:
+        return lease_acquire(b, owner, ttl_ms, info, err);
+    case MTS_LEASE_RENEW:
+    case MTS_LEASE_RELEASE:
+        if (!b->leased)
+            return mts__err(err, MTS_EINVAL, "%s: this handle holds no lease",
+                            b->display);
+        return lease_keep(b, op == MTS_LEASE_RENEW ? ttl_ms : 0, info, err);
+    case MTS_LEASE_SHOW:
+        return lease_show(b, info, err);
+    default:
+        return mts__err(err, MTS_EINVAL, "lease: unknown operation %d", op);
+    }
+}
+
 /* ---- load -------------------------------------------------------------- */
 
 typedef struct load_ctx {
@@ -841,7 +1121,7 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
     sqlite3_int64 changes;
     int found = 0, convert = 0, incremental = 0, written = 0;
     size_t count = 0;
-    int rc = begin_write(b, err);
+    int rc = begin_fenced(b, "save", err);
 
     mts__session_mark(s, &uid, &gen);
     if (rc == 0)
@@ -901,7 +1181,7 @@ sq_del(mts_backend *be, mts_error *err)
     sqlite_backend *b = (sqlite_backend *)be;
     emit_ctx x = { b, err };
     mts__sql_ctx cx = { b->name, 0, NULL };
-    int rc = begin_write(b, err);
+    int rc = begin_fenced(b, "delete", err);
     if (rc == 0)
         rc = mts__sql_emit_delete(&cx, emit_run, &x);
     rc = end_tx(b, rc, err);
@@ -1015,6 +1295,10 @@ note_granular(sqlite_backend *b, const granular_op *op)
     }
 }
 
+static const char *const granular_label[] = { "apply update state",
+                                              "update dc", "set home dc",
+                                              "cache peer" };
+
 static int
 granular(sqlite_backend *b, const granular_op *op, mts_error *err)
 {
@@ -1025,7 +1309,7 @@ granular(sqlite_backend *b, const granular_op *op, mts_error *err)
     mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
     int convert = 0, found = 0;
     int64_t cur_rev = 0;
-    int rc = begin_write(b, err);
+    int rc = begin_fenced(b, granular_label[op->kind], err);
     if (rc == 0)
         rc = check_others(b, err);
     if (rc == 0)
@@ -1387,6 +1671,8 @@ mts__sqlite_open_as(mts_storage **out,
     b->parent.update_dc = sq_update_dc;
     b->parent.set_home_dc = sq_set_home;
     b->parent.cache_peer = sq_cache_peer;
+    /* an in-memory database: one process alone reaches it, no leases */
+    b->parent.lease = b->memory ? NULL : sq_lease;
     b->parent.free = sq_free;
     if ((rc = mts_storage_wrap(out, &b->parent, err)) != 0)
         goto fail;
@@ -1448,7 +1734,7 @@ rekey_locked(sqlite_backend *b, mts_secret *new_secret, mts_error *err)
     mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
     mts_session *s = NULL;
     int64_t rev = 0;
-    int rc = begin_write(b, err);
+    int rc = begin_fenced(b, "rekey", err);
     memset(&row, 0, sizeof(row));
     if (rc == 0)
         rc = seal_current(b, &old, err);
@@ -1515,7 +1801,7 @@ mts__sqlite_replace(mts_storage *st,
     memset(&row, 0, sizeof(row));
     mts__storage_lock(st);
     b->secret = secret;
-    rc = begin_write(b, err);
+    rc = begin_fenced(b, "replace", err);
     if (rc == 0)
         rc = mts__sql_emit_delete(&cx, emit_run, &x);
     if (rc == 0 && b->secret != NULL) {

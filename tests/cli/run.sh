@@ -965,16 +965,25 @@ if can_write sqlite; then
     if [ "$(sed -n 14p "$T/out")" = "lease: none" ]; then pass; else fail "sqlite stats lease line: $(sed -n 14p "$T/out")"; fi
     run inspect --from sqlite "$T/s.db"
     expect_out_file "$T/expected-sqlite"
-    cp "$T/s.db" "$T/s.db.before"
-    run lease acquire --owner me --from sqlite "$T/s.db"
-    expect_rc 1
-    expect_err "mtsession: $T/s.db: sqlite: this store does not support leases"
+    # SQLite stores keep leases: acquire, refuse another owner (exit 4),
+    # write as the holder, release.
+    run lease acquire --owner me --ttl 60 --from sqlite "$T/s.db"
+    expect_rc 0
+    expect_out_has "lease: me until "
     run lease show --from sqlite "$T/s.db"
-    expect_rc 1
+    expect_rc 0
+    expect_out_has "lease: me until "
+    cp "$T/s.db" "$T/s.db.before"
+    run convert --owner other --to sqlite "$DATA/session.json" "$T/s.db"
+    expect_rc 4
+    expect_err "held by me until"
     run convert --owner me --to sqlite "$DATA/session.json" "$T/s.db"
-    expect_rc 1
-    expect_err "mtsession: $T/s.db: sqlite: this store does not support leases"
-    expect_same "$T/s.db" "$T/s.db.before"
+    expect_rc 0
+    run lease release --owner me --from sqlite "$T/s.db"
+    expect_rc 0
+    run stats --from sqlite "$T/s.db"
+    expect_rc 0
+    if sed -n 14p "$T/out" | grep -q "^lease: none (me's, epoch 1, ended "; then pass; else fail "sqlite stats after release: $(sed -n 14p "$T/out")"; fi
 fi
 
 # ---- the end ---------------------------------------------------------------

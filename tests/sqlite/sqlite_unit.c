@@ -162,8 +162,9 @@ test_new_database_created(void)
     T_EQ_INT(h_int(path, "PRAGMA application_id"), MTS__SQL_APPLICATION_ID);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM sqlite_master WHERE type = "
                          "'table' AND name IN ('sessions', 'dcs', "
-                         "'channel_pts', 'peers', 'min_peers', 'seal')"),
-             6);
+                         "'channel_pts', 'peers', 'min_peers', 'seal', "
+                         "'leases')"),
+             7);
     T_EQ_INT(h_int(path, "SELECT journal_mode = 'wal' FROM "
                          "pragma_journal_mode"),
              1);
@@ -187,14 +188,14 @@ test_newer_version_refused(void)
     mts_error err = MTS_ERROR_INIT;
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
     mts_storage_free(st);
-    T_EQ_INT(h_exec(path, "PRAGMA user_version = 3"), SQLITE_OK);
+    T_EQ_INT(h_exec(path, "PRAGMA user_version = 4"), SQLITE_OK);
     st = NULL;
     T_EQ_INT(mts_sqlite_open(&st, path, NULL, &err), MTS_EVERSION);
     T_CHECK(st == NULL);
-    T_CONTAINS(err.message, "schema version 3 is newer");
+    T_CONTAINS(err.message, "schema version 4 is newer");
     T_CONTAINS(err.message, path);
     /* left as it was */
-    T_EQ_INT(h_int(path, "PRAGMA user_version"), 3);
+    T_EQ_INT(h_int(path, "PRAGMA user_version"), 4);
     T_EQ_INT(h_int(path, "SELECT count(*) FROM sessions"), 1);
     /* a version mtsession never wrote */
     T_EQ_INT(h_exec(path, "PRAGMA user_version = 0"), SQLITE_OK);
@@ -236,20 +237,23 @@ test_schema_check_table(void)
     mts_error err = MTS_ERROR_INIT;
     T_EQ_INT(mts__sql_schema_check(&act, 0, 0, 0, &err), 0);
     T_EQ_INT(act, MTS__SQL_SCHEMA_CREATE);
-    T_EQ_INT(mts__sql_schema_check(&act, id, 2, 6, &err), 0);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 3, 7, &err), 0);
     T_EQ_INT(act, MTS__SQL_SCHEMA_READY);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 2, 6, &err), 0);
+    T_EQ_INT(act, MTS__SQL_SCHEMA_MIGRATE);
     T_EQ_INT(mts__sql_schema_check(&act, id, 1, 5, &err), 0);
     T_EQ_INT(act, MTS__SQL_SCHEMA_MIGRATE);
     T_EQ_INT(mts__sql_schema_check(&act, 0, 0, 3, &err), MTS_EFORMAT);
     T_EQ_INT(mts__sql_schema_check(&act, 0, 1, 3, &err), MTS_EFORMAT);
     T_EQ_INT(mts__sql_schema_check(&act, 7, 1, 3, &err), MTS_EFORMAT);
-    T_EQ_INT(mts__sql_schema_check(&act, id, 3, 5, &err), MTS_EVERSION);
+    T_EQ_INT(mts__sql_schema_check(&act, id, 4, 5, &err), MTS_EVERSION);
     T_EQ_INT(mts__sql_schema_check(&act, id, 0, 5, &err), MTS_EVERSION);
     T_EQ_INT(mts__sql_schema_check(&act, id, -1, 5, &err), MTS_EVERSION);
     /* version 1 is the first shipped schema: nothing migrates to it; 1
-     * migrates to 2, which is current */
+     * migrates to 2, 2 to 3 (leases), which is current */
     T_CHECK(mts__sql_migration_from(0) == NULL);
     T_CHECK(mts__sql_migration_from(1) != NULL);
+    T_CHECK(mts__sql_migration_from(2) != NULL);
     T_CHECK(mts__sql_migration_from(MTS__SQL_SCHEMA_VERSION) == NULL);
     /* every statement's parameter count matches its text */
     for (int i = 0; i < MTS__SQL_STMT_COUNT; i++) {
