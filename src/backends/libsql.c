@@ -44,10 +44,6 @@ typedef enum libsql_mode {
     MODE_REPLICA
 } libsql_mode;
 
-/* Rows touched by granular changes since the last save, kept for the next
- * incremental save; past this the next save is a full one. */
-#define LIBSQL_TOUCHED_MAX 4096
-
 typedef struct libsql_backend {
     mts_backend parent; /* must be first */
     libsql_mode mode;
@@ -67,11 +63,7 @@ typedef struct libsql_backend {
      * touched rows the server holds at that rev */
     int rev_known;
     int64_t rev;
-    int base_valid;
-    uint64_t base_uid, base_gen;
-    mts__sql_touched *touched;
-    size_t ntouched, cap_touched;
-    int touched_scalars, touched_channels;
+    mts__sql_base base;
 } libsql_backend;
 
 /* ---- remote: schema ------------------------------------------------------ */
@@ -207,20 +199,11 @@ name_param(const libsql_backend *b)
     return v;
 }
 
-static void
-forget_base(libsql_backend *b)
-{
-    b->base_valid = 0;
-    b->ntouched = 0;
-    b->touched_scalars = 0;
-    b->touched_channels = 0;
-}
-
 /* What the server holds is no longer known (a failed write, a delete). */
 static void
 forget_remote(libsql_backend *b)
 {
-    forget_base(b);
+    mts__sql_base_forget(&b->base);
     b->rev_known = 0;
     b->seal_known = 0;
     b->seal_opened = 0;
@@ -229,34 +212,9 @@ forget_remote(libsql_backend *b)
 static void
 set_base(libsql_backend *b, const mts_session *s, int64_t rev)
 {
-    forget_base(b);
-    mts__session_mark(s, &b->base_uid, &b->base_gen);
+    mts__sql_base_set(&b->base, s);
     b->rev = rev;
     b->rev_known = 1;
-    b->base_valid = 1;
-}
-
-static void
-touch_row(libsql_backend *b, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
-{
-    mts__sql_touched *t;
-    if (b->ntouched == b->cap_touched) {
-        size_t cap = b->cap_touched ? b->cap_touched * 2 : 16;
-        void *p = NULL;
-        if (cap <= LIBSQL_TOUCHED_MAX)
-            p = mts__reallocarray(b->touched, cap, sizeof(*b->touched));
-        if (p == NULL) {
-            forget_base(b);
-            return;
-        }
-        b->touched = p;
-        b->cap_touched = cap;
-    }
-    t = &b->touched[b->ntouched++];
-    t->table = table;
-    t->id = id;
-    t->k1 = k1;
-    t->k2 = k2;
 }
 
 /* Take a seal row read from the server as the current one. */
@@ -326,11 +284,11 @@ remote_probe(libsql_backend *b, mts_error *err)
         (rc = mts__hrana_res_row(&v, 1, res, 1, 0, err)) == 0 &&
         v.type == MTS__SQL_INT) {
         if (!b->rev_known || b->rev != v.i)
-            forget_base(b);
+            mts__sql_base_forget(&b->base);
         b->rev = v.i;
         b->rev_known = 1;
     } else if (rc == 0) {
-        forget_base(b); /* no session row */
+        mts__sql_base_forget(&b->base); /* no session row */
         b->rev_known = 0;
     }
     mts__hrana_res_free(res);
@@ -392,59 +350,10 @@ add_guard_rev(libsql_backend *b, mts__hrana_tx *tx)
 
 /* One write operation: what to emit into the transaction. */
 typedef struct write_op {
-    enum { OP_SAVE, OP_DELETE, OP_UPDATE, OP_DC, OP_HOME, OP_PEER } kind;
-    const mts_session *s;
-    const mts_update_change *change;
-    const mts_dc *dc;
-    const mts_peer *peer;
-    int32_t home;
+    enum { OP_SAVE, OP_DELETE, OP_GRANULAR } kind;
+    const mts_session *s; /* OP_SAVE */
+    mts__sql_granular g;  /* OP_GRANULAR */
 } write_op;
-
-static int
-emit_granular(const mts__sql_ctx *cx, const write_op *op, mts__hrana_tx *tx)
-{
-    switch (op->kind) {
-    case OP_UPDATE:
-        return mts__sql_emit_update(cx, op->change, emit_step, tx);
-    case OP_DC:
-        return mts__sql_emit_dc(cx, op->dc, emit_step, tx);
-    case OP_HOME:
-        return mts__sql_emit_home(cx, op->home, emit_step, tx);
-    case OP_PEER:
-        return mts__sql_emit_peer(cx, op->peer, emit_step, tx);
-    default:
-        return MTS_EINVAL;
-    }
-}
-
-static void
-note_granular(libsql_backend *b, const write_op *op)
-{
-    switch (op->kind) {
-    case OP_UPDATE:
-        if (op->change->kind == MTS_UPDATE_CHANNEL) {
-            touch_row(b, MTS__REMOVED_CHANNEL, op->change->channel_id, 0, 0);
-        } else {
-            b->touched_scalars = 1;
-            if (op->change->kind == MTS_UPDATE_ALL)
-                b->touched_channels = 1;
-        }
-        break;
-    case OP_DC:
-        touch_row(b, MTS__REMOVED_DC, op->dc->dc_id, (uint8_t)op->dc->flags,
-                  op->dc->ip.family);
-        break;
-    case OP_HOME:
-        b->touched_scalars = 1;
-        break;
-    case OP_PEER:
-        touch_row(b, MTS__REMOVED_PEER, op->peer->id, (uint8_t)op->peer->kind,
-                  0);
-        break;
-    default:
-        break;
-    }
-}
 
 static int
 emit_failed(libsql_backend *b, int rc, mts_error *err)
@@ -538,7 +447,6 @@ remote_write_once(libsql_backend *b,
     mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
     mts__hrana_tx *tx;
     mts__hrana_res *res = NULL;
-    uint64_t uid = 0, gen = 0;
     int rc, incremental = 0, read_rev = 0;
     size_t count = 1;
 
@@ -559,9 +467,7 @@ remote_write_once(libsql_backend *b,
         return rc;
     cx.seal = seal;
     if (op->kind == OP_SAVE) {
-        mts__session_mark(op->s, &uid, &gen);
-        incremental = b->base_valid && b->rev_known && b->base_uid == uid &&
-                      mts__session_delta_ok(op->s, b->base_gen);
+        incremental = b->rev_known && mts__sql_base_covers(&b->base, op->s);
     } else {
         read_rev = 1;
     }
@@ -569,8 +475,7 @@ remote_write_once(libsql_backend *b,
         return mts__err_oom(err);
     rc = add_guard_seal(b, tx); /* statement 0 */
     if (rc == 0 && incremental) {
-        mts__sql_delta d = { b->base_gen, b->touched_scalars,
-                             b->touched_channels, b->touched, b->ntouched };
+        mts__sql_delta d = mts__sql_base_delta(&b->base);
         rc = add_guard_rev(b, tx); /* statement 1 */
         if (rc == 0)
             rc = mts__sql_emit_delta(&cx, op->s, &d, &count, emit_step, tx);
@@ -585,7 +490,7 @@ remote_write_once(libsql_backend *b,
         mts__sqlv p = name_param(b);
         rc = add_stmt(tx, MTS__SQL_SESSION_REV, &p, 1, 1); /* statement 1 */
         if (rc == 0)
-            rc = emit_granular(&cx, op, tx);
+            rc = mts__sql_emit_granular(&cx, &op->g, emit_step, tx);
     }
     if (rc != 0) {
         mts__hrana_tx_free(tx);
@@ -616,11 +521,11 @@ remote_write_once(libsql_backend *b,
                    v.type == MTS__SQL_INT && v.i == b->rev;
         mts__hrana_res_free(res);
         if (!same)
-            forget_base(b);
+            mts__sql_base_forget(&b->base);
         b->rev = cx.rev;
         b->rev_known = 1;
-        if (b->base_valid)
-            note_granular(b, op);
+        if (b->base.valid)
+            mts__sql_base_note(&b->base, &op->g);
     }
     return 0;
 }
@@ -796,7 +701,7 @@ remote_load(mts_session **out, libsql_backend *b, mts_error *err)
     if (rc != 0)
         return rc;
     if (!found) {
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
         b->rev_known = 0;
         return MTS_ENOTFOUND;
     }
@@ -853,17 +758,23 @@ do_write(libsql_backend *b, const write_op *op, mts_error *err)
     case OP_DELETE:
         rc = mts_storage_delete(b->local, err);
         break;
-    case OP_UPDATE:
-        rc = mts_storage_apply_update_state(b->local, op->change, err);
-        break;
-    case OP_DC:
-        rc = mts_storage_update_dc(b->local, op->dc, err);
-        break;
-    case OP_HOME:
-        rc = mts_storage_set_home_dc(b->local, op->home, err);
-        break;
-    case OP_PEER:
-        rc = mts_storage_cache_peer(b->local, op->peer, err);
+    case OP_GRANULAR:
+        switch (op->g.kind) {
+        case MTS__SQL_G_UPDATE:
+            rc = mts_storage_apply_update_state(b->local, op->g.change, err);
+            break;
+        case MTS__SQL_G_DC:
+            rc = mts_storage_update_dc(b->local, op->g.dc, err);
+            break;
+        case MTS__SQL_G_HOME:
+            rc = mts_storage_set_home_dc(b->local, op->g.home, err);
+            break;
+        case MTS__SQL_G_PEER:
+            rc = mts_storage_cache_peer(b->local, op->g.peer, err);
+            break;
+        default:
+            rc = MTS_EINVAL;
+        }
         break;
     default:
         rc = MTS_EINVAL;
@@ -874,43 +785,50 @@ do_write(libsql_backend *b, const write_op *op, mts_error *err)
 static int
 ls_save(mts_backend *be, const mts_session *s, mts_error *err)
 {
-    write_op op = { OP_SAVE, s, NULL, NULL, NULL, 0 };
+    write_op op = { .kind = OP_SAVE, .s = s };
     return do_write((libsql_backend *)be, &op, err);
 }
 
 static int
 ls_del(mts_backend *be, mts_error *err)
 {
-    write_op op = { OP_DELETE, NULL, NULL, NULL, NULL, 0 };
+    write_op op = { .kind = OP_DELETE };
+    return do_write((libsql_backend *)be, &op, err);
+}
+
+static int
+do_granular(mts_backend *be, const mts__sql_granular *g, mts_error *err)
+{
+    write_op op = { .kind = OP_GRANULAR, .g = *g };
     return do_write((libsql_backend *)be, &op, err);
 }
 
 static int
 ls_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
 {
-    write_op op = { OP_UPDATE, NULL, c, NULL, NULL, 0 };
-    return do_write((libsql_backend *)be, &op, err);
+    mts__sql_granular g = { MTS__SQL_G_UPDATE, c, NULL, NULL, 0 };
+    return do_granular(be, &g, err);
 }
 
 static int
 ls_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
 {
-    write_op op = { OP_DC, NULL, NULL, dc, NULL, 0 };
-    return do_write((libsql_backend *)be, &op, err);
+    mts__sql_granular g = { MTS__SQL_G_DC, NULL, dc, NULL, 0 };
+    return do_granular(be, &g, err);
 }
 
 static int
 ls_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
 {
-    write_op op = { OP_HOME, NULL, NULL, NULL, NULL, dc_id };
-    return do_write((libsql_backend *)be, &op, err);
+    mts__sql_granular g = { MTS__SQL_G_HOME, NULL, NULL, NULL, dc_id };
+    return do_granular(be, &g, err);
 }
 
 static int
 ls_cache_peer(mts_backend *be, const mts_peer *p, mts_error *err)
 {
-    write_op op = { OP_PEER, NULL, NULL, NULL, p, 0 };
-    return do_write((libsql_backend *)be, &op, err);
+    mts__sql_granular g = { MTS__SQL_G_PEER, NULL, NULL, p, 0 };
+    return do_granular(be, &g, err);
 }
 
 static int
@@ -931,7 +849,7 @@ ls_load(mts_session **out, mts_backend *be, mts_error *err)
         if (rc == 0 && b->synced && b->rev_known)
             set_base(b, *out, b->rev);
         else
-            forget_base(b);
+            mts__sql_base_forget(&b->base);
     }
     return rc;
 }
@@ -952,7 +870,7 @@ ls_free(mts_backend *be)
     mts__hrana_free(b->remote);
     mts_free(b->name);
     mts_free(b->display);
-    mts_free(b->touched);
+    mts__sql_base_free(&b->base);
     mts__wipe(b, sizeof(*b));
     mts_free(b);
 }

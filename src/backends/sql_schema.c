@@ -1230,6 +1230,121 @@ mts__sql_emit_home(const mts__sql_ctx *cx,
 }
 
 int
+mts__sql_emit_granular(const mts__sql_ctx *cx,
+                       const mts__sql_granular *op,
+                       mts__sql_emit_fn emit,
+                       void *payload)
+{
+    switch (op->kind) {
+    case MTS__SQL_G_UPDATE:
+        return mts__sql_emit_update(cx, op->change, emit, payload);
+    case MTS__SQL_G_DC:
+        return mts__sql_emit_dc(cx, op->dc, emit, payload);
+    case MTS__SQL_G_HOME:
+        return mts__sql_emit_home(cx, op->home, emit, payload);
+    case MTS__SQL_G_PEER:
+        return mts__sql_emit_peer(cx, op->peer, emit, payload);
+    }
+    return MTS_EINVAL;
+}
+
+/* ---- incremental-save tracking ---------------------------------------- */
+
+void
+mts__sql_base_forget(mts__sql_base *t)
+{
+    t->valid = 0;
+    t->ntouched = 0;
+    t->touched_scalars = 0;
+    t->touched_channels = 0;
+}
+
+void
+mts__sql_base_set(mts__sql_base *t, const mts_session *s)
+{
+    mts__sql_base_forget(t);
+    mts__session_mark(s, &t->uid, &t->gen);
+    t->valid = 1;
+}
+
+int
+mts__sql_base_covers(const mts__sql_base *t, const mts_session *s)
+{
+    uint64_t uid, gen;
+    mts__session_mark(s, &uid, &gen);
+    return t->valid && t->uid == uid && mts__session_delta_ok(s, t->gen);
+}
+
+mts__sql_delta
+mts__sql_base_delta(const mts__sql_base *t)
+{
+    mts__sql_delta d = { t->gen, t->touched_scalars, t->touched_channels,
+                         t->touched, t->ntouched };
+    return d;
+}
+
+/* Remember a row a granular change wrote; when the list is full the base
+ * is forgotten (the next save is a full one). */
+static void
+base_touch(mts__sql_base *t, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
+{
+    mts__sql_touched *r;
+    if (t->ntouched == t->cap_touched) {
+        size_t cap = t->cap_touched ? t->cap_touched * 2 : 16;
+        void *p = NULL;
+        if (cap <= MTS__SQL_TOUCHED_MAX)
+            p = mts__reallocarray(t->touched, cap, sizeof(*t->touched));
+        if (p == NULL) {
+            mts__sql_base_forget(t);
+            return;
+        }
+        t->touched = p;
+        t->cap_touched = cap;
+    }
+    r = &t->touched[t->ntouched++];
+    r->table = table;
+    r->id = id;
+    r->k1 = k1;
+    r->k2 = k2;
+}
+
+void
+mts__sql_base_note(mts__sql_base *t, const mts__sql_granular *op)
+{
+    switch (op->kind) {
+    case MTS__SQL_G_UPDATE:
+        if (op->change->kind == MTS_UPDATE_CHANNEL) {
+            base_touch(t, MTS__REMOVED_CHANNEL, op->change->channel_id, 0, 0);
+        } else {
+            t->touched_scalars = 1;
+            if (op->change->kind == MTS_UPDATE_ALL)
+                t->touched_channels = 1;
+        }
+        break;
+    case MTS__SQL_G_DC:
+        base_touch(t, MTS__REMOVED_DC, op->dc->dc_id, (uint8_t)op->dc->flags,
+                   op->dc->ip.family);
+        break;
+    case MTS__SQL_G_HOME:
+        t->touched_scalars = 1;
+        break;
+    case MTS__SQL_G_PEER:
+        base_touch(t, MTS__REMOVED_PEER, op->peer->id, (uint8_t)op->peer->kind,
+                   0);
+        break;
+    }
+}
+
+void
+mts__sql_base_free(mts__sql_base *t)
+{
+    mts_free(t->touched);
+    t->touched = NULL;
+    t->ntouched = 0;
+    t->cap_touched = 0;
+}
+
+int
 mts__sql_emit_delete(const mts__sql_ctx *cx,
                      mts__sql_emit_fn emit,
                      void *payload)

@@ -447,6 +447,61 @@ int mts__sql_emit_seal(const mts__sql_ctx *cx,
                        mts__sql_emit_fn emit,
                        void *payload);
 
+/* One granular change: which, and its argument. */
+typedef enum mts__sql_granular_kind {
+    MTS__SQL_G_UPDATE,
+    MTS__SQL_G_DC,
+    MTS__SQL_G_HOME,
+    MTS__SQL_G_PEER
+} mts__sql_granular_kind;
+
+typedef struct mts__sql_granular {
+    mts__sql_granular_kind kind;
+    const mts_update_change *change; /* G_UPDATE */
+    const mts_dc *dc;                /* G_DC */
+    const mts_peer *peer;            /* G_PEER */
+    int32_t home;                    /* G_HOME */
+} mts__sql_granular;
+
+/* The statements of one granular change (mts__sql_emit_update, _dc, _home
+ * or _peer); MTS_EINVAL for an unknown kind. */
+int mts__sql_emit_granular(const mts__sql_ctx *cx,
+                           const mts__sql_granular *op,
+                           mts__sql_emit_fn emit,
+                           void *payload);
+
+/* ---- incremental-save tracking ---------------------------------------- */
+
+/* Rows touched by granular changes since the last save or load, kept for
+ * the next incremental save; past this the next save is a full one. */
+#define MTS__SQL_TOUCHED_MAX 4096
+
+/* The base of a handle's incremental saves: the session object (uid) and
+ * its generation the handle last saved or loaded, and the rows its
+ * granular changes wrote since. Zero-initialised: no base. */
+typedef struct mts__sql_base {
+    int valid;
+    uint64_t uid, gen;
+    mts__sql_touched *touched;
+    size_t ntouched, cap_touched;
+    int touched_scalars, touched_channels;
+} mts__sql_base;
+
+/* No base: the next save is a full one. */
+void mts__sql_base_forget(mts__sql_base *t);
+/* The store now holds `s` as of its current generation. */
+void mts__sql_base_set(mts__sql_base *t, const mts_session *s);
+/* A save of `s` can be incremental from this base (as far as the base
+ * knows; the caller checks the store's rev). */
+int mts__sql_base_covers(const mts__sql_base *t, const mts_session *s);
+/* The delta an incremental save from this base writes. */
+mts__sql_delta mts__sql_base_delta(const mts__sql_base *t);
+/* Remember what a granular change wrote (call only with a valid base);
+ * when the touched list is full the base is forgotten. */
+void mts__sql_base_note(mts__sql_base *t, const mts__sql_granular *op);
+/* Free the touched list (the base itself is not freed). */
+void mts__sql_base_free(mts__sql_base *t);
+
 /* ---- SQL -> model ------------------------------------------------------ */
 
 /*

@@ -68,10 +68,6 @@
 /* How long a write waits for another writer before MTS_ELOCKED. */
 #define MTS__SQLITE_BUSY_MS 5000
 
-/* Rows touched by granular changes since the last save or load, kept for
- * the next incremental save; past this the next save is a full one. */
-#define MTS__SQLITE_TOUCHED_MAX 4096
-
 typedef struct sqlite_backend {
     mts_backend parent; /* must be first */
     sqlite3 *db;
@@ -85,15 +81,11 @@ typedef struct sqlite_backend {
     int seal_cached;
     mts__sql_seal_row seal_row;
     mts__sql_seal seal;
-    /* The base of incremental saves: the session object (uid) and its
-     * generation this handle last saved or loaded, the rev it left in the
-     * store, and the rows its granular changes wrote since. */
-    int base_valid;
-    uint64_t base_uid, base_gen;
+    /* The base of incremental saves (what this handle last saved or
+     * loaded, and the rows its granular changes wrote since), and the rev
+     * it left in the store. */
+    mts__sql_base base;
     int64_t base_rev;
-    mts__sql_touched *touched;
-    size_t ntouched, cap_touched;
-    int touched_scalars, touched_channels;
     /* PRAGMA data_version as of this handle's last transaction */
     int dv_known;
     int64_t dv;
@@ -832,15 +824,6 @@ load_rows(sqlite_backend *b,
     return 0;
 }
 
-static void
-forget_base(sqlite_backend *b)
-{
-    b->base_valid = 0;
-    b->ntouched = 0;
-    b->touched_scalars = 0;
-    b->touched_channels = 0;
-}
-
 /* Inside a transaction: if another connection committed since this
  * handle's last transaction (it may have written the session, with or
  * without a new rev), the base no longer describes the store. */
@@ -852,7 +835,7 @@ check_others(sqlite_backend *b, mts_error *err)
     if (rc != 0)
         return rc;
     if (!b->dv_known || !x.found || x.v != b->dv)
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
     b->dv_known = x.found;
     b->dv = x.v;
     return 0;
@@ -862,10 +845,8 @@ check_others(sqlite_backend *b, mts_error *err)
 static void
 set_base(sqlite_backend *b, const mts_session *s, int64_t rev)
 {
-    forget_base(b);
-    mts__session_mark(s, &b->base_uid, &b->base_gen);
+    mts__sql_base_set(&b->base, s);
     b->base_rev = rev;
-    b->base_valid = 1;
 }
 
 static int
@@ -895,7 +876,7 @@ sq_load(mts_session **out, mts_backend *be, mts_error *err)
     if (rc != 0) {
         /* a store that does not load (a damaged row, a seal that does not
          * open): the next save writes everything, repairing it */
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
         return rc;
     }
     set_base(b, s, rev);
@@ -1116,14 +1097,12 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
     mts__sql_seal fresh;
     mts__sql_seal_row fresh_row;
     mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
-    uint64_t uid, gen;
     int64_t cur_rev = 0;
     sqlite3_int64 changes;
     int found = 0, convert = 0, incremental = 0, written = 0;
     size_t count = 0;
     int rc = begin_fenced(b, "save", err);
 
-    mts__session_mark(s, &uid, &gen);
     if (rc == 0)
         rc = check_others(b, err);
     if (rc == 0)
@@ -1138,13 +1117,11 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
             seal = &fresh;
     }
     cx.seal = seal;
-    incremental = rc == 0 && !convert && b->base_valid && found &&
-                  b->base_uid == uid && b->base_rev == cur_rev &&
-                  mts__session_delta_ok(s, b->base_gen);
+    incremental = rc == 0 && !convert && found && b->base_rev == cur_rev &&
+                  mts__sql_base_covers(&b->base, s);
     changes = sqlite3_total_changes64(b->db);
     if (incremental) {
-        mts__sql_delta d = { b->base_gen, b->touched_scalars,
-                             b->touched_channels, b->touched, b->ntouched };
+        mts__sql_delta d = mts__sql_base_delta(&b->base);
         rc = mts__sql_emit_delta(&cx, s, &d, &count, emit_run, &x);
     } else if (rc == 0) {
         rc = delete_all_stale(b, s, err);
@@ -1161,7 +1138,7 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
     rc = end_tx(b, rc, err);
     if (rc != 0) {
         /* rolled back: what the store holds is no longer known here */
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
         b->seal_cached = 0;
     } else {
         if (convert)
@@ -1185,7 +1162,7 @@ sq_del(mts_backend *be, mts_error *err)
     if (rc == 0)
         rc = mts__sql_emit_delete(&cx, emit_run, &x);
     rc = end_tx(b, rc, err);
-    forget_base(b);
+    mts__sql_base_forget(&b->base);
     b->seal_cached = 0;
     return rc;
 }
@@ -1218,89 +1195,12 @@ seal_convert(sqlite_backend *b,
     return rc;
 }
 
-/* Remember a row a granular change wrote, for the next incremental save;
- * when the list is full the next save is a full one. */
-static void
-touch_row(sqlite_backend *b, uint8_t table, int64_t id, uint8_t k1, uint8_t k2)
-{
-    mts__sql_touched *t;
-    if (b->ntouched == b->cap_touched) {
-        size_t cap = b->cap_touched ? b->cap_touched * 2 : 16;
-        void *p = NULL;
-        if (cap <= MTS__SQLITE_TOUCHED_MAX)
-            p = mts__reallocarray(b->touched, cap, sizeof(*b->touched));
-        if (p == NULL) {
-            forget_base(b);
-            return;
-        }
-        b->touched = p;
-        b->cap_touched = cap;
-    }
-    t = &b->touched[b->ntouched++];
-    t->table = table;
-    t->id = id;
-    t->k1 = k1;
-    t->k2 = k2;
-}
-
-/* One granular change: what to emit, and the row it touches. */
-typedef struct granular_op {
-    enum { G_UPDATE, G_DC, G_HOME, G_PEER } kind;
-    const mts_update_change *change;
-    const mts_dc *dc;
-    const mts_peer *peer;
-    int32_t home;
-} granular_op;
-
-static int
-emit_granular(const mts__sql_ctx *cx, const granular_op *op, emit_ctx *x)
-{
-    switch (op->kind) {
-    case G_UPDATE:
-        return mts__sql_emit_update(cx, op->change, emit_run, x);
-    case G_DC:
-        return mts__sql_emit_dc(cx, op->dc, emit_run, x);
-    case G_HOME:
-        return mts__sql_emit_home(cx, op->home, emit_run, x);
-    case G_PEER:
-        return mts__sql_emit_peer(cx, op->peer, emit_run, x);
-    }
-    return MTS_EINVAL;
-}
-
-static void
-note_granular(sqlite_backend *b, const granular_op *op)
-{
-    switch (op->kind) {
-    case G_UPDATE:
-        if (op->change->kind == MTS_UPDATE_CHANNEL) {
-            touch_row(b, MTS__REMOVED_CHANNEL, op->change->channel_id, 0, 0);
-        } else {
-            b->touched_scalars = 1;
-            if (op->change->kind == MTS_UPDATE_ALL)
-                b->touched_channels = 1;
-        }
-        break;
-    case G_DC:
-        touch_row(b, MTS__REMOVED_DC, op->dc->dc_id, (uint8_t)op->dc->flags,
-                  op->dc->ip.family);
-        break;
-    case G_HOME:
-        b->touched_scalars = 1;
-        break;
-    case G_PEER:
-        touch_row(b, MTS__REMOVED_PEER, op->peer->id, (uint8_t)op->peer->kind,
-                  0);
-        break;
-    }
-}
-
 static const char *const granular_label[] = { "apply update state",
                                               "update dc", "set home dc",
                                               "cache peer" };
 
 static int
-granular(sqlite_backend *b, const granular_op *op, mts_error *err)
+granular(sqlite_backend *b, const mts__sql_granular *op, mts_error *err)
 {
     emit_ctx x = { b, err };
     const mts__sql_seal *seal = NULL;
@@ -1320,26 +1220,26 @@ granular(sqlite_backend *b, const granular_op *op, mts_error *err)
             seal = &fresh;
     }
     /* Still the store this handle's base describes? */
-    if (rc == 0 && b->base_valid) {
+    if (rc == 0 && b->base.valid) {
         rc = read_rev(b, &found, &cur_rev, err);
         if (rc == 0 && (!found || cur_rev != b->base_rev))
-            forget_base(b);
+            mts__sql_base_forget(&b->base);
     }
     cx.seal = seal;
     if (rc == 0)
-        rc = emit_granular(&cx, op, &x);
+        rc = mts__sql_emit_granular(&cx, op, emit_run, &x);
     if (rc == MTS_ENOMEM)
         rc = mts__err_oom(err);
     rc = end_tx(b, rc, err);
     if (rc != 0) {
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
         b->seal_cached = 0;
     } else {
         if (convert)
             seal_adopt(b, &fresh, &fresh_row);
-        if (b->base_valid) {
+        if (b->base.valid) {
             b->base_rev = cx.rev;
-            note_granular(b, op);
+            mts__sql_base_note(&b->base, op);
         }
     }
     if (convert)
@@ -1350,28 +1250,28 @@ granular(sqlite_backend *b, const granular_op *op, mts_error *err)
 static int
 sq_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
 {
-    granular_op op = { G_UPDATE, c, NULL, NULL, 0 };
+    mts__sql_granular op = { MTS__SQL_G_UPDATE, c, NULL, NULL, 0 };
     return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
 {
-    granular_op op = { G_DC, NULL, dc, NULL, 0 };
+    mts__sql_granular op = { MTS__SQL_G_DC, NULL, dc, NULL, 0 };
     return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
 {
-    granular_op op = { G_HOME, NULL, NULL, NULL, dc_id };
+    mts__sql_granular op = { MTS__SQL_G_HOME, NULL, NULL, NULL, dc_id };
     return granular((sqlite_backend *)be, &op, err);
 }
 
 static int
 sq_cache_peer(mts_backend *be, const mts_peer *p, mts_error *err)
 {
-    granular_op op = { G_PEER, NULL, NULL, p, 0 };
+    mts__sql_granular op = { MTS__SQL_G_PEER, NULL, NULL, p, 0 };
     return granular((sqlite_backend *)be, &op, err);
 }
 
@@ -1392,7 +1292,7 @@ sq_free(mts_backend *be)
     mts_free(b->path);
     mts_free(b->name);
     mts_free(b->display);
-    mts_free(b->touched);
+    mts__sql_base_free(&b->base);
     mts__wipe(b, sizeof(*b));
     mts_free(b);
 }
@@ -1762,7 +1662,7 @@ rekey_locked(sqlite_backend *b, mts_secret *new_secret, mts_error *err)
     }
     rc = end_tx(b, rc, err);
     mts_session_free(s);
-    forget_base(b);
+    mts__sql_base_forget(&b->base);
     b->seal_cached = 0;
     if (rc == 0)
         b->secret = new_secret;
@@ -1819,7 +1719,7 @@ mts__sqlite_replace(mts_storage *st,
             seal_adopt(b, &fresh, &row);
         set_base(b, s, cx.rev);
     } else {
-        forget_base(b);
+        mts__sql_base_forget(&b->base);
     }
     mts__wipe(&fresh, sizeof(fresh));
     mts__storage_unlock(st);
