@@ -2,17 +2,24 @@
 # fuzz/run.sh - time-boxed libFuzzer runs over the committed corpora.
 #
 # Usage: fuzz/run.sh [-t SECONDS] [-b BUILD_DIR] [-w WORK_DIR] [-n] [TARGET...]
+#        fuzz/run.sh -M [-b BUILD_DIR] [-w WORK_DIR] [TARGET...]
 #
 #   -t SECONDS    time per target (default 300)
 #   -b BUILD_DIR  a libFuzzer build (default build/fuzz: cmake --preset fuzz)
 #   -w WORK_DIR   scratch space (default BUILD_DIR/fuzz-work)
 #   -n            do not merge new inputs into fuzz/corpora
+#   -M            do not fuzz: minimise the committed corpus instead (the
+#                 inputs the fuzzer added, named by their SHA-1, are
+#                 replaced by a -merge=1 of the whole corpus into an empty
+#                 directory; seeds and crash-* files are always kept)
 #   TARGET...     e.g. binary json (default: every fuzz/fuzz_*.c)
 #
 # Each target runs at nice 10 with one job (-jobs=1) from fuzz/corpora/
 # <target>/ into a scratch directory, so the committed corpus is never
-# written mid-run. Afterwards the inputs that add coverage are merged into
-# the committed corpus (-merge=1), any crash, leak, timeout or out-of-memory
+# written mid-run. Afterwards the inputs that add coverage (edges and
+# comparisons; hit counts are ignored, -use_counters=0, to keep the
+# committed corpora small) are merged into the committed corpus
+# (-merge=1), any crash, leak, timeout or out-of-memory
 # input is copied there as crash-* (it is then replayed by ctest until the
 # bug is fixed), and one summary line per target is printed and appended
 # to WORK_DIR/summary.txt:
@@ -28,13 +35,15 @@ secs=300
 build=$root/build/fuzz
 work=
 merge=1
-while getopts t:b:w:n opt; do
+minimise=0
+while getopts t:b:w:nM opt; do
     case $opt in
     t) secs=$OPTARG ;;
     b) build=$OPTARG ;;
     w) work=$OPTARG ;;
     n) merge=0 ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    M) minimise=1 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -49,6 +58,15 @@ if [ $# -eq 0 ]; then
     done
 fi
 
+# Files the fuzzer added are named by the SHA-1 of their contents.
+is_found() {
+    case $1 in
+    *[!0-9a-f]*) return 1 ;;
+    ????????????????????????????????????????) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
 status=0
 for t in "$@"; do
     bin=$build/fuzz/fuzz_$t
@@ -60,6 +78,24 @@ for t in "$@"; do
     dir=$work/$t
     rm -rf "$dir"
     mkdir -p "$dir/new"
+    if [ "$minimise" = 1 ]; then
+        nice -n 10 "$bin" -merge=1 -use_counters=0 \
+            -merge_control_file="$dir/merge.ctl" \
+            "$dir/new" "$corpus" >"$dir/merge.out" 2>&1
+        for f in "$corpus"/*; do
+            is_found "${f##*/}" && rm -f "$f"
+        done
+        # Seeds the merge picked come back under their SHA-1: skip those.
+        kept=$(find "$corpus" -type f -exec sha1sum {} + | cut -c1-40)
+        for f in "$dir/new"/*; do
+            [ -f "$f" ] || continue
+            echo "$kept" | grep -qx "${f##*/}" || cp "$f" "$corpus/"
+        done
+        files=$(find "$corpus" -type f | wc -l | tr -d ' ')
+        bytes=$(find "$corpus" -type f -exec cat {} + | wc -c | tr -d ' ')
+        echo "$t minimised: $files files, $bytes bytes"
+        continue
+    fi
     start=$(date +%s)
     # libFuzzer with -jobs writes its output to fuzz-0.log in the cwd.
     (cd "$dir" && nice -n 10 "$bin" -jobs=1 -workers=1 \
@@ -81,7 +117,7 @@ for t in "$@"; do
         status=1
     done
     if [ "$merge" = 1 ] && [ "$crashes" = 0 ]; then
-        nice -n 10 "$bin" -merge=1 \
+        nice -n 10 "$bin" -merge=1 -use_counters=0 \
             -merge_control_file="$dir/merge.ctl" "$corpus" "$dir/new" \
             >"$dir/merge.out" 2>&1 || true
     fi

@@ -8,9 +8,10 @@
  * under libFuzzer.
  *
  * A broken contract aborts inside the target; the driver then names the
- * input on stderr before the process dies, so a failing ctest says which
- * corpus file to look at. Ends with "N passed, N failed" like every test
- * binary here; an unreadable path counts as a failure (exit status 1).
+ * input on stderr before the process dies (also when a sanitizer stops
+ * it), so a failing ctest says which corpus file to look at. Ends with "N
+ * passed, N failed" like every test binary here; an unreadable path counts as a
+ * failure (exit status 1).
  *
  * Thread-safety: single-threaded program.
  */
@@ -51,10 +52,31 @@ on_crash(int sig)
     raise(sig);
 }
 
+/* A sanitizer that stops the process calls this first, when linked in. */
+#if defined(__GNUC__) || defined(__clang__)
+extern void __sanitizer_set_death_callback(void (*callback)(void))
+    __attribute__((weak));
+#define HAVE_DEATH_CALLBACK 1
+#endif
+
+#ifdef HAVE_DEATH_CALLBACK
+static void
+on_sanitizer_death(void)
+{
+    write_str("standalone_driver: sanitizer stopped on input: ");
+    write_str(current);
+    write_str("\n");
+}
+#endif
+
 /* Name the input on a crash, without displacing a sanitizer's handler. */
 static void
 install_handlers(void)
 {
+#ifdef HAVE_DEATH_CALLBACK
+    if (__sanitizer_set_death_callback != NULL)
+        __sanitizer_set_death_callback(on_sanitizer_death);
+#endif
     static const int sigs[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         struct sigaction old, sa;
