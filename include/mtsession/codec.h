@@ -47,9 +47,10 @@ MTS_API uint64_t mts_encoded_size(const mts_session *s);
 /**
  * Decode a version-1 or version-2 file.
  * Returns 0, MTS_ECORRUPT (malformed, truncated, checksum mismatch:
- * err names the field and offset), MTS_EVERSION (unknown version byte or
- * an unknown required section), MTS_EFORMAT (empty, or not this library's
- * data), MTS_ENOMEM.
+ * err names the field and offset), MTS_EVERSION (unknown version byte, an
+ * unknown required section, or flag bits this reader does not know),
+ * MTS_EENCRYPTED (a sealed file: use mts_decode_any), MTS_EFORMAT (empty,
+ * or not this library's data), MTS_ENOMEM.
  */
 MTS_API int mts_decode(mts_session **out, const uint8_t *data, size_t len,
                        mts_error *err);
@@ -64,7 +65,8 @@ MTS_API int mts_string_encode(char **out, const mts_session *s,
 /**
  * Decode a portable string of `len` bytes (surrounding white space
  * ignored). Returns 0, MTS_EFORMAT (no prefix), MTS_ECORRUPT (bad base64,
- * with the character offset, or bad payload), MTS_EVERSION, MTS_ENOMEM.
+ * with the character offset, or bad payload), MTS_EVERSION, MTS_EENCRYPTED
+ * (a sealed string: use mts_string_decode_any), MTS_ENOMEM.
  */
 MTS_API int mts_string_decode(mts_session **out, const char *text, size_t len,
                               mts_error *err);

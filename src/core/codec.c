@@ -693,6 +693,11 @@ decode_v2(mts_session *s, const uint8_t *data, size_t len, mts_error *err)
                                "section 0x%04x at byte %zu: length %u runs "
                                "past the end (%zu bytes left)",
                                tag, sec, slen, r.end - r.off);
+        if (sflags & ~SECTION_CRITICAL)
+            return mts__err_at(err, MTS_EVERSION, (int64_t)sec + 2,
+                               "section 0x%04x at byte %zu: flags 0x%04x "
+                               "need a newer reader (only bit 0 is defined)",
+                               tag, sec, sflags);
         if (tag <= last_tag)
             return mts__err_at(err, MTS_ECORRUPT, (int64_t)sec,
                                "section 0x%04x at byte %zu: out of order or "

@@ -390,6 +390,13 @@ test_v2_sections(void)
     reseal(img, n + 12);
     T_EQ_INT(mts_decode(&back, img, n + 12, &err), MTS_EVERSION);
     T_CONTAINS(err.message, "section 0x0100");
+    /* Section flags other than the critical bit need a newer reader. */
+    memcpy(img, enc, n);
+    img[16 + 3] = 0x80; /* INFO's section_flags, high byte */
+    reseal(img, n);
+    T_EQ_INT(mts_decode(&back, img, n, &err), MTS_EVERSION);
+    T_CONTAINS(err.message, "flags 0x8001");
+    T_EQ_INT(err.offset, 18);
     /* Header flags from a newer writer; flag 1 means sealed. */
     memcpy(img, enc, n);
     img[12] = 2;
