@@ -438,6 +438,36 @@ MTS_API int mts_libsql_rekey(mts_storage *st, mts_secret *new_secret,
 MTS_API int mts_postgres_open(mts_storage **out, const char *conninfo,
                               const char *account, mts_error *err);
 
+#define MTS_POSTGRES_OPTIONS_VERSION 1
+
+typedef struct mts_postgres_options {
+    unsigned int version;
+    /**
+     * When not NULL, the account's dcs.auth_key, dcs.server_salt (kept in
+     * dcs.server_salt_sealed) and sessions.future_token hold
+     * XChaCha20-Poly1305 ciphertext bound to the account, table, row and
+     * column, as with mts_sqlite_options.secret; mtsession.seals holds the
+     * key derivation and a key check value. Borrowed: it must outlive the
+     * handle. An account stored in clear cannot be opened with a secret
+     * (MTS_EINVAL).
+     */
+    mts_secret *secret;
+} mts_postgres_options;
+
+#define MTS_POSTGRES_OPTIONS_INIT { MTS_POSTGRES_OPTIONS_VERSION, NULL }
+
+/**
+ * mts_postgres_open with options (NULL: the defaults). Besides what
+ * mts_postgres_open returns: MTS_EINVAL for an unknown options version;
+ * MTS_EENCRYPTED for a sealed account and no secret; MTS_EBADKEY when the
+ * secret does not open the account's key check value. A sealed value
+ * moved to another row or column loads as MTS_ECORRUPT.
+ */
+MTS_API int mts_postgres_open_ex(mts_storage **out, const char *conninfo,
+                                 const char *account,
+                                 const mts_postgres_options *opts,
+                                 mts_error *err);
+
 /* ---- run-time discovery ------------------------------------------------ */
 
 /**

@@ -772,12 +772,12 @@ exchange(mts__hrana *h, const mts__buf *body, mts__buf *resp, mts_error *err)
 }
 
 static int
-malformed(mts_error *err, const mts__hrana *h, const char *what)
+malformed(mts_error *err, const char *label, const char *what)
 {
     return mts__err(err, MTS_EBACKEND,
                     "libsql: malformed response from %s: "
                     "%s",
-                    h->base, what);
+                    label, what);
 }
 
 /* An error object {"message","code"} as an mts_error. `where` says which
@@ -797,7 +797,7 @@ sql_error(mts_error *err, const json_t *e, const char *where)
 /* Check the pipeline response of tx; on success the batch's step_results. */
 static int
 check_response(json_t **results,
-               const mts__hrana *h,
+               const char *label,
                json_t *root,
                mts__hrana_tx *tx,
                mts_error *err)
@@ -807,7 +807,7 @@ check_response(json_t **results,
     char where[64];
 
     if (!json_is_array(res) || json_array_size(res) != tx->nsqls + 2)
-        return malformed(err, h, "wrong number of results");
+        return malformed(err, label, "wrong number of results");
     for (size_t i = 0; i < tx->nsqls; i++) {
         r = json_array_get(res, i);
         if (strcmp(jstr(r, "type"), "ok") != 0)
@@ -817,7 +817,7 @@ check_response(json_t **results,
     batch = json_array_get(res, tx->nsqls);
     if (strcmp(jstr(batch, "type"), "ok") != 0) {
         if (!json_is_object(json_object_get(batch, "error")))
-            return malformed(err, h, "batch result without a type");
+            return malformed(err, label, "batch result without a type");
         return sql_error(err, json_object_get(batch, "error"), "");
     }
     r = json_object_get(json_object_get(batch, "response"), "result");
@@ -825,7 +825,7 @@ check_response(json_t **results,
     errs = json_object_get(r, "step_errors");
     if (!json_is_array(steps) || !json_is_array(errs) ||
         json_array_size(steps) != nsteps || json_array_size(errs) != nsteps)
-        return malformed(err, h, "batch result with wrong step lists");
+        return malformed(err, label, "batch result with wrong step lists");
     for (size_t i = 0; i <= commit; i++) {
         json_t *e = json_array_get(errs, i);
         if (json_is_object(e)) {
@@ -842,8 +842,42 @@ check_response(json_t **results,
         }
     }
     if (!json_is_object(json_array_get(steps, commit)))
-        return malformed(err, h, "the transaction did not commit");
+        return malformed(err, label, "the transaction did not commit");
     *results = steps;
+    return 0;
+}
+
+int
+mts__hrana_tx_parse(mts__hrana_res **out,
+                    mts__hrana_tx *tx,
+                    const char *label,
+                    const char *body,
+                    size_t len,
+                    mts_error *err)
+{
+    json_t *root, *steps = NULL;
+    json_error_t jerr;
+    mts__hrana_res *r;
+    int rc;
+
+    tx->failed = -1;
+    root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
+    if (root == NULL)
+        return malformed(err, label, "not JSON");
+    rc = check_response(&steps, label, root, tx, err);
+    if (rc != 0 || out == NULL) {
+        release_json(root);
+        return rc;
+    }
+    r = mts__calloc(1, sizeof(*r));
+    if (r == NULL) {
+        release_json(root);
+        return mts__err_oom(err);
+    }
+    r->root = root;
+    r->results = steps;
+    r->nstmts = tx->nstmts;
+    *out = r;
     return 0;
 }
 
@@ -854,9 +888,6 @@ mts__hrana_tx_run(mts__hrana_res **out,
                   mts_error *err)
 {
     mts__buf body, resp;
-    json_t *root = NULL, *steps = NULL;
-    json_error_t jerr;
-    mts__hrana_res *r;
     int rc;
 
     tx->failed = -1;
@@ -881,25 +912,10 @@ mts__hrana_tx_run(mts__hrana_res **out,
         mts__buf_free(&resp);
         return rc;
     }
-    root = json_loadb((const char *)resp.data, resp.len, JSON_ALLOW_NUL, &jerr);
+    rc = mts__hrana_tx_parse(out, tx, h->base, (const char *)resp.data,
+                             resp.len, err);
     mts__buf_free(&resp);
-    if (root == NULL)
-        return malformed(err, h, "not JSON");
-    rc = check_response(&steps, h, root, tx, err);
-    if (rc != 0 || out == NULL) {
-        release_json(root);
-        return rc;
-    }
-    r = mts__calloc(1, sizeof(*r));
-    if (r == NULL) {
-        release_json(root);
-        return mts__err_oom(err);
-    }
-    r->root = root;
-    r->results = steps;
-    r->nstmts = tx->nstmts;
-    *out = r;
-    return 0;
+    return rc;
 }
 
 /* ---- results ------------------------------------------------------------- */

@@ -113,6 +113,24 @@ int mts__hrana_tx_run(mts__hrana_res **out,
                       mts__hrana_tx *tx,
                       mts_error *err);
 
+/*
+ * What mts__hrana_tx_run does with the response body once the HTTP
+ * exchange has returned it, without the network: parse `len` bytes of
+ * `body` (borrowed; need not be terminated) as the pipeline response to
+ * `tx` and check that it committed. `label` names the server in messages
+ * (mts__hrana_url). On success *out (when out is not NULL) receives the
+ * result, which the caller frees. Returns 0 or MTS_EBACKEND (a malformed
+ * response, named in the message, or a failed step: the server's code and
+ * message, the statement's number in mts__hrana_tx_failed) or MTS_ENOMEM.
+ * Exposed for tests and fuzzing (fuzz/fuzz_hrana.c).
+ */
+int mts__hrana_tx_parse(mts__hrana_res **out,
+                        mts__hrana_tx *tx,
+                        const char *label,
+                        const char *body,
+                        size_t len,
+                        mts_error *err);
+
 /* The number of rows statement `stmt` returned. */
 size_t mts__hrana_res_rows(const mts__hrana_res *r, size_t stmt);
 

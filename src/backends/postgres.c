@@ -53,7 +53,7 @@
 #include "sql_schema.h"
 
 /* The schema version this library writes (table mtsession.schema_version). */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 /* pg_advisory_xact_lock key that serialises schema creation: "MTSS". */
 #define PG_SCHEMA_LOCK_KEY "1297371987"
 /* Oldest server this backend accepts (MATERIALIZED CTEs and the rest). */
@@ -150,10 +150,33 @@ typedef struct pg_migration {
     size_t count;
 } pg_migration;
 
-/* None yet: version 1 is the first. The sentinel keeps the array
- * non-empty. */
+/*
+ * 1 -> 2: sealed columns. The auth_key and future_token CHECKs accept a
+ * sealed value's length too (plain + MTS__SQL_SEAL_OVERHEAD, 41 bytes), a
+ * sealed server salt goes to server_salt_sealed (server_salt then holds 0),
+ * and mtsession.seals holds each sealed account's key derivation and key
+ * check value (sql_schema.h).
+ */
+static const char *const migrate_1_2[] = {
+    "ALTER TABLE mtsession.dcs DROP CONSTRAINT auth_key_size, "
+    "ADD CONSTRAINT auth_key_size CHECK (octet_length(auth_key) IN (256, 297)), "
+    "ADD COLUMN server_salt_sealed bytea CONSTRAINT server_salt_sealed_size "
+    "CHECK (octet_length(server_salt_sealed) = 49)",
+    "ALTER TABLE mtsession.sessions DROP CONSTRAINT future_token_size, "
+    "ADD CONSTRAINT future_token_size "
+    "CHECK (octet_length(future_token) BETWEEN 1 AND 65577)",
+    "CREATE TABLE mtsession.seals ("
+    "account text PRIMARY KEY, "
+    "kdf integer NOT NULL, "
+    "opslimit bigint NOT NULL, "
+    "memlimit bigint NOT NULL, "
+    "salt bytea, "
+    "check_value bytea NOT NULL)",
+    "INSERT INTO mtsession.schema_version (version) VALUES (2)",
+};
+
 static const pg_migration migrations[] = {
-    { 0, NULL, 0 },
+    { 1, migrate_1_2, MTS__ARRAY_LEN(migrate_1_2) },
 };
 
 static const pg_migration *
@@ -244,17 +267,22 @@ migration_from(long long from)
     "AND EXISTS (SELECT FROM f) AND (o.dc_id, o.flags, o.family) NOT IN "     \
     "(SELECT * FROM unnest(" ARR(14) ", " ARR(15) ", " ARR(16) "))), "        \
     "du AS (INSERT INTO mtsession.dcs AS o (account, dc_id, flags, family, "  \
-    "ip, port, auth_key, server_salt, time_offset) SELECT $1, r.* FROM f, "   \
+    "ip, port, auth_key, server_salt, time_offset, server_salt_sealed) "     \
+    "SELECT $1, r.* FROM f, "                                                 \
     "(SELECT * FROM unnest(" ARR(14) ", " ARR(15) ", " ARR(16) ", " ARR(17)   \
-    ", " ARR(18) ", " ARR(19) ", " ARR(20) ", " ARR(21) ") EXCEPT SELECT "    \
-    "dc_id, flags, family, ip, port, auth_key, server_salt, time_offset "     \
-    "FROM mtsession.dcs WHERE account = $1) AS r "                            \
+    ", " ARR(18) ", " ARR(19) ", " ARR(20) ", " ARR(21) ", " ARR(35)          \
+    ") EXCEPT SELECT "                                                        \
+    "dc_id, flags, family, ip, port, auth_key, server_salt, time_offset, "    \
+    "server_salt_sealed FROM mtsession.dcs WHERE account = $1) AS r "         \
     "ON CONFLICT (account, dc_id, flags, family) DO UPDATE SET "              \
     "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
-    "server_salt = excluded.server_salt, time_offset = excluded.time_offset " \
-    "WHERE (o.ip, o.port, o.auth_key, o.server_salt, o.time_offset) "         \
+    "server_salt = excluded.server_salt, time_offset = excluded.time_offset, "\
+    "server_salt_sealed = excluded.server_salt_sealed "                       \
+    "WHERE (o.ip, o.port, o.auth_key, o.server_salt, o.time_offset, "         \
+    "o.server_salt_sealed) "                                                  \
     "IS DISTINCT FROM (excluded.ip, excluded.port, excluded.auth_key, "       \
-    "excluded.server_salt, excluded.time_offset))"
+    "excluded.server_salt, excluded.time_offset, "                            \
+    "excluded.server_salt_sealed))"
 #define SAVE_BODY_2                                                           \
     CHANNELS_REPLACE(22, 23)                                                  \
     ", pd AS (DELETE FROM mtsession.peers o WHERE o.account = $1 "            \
@@ -332,11 +360,12 @@ migration_from(long long from)
 #define DC_BODY                                                               \
     ENSURE_SESSION                                                            \
     ", w AS (INSERT INTO mtsession.dcs (account, dc_id, flags, family, ip, "  \
-    "port, auth_key, server_salt, time_offset) "                              \
-    "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11 FROM f "                     \
+    "port, auth_key, server_salt, time_offset, server_salt_sealed) "          \
+    "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM f "                \
     "ON CONFLICT (account, dc_id, flags, family) DO UPDATE SET "              \
     "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
     "server_salt = excluded.server_salt, "                                    \
+    "server_salt_sealed = excluded.server_salt_sealed, "                      \
     "time_offset = excluded.time_offset)" FENCE_END
 
 /* set_home_dc: $4 home_dc. */
@@ -366,19 +395,21 @@ migration_from(long long from)
 #define LOAD_SQL                                                              \
     "SELECT 0::int2, home_dc::int8, test_mode::int4::int8, api_id::int8, "    \
     "user_id::int8, user_is_bot::int4::int8, pts::int8, qts::int8, "          \
-    "date::int8, seq::int8, NULL::text, NULL::text, future_token "            \
+    "date::int8, seq::int8, NULL::text, NULL::text, future_token, "         \
+    "NULL::bytea "            \
     "FROM mtsession.sessions WHERE account = $1 "                             \
     "UNION ALL SELECT 1, dc_id, flags, family, port, server_salt, "           \
-    "time_offset, NULL, NULL, NULL, ip, NULL, auth_key "                      \
+    "time_offset, NULL, NULL, NULL, ip, NULL, auth_key, server_salt_sealed "                      \
     "FROM mtsession.dcs WHERE account = $1 "                                  \
     "UNION ALL SELECT 2, channel_id, pts, NULL, NULL, NULL, NULL, NULL, "     \
-    "NULL, NULL, NULL, NULL, NULL FROM mtsession.channel_pts "                \
+    "NULL, NULL, NULL, NULL, NULL, NULL FROM mtsession.channel_pts "                \
     "WHERE account = $1 "                                                     \
     "UNION ALL SELECT 3, kind, id, access_hash, channel_kind, "               \
-    "community::int4, bot::int4, NULL, NULL, NULL, username, phone, NULL "    \
+    "community::int4, bot::int4, NULL, NULL, NULL, username, phone, NULL, "  \
+    "NULL "    \
     "FROM mtsession.peers WHERE account = $1 "                                \
     "UNION ALL SELECT 4, user_id, peer_id, msg_id, NULL, NULL, NULL, NULL, "  \
-    "NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
+    "NULL, NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
     "WHERE account = $1"
 
 /* A lease row as the lease statements return it: owner, epoch, expiry in
@@ -462,7 +493,7 @@ enum {
 #define S_WRITE(w, held) (S_WRITE_FIRST + 2 * (w) + ((held) ? 0 : 1))
 #define S_COUNT (S_WRITE_FIRST + 2 * W_COUNT)
 
-#define MAX_PARAMS 34
+#define MAX_PARAMS 35
 
 static const Oid t_load[] = { OID_TEXT };
 static const Oid t_acquire[] = { OID_TEXT, OID_TEXT, OID_INT8 };
@@ -476,7 +507,7 @@ static const Oid t_save[] = {
     OID_INT4_ARRAY,  OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
     OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
     OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
-    OID_INT8_ARRAY,  OID_INT4_ARRAY,
+    OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY,
 };
 static const Oid t_fence[] = { OID_TEXT, OID_TEXT, OID_INT8 };
 static const Oid t_primary[] = { OID_TEXT, OID_TEXT, OID_INT8,
@@ -489,7 +520,7 @@ static const Oid t_channel[] = { OID_TEXT, OID_TEXT, OID_INT8,
                                  OID_INT8, OID_INT4 };
 static const Oid t_dc[] = { OID_TEXT,  OID_TEXT, OID_INT8, OID_INT4,
                             OID_INT4,  OID_INT2, OID_TEXT, OID_INT4,
-                            OID_BYTEA, OID_INT8, OID_INT4 };
+                            OID_BYTEA, OID_INT8, OID_INT4, OID_BYTEA };
 static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4 };
 static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
                               OID_INT8, OID_INT8, OID_INT2, OID_BOOL,
@@ -544,6 +575,9 @@ typedef struct pg_backend {
     int leased;
     char owner[MTS_LEASE_OWNER_MAX + 1];
     uint64_t epoch;
+    /* With a secret: the account's column key (sql_schema.h). */
+    int sealed;
+    mts__sql_seal seal;
 } pg_backend;
 
 /* One call's connection budget: a dead connection is re-opened at most
@@ -1245,9 +1279,9 @@ static int
 load_row(mts_session *s, const mts__sql_ctx *cx, const PGresult *res, int r,
          int *found, mts_error *err)
 {
-    mts__sqlv c[13], v[10];
+    mts__sqlv c[14], v[10];
     mts__sqlv t = col(res, r, 0);
-    for (int i = 0; i < 13; i++)
+    for (int i = 0; i < 14; i++)
         c[i] = col(res, r, i);
     if (t.type != MTS__SQL_INT)
         return mts__err(err, MTS_ECORRUPT, "load: bad row tag");
@@ -1278,7 +1312,7 @@ load_row(mts_session *s, const mts__sql_ctx *cx, const PGresult *res, int r,
         v[MTS__SQL_DC_COL_IP] = c[10];
         v[MTS__SQL_DC_COL_PORT] = c[4];
         v[MTS__SQL_DC_COL_AUTH_KEY] = c[12];
-        v[MTS__SQL_DC_COL_SERVER_SALT] = c[5];
+        v[MTS__SQL_DC_COL_SERVER_SALT] = cx->seal != NULL ? c[13] : c[5];
         v[MTS__SQL_DC_COL_TIME_OFFSET] = c[6];
         return mts__sql_dc_from_row(s, cx, v, MTS__SQL_DC_NCOLS, err);
     case 2:
@@ -1312,8 +1346,10 @@ static void
 wipe_result(PGresult *res)
 {
     for (int r = 0, n = PQntuples(res); r < n; r++)
-        if (!PQgetisnull(res, r, 12))
-            mts__wipe(PQgetvalue(res, r, 12), (size_t)PQgetlength(res, r, 12));
+        for (int c = 12; c < 14 && c < PQnfields(res); c++)
+            if (!PQgetisnull(res, r, c))
+                mts__wipe(PQgetvalue(res, r, c),
+                          (size_t)PQgetlength(res, r, c));
 }
 
 static int
@@ -1324,11 +1360,11 @@ pg_load(mts_session **out, mts_backend *be, mts_error *err)
     pg_params p;
     PGresult *res;
     mts_session *s = NULL;
-    /* plain columns: this backend stores no sealed values */
     mts__sql_ctx cx;
     int rc, found = 0;
     memset(&cx, 0, sizeof(cx));
     cx.name = b->account;
+    cx.seal = b->sealed ? &b->seal : NULL;
     memset(&call, 0, sizeof(call));
     params_init(&p, 1);
     p_text(&p, 0, b->account);
@@ -1336,7 +1372,7 @@ pg_load(mts_session **out, mts_backend *be, mts_error *err)
     params_free(&p);
     if (rc != 0)
         return rc;
-    if (PQnfields(res) != 13) {
+    if (PQnfields(res) != 14) {
         PQclear(res);
         return mts__err(err, MTS_EBACKEND, "%s: load: unexpected result",
                         b->display);
@@ -1364,6 +1400,67 @@ pg_load(mts_session **out, mts_backend *be, mts_error *err)
 
 /* ---- save -------------------------------------------------------------- */
 
+/* Sealed values of a save or DC update, taken from the sql_schema
+ * emitters (which seal them for their row and column). */
+typedef struct pg_sealed {
+    pg_params *p; /* save: the DC arrays are filled here */
+    uint8_t *token;
+    size_t token_len;
+    int has_token;
+    uint8_t key[MTS_AUTH_KEY_SIZE + MTS__SQL_SEAL_OVERHEAD];
+    uint8_t salt[8 + MTS__SQL_SEAL_OVERHEAD];
+    int has_key, has_salt;
+} pg_sealed;
+
+static int
+sealed_emit(mts__sql_stmt stmt, const mts__sqlv *v, size_t n, void *payload)
+{
+    pg_sealed *c = payload;
+    if (stmt == MTS__SQL_SESSION_PUT && n == 12) {
+        if (v[6].type == MTS__SQL_BLOB) {
+            c->token = mts_malloc(v[6].n > 0 ? v[6].n : 1);
+            if (c->token == NULL)
+                return MTS_ENOMEM;
+            memcpy(c->token, v[6].p, v[6].n);
+            c->token_len = v[6].n;
+            c->has_token = 1;
+        }
+    } else if (stmt == MTS__SQL_DC_PUT && n == 9) {
+        if (v[7].type != MTS__SQL_BLOB || v[7].n != sizeof(c->salt) ||
+            (v[6].type == MTS__SQL_BLOB && v[6].n != sizeof(c->key)))
+            return MTS_EINVAL;
+        if (c->p != NULL) {
+            arr_i32(c->p, 13, v[1].i);
+            arr_i32(c->p, 14, v[2].i);
+            arr_i16(c->p, 15, v[3].i);
+            arr_elem(c->p, 16, v[4].p, v[4].n);
+            arr_i32(c->p, 17, v[5].i);
+            arr_elem(c->p, 18, v[6].type == MTS__SQL_BLOB ? v[6].p : NULL,
+                     v[6].n);
+            arr_i64(c->p, 19, 0);
+            arr_i32(c->p, 20, v[8].i);
+            arr_elem(c->p, 34, v[7].p, v[7].n);
+        } else {
+            c->has_key = v[6].type == MTS__SQL_BLOB;
+            if (c->has_key)
+                memcpy(c->key, v[6].p, sizeof(c->key));
+            memcpy(c->salt, v[7].p, sizeof(c->salt));
+            c->has_salt = 1;
+        }
+    }
+    return 0;
+}
+
+static void
+sealed_free(pg_sealed *c)
+{
+    if (c->token != NULL) {
+        mts__wipe(c->token, c->token_len);
+        mts_free(c->token);
+    }
+    mts__wipe(c, sizeof(*c));
+}
+
 static int
 pg_save(mts_backend *be, const mts_session *s, mts_error *err)
 {
@@ -1375,8 +1472,11 @@ pg_save(mts_backend *be, const mts_session *s, mts_error *err)
     int is_bot = 0, rc;
     const uint8_t *token;
     size_t token_len, n;
+    pg_sealed sc;
+    mts__sql_ctx cx;
 
-    params_init(&p, 34);
+    memset(&sc, 0, sizeof(sc));
+    params_init(&p, 35);
     p_fence(&p, b);
     mts_session_update_state(s, &us);
     p_i32(&p, 3, mts_session_home_dc(s));
@@ -1392,7 +1492,34 @@ pg_save(mts_backend *be, const mts_session *s, mts_error *err)
         p_null(&p, 6);
         p_bool(&p, 7, 0);
     }
-    if (mts_session_future_auth_token(s, &token, &token_len) == 0)
+    if (b->sealed) {
+        memset(&cx, 0, sizeof(cx));
+        cx.name = b->account;
+        cx.seal = &b->seal;
+        sc.p = &p;
+        n = mts_session_dc_count(s);
+        for (int i = 13; i <= 20; i++)
+            arr_begin(&p, i,
+                      i == 15   ? OID_INT2
+                      : i == 16 ? OID_TEXT
+                      : i == 18 ? OID_BYTEA
+                      : i == 19 ? OID_INT8
+                                : OID_INT4,
+                      n);
+        arr_begin(&p, 34, OID_BYTEA, n);
+        rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, sealed_emit,
+                                &sc);
+        if (rc != 0) {
+            params_free(&p);
+            sealed_free(&sc);
+            return mts__err(err, rc, "%s: save: cannot seal the session",
+                            b->display);
+        }
+        if (sc.has_token)
+            p_bytes(&p, 8, sc.token, sc.token_len);
+        else
+            p_null(&p, 8);
+    } else if (mts_session_future_auth_token(s, &token, &token_len) == 0)
         p_bytes(&p, 8, token, token_len);
     else
         p_null(&p, 8);
@@ -1401,32 +1528,37 @@ pg_save(mts_backend *be, const mts_session *s, mts_error *err)
     p_i32(&p, 11, us.date);
     p_i32(&p, 12, us.seq);
 
-    n = mts_session_dc_count(s);
-    arr_begin(&p, 13, OID_INT4, n);
-    arr_begin(&p, 14, OID_INT4, n);
-    arr_begin(&p, 15, OID_INT2, n);
-    arr_begin(&p, 16, OID_TEXT, n);
-    arr_begin(&p, 17, OID_INT4, n);
-    arr_begin(&p, 18, OID_BYTEA, n);
-    arr_begin(&p, 19, OID_INT8, n);
-    arr_begin(&p, 20, OID_INT4, n);
-    for (size_t i = 0; i < n; i++) {
-        mts_dc dc;
-        char ip[MTS__SQL_IP_TEXT_SIZE];
-        if (mts_session_dc_at(&dc, s, i) != 0 ||
-            mts_ip_format(ip, sizeof(ip), &dc.ip) != 0) {
-            params_free(&p);
-            return mts__err(err, MTS_EINVAL, "%s: save: bad DC entry %zu",
-                            b->display, i);
+    /* sealed: the DC arrays were filled by the emitter above */
+    n = b->sealed ? 0 : mts_session_dc_count(s);
+    if (!b->sealed) {
+        arr_begin(&p, 34, OID_BYTEA, n);
+        arr_begin(&p, 13, OID_INT4, n);
+        arr_begin(&p, 14, OID_INT4, n);
+        arr_begin(&p, 15, OID_INT2, n);
+        arr_begin(&p, 16, OID_TEXT, n);
+        arr_begin(&p, 17, OID_INT4, n);
+        arr_begin(&p, 18, OID_BYTEA, n);
+        arr_begin(&p, 19, OID_INT8, n);
+        arr_begin(&p, 20, OID_INT4, n);
+        for (size_t i = 0; i < n; i++) {
+            mts_dc dc;
+            char ip[MTS__SQL_IP_TEXT_SIZE];
+            if (mts_session_dc_at(&dc, s, i) != 0 ||
+                mts_ip_format(ip, sizeof(ip), &dc.ip) != 0) {
+                params_free(&p);
+                return mts__err(err, MTS_EINVAL, "%s: save: bad DC entry %zu",
+                                b->display, i);
+            }
+            arr_i32(&p, 13, dc.dc_id);
+            arr_i32(&p, 14, dc.flags);
+            arr_i16(&p, 15, dc.ip.family);
+            arr_text(&p, 16, ip);
+            arr_i32(&p, 17, dc.port);
+            arr_elem(&p, 18, dc.auth_key, MTS_AUTH_KEY_SIZE);
+            arr_i64(&p, 19, dc.server_salt);
+            arr_i32(&p, 20, dc.time_offset);
+            arr_elem(&p, 34, NULL, 0);
         }
-        arr_i32(&p, 13, dc.dc_id);
-        arr_i32(&p, 14, dc.flags);
-        arr_i16(&p, 15, dc.ip.family);
-        arr_text(&p, 16, ip);
-        arr_i32(&p, 17, dc.port);
-        arr_elem(&p, 18, dc.auth_key, MTS_AUTH_KEY_SIZE);
-        arr_i64(&p, 19, dc.server_salt);
-        arr_i32(&p, 20, dc.time_offset);
     }
 
     n = mts_session_channel_count(s);
@@ -1477,6 +1609,7 @@ pg_save(mts_backend *be, const mts_session *s, mts_error *err)
     }
     rc = run_write(b, W_SAVE, &p, err);
     params_free(&p);
+    sealed_free(&sc);
     return rc;
 }
 
@@ -1552,18 +1685,39 @@ pg_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
     int rc;
     if (mts_ip_format(ip, sizeof(ip), &dc->ip) != 0)
         return mts__err(err, MTS_EINVAL, "dc.ip: not an address");
-    params_init(&p, 11);
+    pg_sealed sc;
+    memset(&sc, 0, sizeof(sc));
+    params_init(&p, 12);
     p_fence(&p, b);
     p_i32(&p, 3, dc->dc_id);
     p_i32(&p, 4, dc->flags);
     p_i16(&p, 5, dc->ip.family);
     p_text(&p, 6, ip);
     p_i32(&p, 7, dc->port);
-    p_bytes(&p, 8, dc->auth_key, MTS_AUTH_KEY_SIZE);
-    p_i64(&p, 9, dc->server_salt);
+    if (b->sealed) {
+        mts__sql_ctx cx;
+        memset(&cx, 0, sizeof(cx));
+        cx.name = b->account;
+        cx.seal = &b->seal;
+        rc = mts__sql_emit_dc(&cx, dc, sealed_emit, &sc);
+        if (rc != 0 || !sc.has_salt) {
+            params_free(&p);
+            sealed_free(&sc);
+            return mts__err(err, rc != 0 ? rc : MTS_EINVAL,
+                            "%s: update DC: cannot seal", b->display);
+        }
+        p_bytes(&p, 8, sc.has_key ? sc.key : NULL, sizeof(sc.key));
+        p_i64(&p, 9, 0);
+        p_bytes(&p, 11, sc.salt, sizeof(sc.salt));
+    } else {
+        p_bytes(&p, 8, dc->auth_key, MTS_AUTH_KEY_SIZE);
+        p_i64(&p, 9, dc->server_salt);
+        p_null(&p, 11);
+    }
     p_i32(&p, 10, dc->time_offset);
     rc = run_write(b, W_DC, &p, err);
     params_free(&p);
+    sealed_free(&sc);
     return rc;
 }
 
@@ -1754,6 +1908,7 @@ pg_free(mts_backend *be)
         PQfinish(b->conn);
     mts_free(b->account);
     mts_free(b->display);
+    mts__wipe(&b->seal, sizeof(b->seal));
     mts_free(b);
 }
 
@@ -1880,7 +2035,9 @@ ensure_schema(pg_backend *b, mts_error *err)
     if (rc == 0 && create) {
         for (size_t i = 0; rc == 0 && i < MTS__ARRAY_LEN(schema_v1); i++)
             rc = exec_simple(b, schema_v1[i], "create schema", err);
-    } else if (rc == 0) {
+        v = 1; /* then the migrations up to the current version */
+    }
+    if (rc == 0) {
         for (long long x = v; rc == 0 && x < PG_SCHEMA_VERSION; x++) {
             const pg_migration *m = migration_from(x);
             for (size_t i = 0; rc == 0 && m != NULL && i < m->count; i++)
@@ -1958,9 +2115,152 @@ make_display(pg_backend *b, const char *conninfo, mts_error *err)
     return 0;
 }
 
+/* Run a read or write of the seal statements (text results). */
+static PGresult *
+seal_exec(pg_backend *b, const char *sql, int n, const char *const *vals,
+          const int *lens, const int *fmts, const char *what, int *rc,
+          mts_error *err)
+{
+    PGresult *res = PQexecParams(b->conn, sql, n, NULL, vals, lens, fmts, 1);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    *rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        *rc = server_error(b, res, what, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int
+seal_read(pg_backend *b, mts__sql_seal_row *row, mts_error *err)
+{
+    const char *vals[1] = { b->account };
+    mts__sqlv c[MTS__SQL_SEAL_NCOLS];
+    int rc;
+    PGresult *res = seal_exec(
+        b,
+        "SELECT kdf::int8, opslimit::int8, memlimit::int8, salt, "
+        "check_value FROM mtsession.seals WHERE account = $1",
+        1, vals, NULL, NULL, "read seal", &rc, err);
+    if (res == NULL)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rc = mts__sql_seal_row_from(row, b->account, NULL, 0, err);
+    } else {
+        for (int i = 0; i < MTS__SQL_SEAL_NCOLS; i++)
+            c[i] = col(res, 0, i);
+        rc = mts__sql_seal_row_from(row, b->account, c, MTS__SQL_SEAL_NCOLS,
+                                    err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+typedef struct pg_seal_put {
+    pg_backend *b;
+    mts_error *err;
+} pg_seal_put;
+
+static int
+seal_put_emit(mts__sql_stmt stmt, const mts__sqlv *v, size_t n, void *payload)
+{
+    pg_seal_put *sp = payload;
+    char num[6][24];
+    const char *vals[6];
+    int lens[6], fmts[6], rc;
+    PGresult *res;
+    if (stmt != MTS__SQL_SEAL_PUT || n != 6)
+        return 0;
+    for (size_t i = 0; i < 6; i++) {
+        lens[i] = 0;
+        fmts[i] = 0;
+        vals[i] = NULL;
+        if (v[i].type == MTS__SQL_INT) {
+            snprintf(num[i], sizeof(num[i]), "%lld", (long long)v[i].i);
+            vals[i] = num[i];
+        } else if (v[i].type == MTS__SQL_BLOB) {
+            vals[i] = v[i].p != NULL ? (const char *)v[i].p : "";
+            lens[i] = (int)v[i].n;
+            fmts[i] = 1;
+        } else if (v[i].type == MTS__SQL_TEXT) {
+            vals[i] = sp->b->account;
+        }
+    }
+    res = seal_exec(sp->b,
+                    "INSERT INTO mtsession.seals (account, kdf, opslimit, "
+                    "memlimit, salt, check_value) VALUES ($1, $2::int8, "
+                    "$3::int8, $4::int8, $5::bytea, $6::bytea) "
+                    "ON CONFLICT (account) DO NOTHING",
+                    6, vals, lens, fmts, "write seal", &rc, sp->err);
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Open the account's seal with `secret` (MTS_EENCRYPTED without one,
+ * MTS_EBADKEY for another), or seal a new account. An account stored in
+ * clear is not sealed in place: MTS_EINVAL.
+ */
+static int
+setup_seal(pg_backend *b, mts_secret *secret, mts_error *err)
+{
+    mts__sql_seal_row row;
+    int rc;
+    if ((rc = seal_read(b, &row, err)) != 0)
+        return rc;
+    if (!row.present) {
+        const char *vals[1] = { b->account };
+        mts__sql_ctx cx;
+        pg_seal_put sp = { b, err };
+        PGresult *res;
+        int stored;
+        if (secret == NULL)
+            return 0;
+        res = seal_exec(b,
+                        "SELECT FROM mtsession.sessions WHERE account = $1",
+                        1, vals, NULL, NULL, "read session", &rc, err);
+        if (res == NULL)
+            return rc;
+        stored = PQntuples(res) > 0;
+        PQclear(res);
+        if (stored)
+            return mts__err(err, MTS_EINVAL,
+                            "%s: the account is stored in clear; it cannot "
+                            "be opened with a secret",
+                            b->display);
+        if ((rc = mts__sql_seal_new(&b->seal, &row, b->account, secret,
+                                    err)) != 0)
+            return rc;
+        memset(&cx, 0, sizeof(cx));
+        cx.name = b->account;
+        cx.seal = &b->seal;
+        if ((rc = mts__sql_emit_seal(&cx, &row, seal_put_emit, &sp)) != 0)
+            return rc;
+        /* Another handle may have sealed it first: use the stored row. */
+        if ((rc = seal_read(b, &row, err)) != 0)
+            return rc;
+    }
+    rc = mts__sql_seal_open(&b->seal, &row, b->account, secret, err);
+    if (rc != 0) {
+        mts__wipe(&b->seal, sizeof(b->seal));
+        return rc;
+    }
+    b->sealed = 1;
+    return 0;
+}
+
 int
 mts_postgres_open(mts_storage **out, const char *conninfo,
                   const char *account, mts_error *err)
+{
+    return mts_postgres_open_ex(out, conninfo, account, NULL, err);
+}
+
+int
+mts_postgres_open_ex(mts_storage **out, const char *conninfo,
+                     const char *account, const mts_postgres_options *opts,
+                     mts_error *err)
 {
     /* Processed in order, the last value winning: connect_timeout comes
      * before the expanded conninfo, which may override it;
@@ -1975,6 +2275,8 @@ mts_postgres_open(mts_storage **out, const char *conninfo,
 
     if (out == NULL || conninfo == NULL)
         return mts__err(err, MTS_EINVAL, "postgres: NULL argument");
+    if (opts != NULL && opts->version != MTS_POSTGRES_OPTIONS_VERSION)
+        return mts__err(err, MTS_EINVAL, "postgres: unknown options version");
     *out = NULL;
     if (account == NULL)
         account = MTS__SQL_DEFAULT_NAME;
@@ -2013,6 +2315,8 @@ mts_postgres_open(mts_storage **out, const char *conninfo,
         goto fail;
     }
     if ((rc = ensure_schema(b, err)) != 0)
+        goto fail;
+    if ((rc = setup_seal(b, opts != NULL ? opts->secret : NULL, err)) != 0)
         goto fail;
 
     b->parent.version = MTS_BACKEND_VERSION;

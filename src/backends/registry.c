@@ -193,4 +193,13 @@ mts_postgres_open(mts_storage **out, const char *conninfo,
                     "postgres backend not compiled in "
                     "(MTSESSION_WITH_POSTGRES)");
 }
+
+int
+mts_postgres_open_ex(mts_storage **out, const char *conninfo,
+                     const char *account, const mts_postgres_options *opts,
+                     mts_error *err)
+{
+    (void)opts;
+    return mts_postgres_open(out, conninfo, account, err);
+}
 #endif
