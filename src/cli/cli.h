@@ -212,13 +212,15 @@ int cli_write(const char *output, const void *data, size_t len);
  * Load the session named by --name from the store INPUT (in->fmt) into
  * in->s. Returns an exit status.
  */
-int cli_store_load(cli_input *in, const char *input, const cli_args *a);
+int cli_store_load(cli_input *in, const char *input, const cli_args *a,
+                   mts_secret *secret);
 
 /* Save s to the store OUTPUT as fmt. Returns an exit status. */
 int cli_store_save(const mts_session *s,
                    mts_format fmt,
                    const char *output,
-                   const cli_args *a);
+                   const cli_args *a,
+                   mts_secret *secret);
 
 /*
  * Open the store `where` as fmt (an sqlite, libsql or postgres store).
@@ -227,7 +229,8 @@ int cli_store_save(const mts_session *s,
 int cli_store_open(mts_storage **st,
                    mts_format fmt,
                    const char *where,
-                   const cli_args *a);
+                   const cli_args *a,
+                   mts_secret *secret);
 
 /* 1 if `where` is a PostgreSQL URI ("postgresql://", "postgres://"). */
 int cli_is_pg_uri(const char *where);

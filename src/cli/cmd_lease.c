@@ -206,7 +206,7 @@ open_for_lease(mts_storage **st,
     int rc;
     *st = NULL;
     if (fmt != MTS_FORMAT_MTSESSION)
-        return cli_store_open(st, fmt, store, a);
+        return cli_store_open(st, fmt, store, a, NULL);
     if (action == ACT_SHOW) {
         mts_file_options opts = MTS_FILE_OPTIONS_INIT;
         opts.flags = MTS_FILE_FOLLOW_SYMLINK; /* a read, as inspect */

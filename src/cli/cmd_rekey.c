@@ -1,6 +1,7 @@
 /*
  * cmd_rekey.c - mtsession rekey: change, add or remove the at-rest key of
- * a session file or string file in place.
+ * a session file or string file in place, or of the secret columns of a
+ * SQLite or libSQL store (re-sealed by the backend in one transaction).
  *
  * The session is opened with the old secret (if it is sealed), then the
  * file is replaced atomically by the same session sealed with the new one
@@ -40,11 +41,27 @@ cli_cmd_rekey(const cli_args *a)
     status = cli_load(&in, store, from, a, old);
     if (status != 0)
         goto out;
+    if (in.fmt == MTS_FORMAT_SQLITE || in.fmt == MTS_FORMAT_LIBSQL) {
+        /* SQL stores re-seal their secret columns in one transaction. */
+        mts_storage *st = NULL;
+        mts_error err = MTS_ERROR_INIT;
+        int rc;
+        status = cli_store_open(&st, in.fmt, store, a, old);
+        if (status != 0)
+            goto out;
+        rc = in.fmt == MTS_FORMAT_SQLITE ? mts_sqlite_rekey(st, neu, &err)
+                                         : mts_libsql_rekey(st, neu, &err);
+        mts_storage_free(st);
+        if (rc != 0)
+            status = cli_fail(cli_status_for(rc), store, "%s: %s",
+                              mts_format_name(in.fmt), cli_errmsg(&err, rc));
+        goto out;
+    }
     if (in.fmt != MTS_FORMAT_MTSESSION &&
         in.fmt != MTS_FORMAT_MTSESSION_STRING) {
         status = cli_fail(CLI_EXIT_INPUT, store,
                           "%s: rekey applies to mtsession files and "
-                          "strings",
+                          "strings and to sqlite and libsql stores",
                           mts_format_name(in.fmt));
         goto out;
     }

@@ -178,11 +178,14 @@ takes_name(mts_format fmt)
            fmt == MTS_FORMAT_POSTGRES;
 }
 
-/* Formats that can be sealed (encrypted at rest). */
+/* Formats that can be sealed (encrypted at rest): whole files and strings,
+ * and the secret columns of the SQL stores. */
 static int
 sealable(mts_format fmt)
 {
-    return fmt == MTS_FORMAT_MTSESSION || fmt == MTS_FORMAT_MTSESSION_STRING;
+    return fmt == MTS_FORMAT_MTSESSION || fmt == MTS_FORMAT_MTSESSION_STRING ||
+           fmt == MTS_FORMAT_SQLITE || fmt == MTS_FORMAT_LIBSQL ||
+           fmt == MTS_FORMAT_POSTGRES;
 }
 
 const char *
@@ -200,8 +203,8 @@ cli_check_common(const cli_args *a, mts_format in, mts_format out)
     const char *keyopt = cli_key_option(a);
     if (keyopt != NULL && !sealable(in) && !sealable(out))
         return cli_fail(CLI_EXIT_INPUT, keyopt,
-                        "applies only to the mtsession and mtsession-string "
-                        "formats");
+                        "applies only to the mtsession, mtsession-string, "
+                        "sqlite, libsql and postgres formats");
     if (a->owner != NULL && !cli_leasable(out))
         return cli_fail(CLI_EXIT_INPUT, "--owner",
                         "applies only to writing an mtsession file or an "
@@ -449,7 +452,7 @@ cli_load(cli_input *in,
             return rc;
         in->fmt = from;
         if (cli_format_caps(from) & MTS_FORMAT_IS_STORE)
-            return cli_store_load(in, input, a);
+            return cli_store_load(in, input, a, secret);
         rc = cli_read(in, input);
         if (rc != 0)
             return rc;
@@ -467,7 +470,7 @@ cli_load(cli_input *in,
         if (rc != 0)
             return rc;
         if (cli_format_caps(in->fmt) & MTS_FORMAT_IS_STORE)
-            return cli_store_load(in, input, a);
+            return cli_store_load(in, input, a, secret);
     }
 
     caps = cli_format_caps(in->fmt);
@@ -660,7 +663,7 @@ cli_save(const mts_session *s,
     int to_stdout = strcmp(output, "-") == 0;
 
     if (cli_format_caps(fmt) & MTS_FORMAT_IS_STORE)
-        return cli_store_save(s, fmt, output, a);
+        return cli_store_save(s, fmt, output, a, secret);
     if (fmt == MTS_FORMAT_MTSESSION && !to_stdout)
         return save_file(s, output, a, secret);
     if (a->owner != NULL)

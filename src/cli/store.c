@@ -77,8 +77,12 @@ int
 cli_store_open(mts_storage **st,
                mts_format fmt,
                const char *where,
-               const cli_args *a)
+               const cli_args *a,
+               mts_secret *secret)
 {
+    mts_sqlite_options so = MTS_SQLITE_OPTIONS_INIT;
+    mts_libsql_options lo = MTS_LIBSQL_OPTIONS_INIT;
+    mts_postgres_options po = MTS_POSTGRES_OPTIONS_INIT;
     mts_error err = MTS_ERROR_INIT;
     const char *backend = store_backend(fmt);
     int rc;
@@ -96,13 +100,17 @@ cli_store_open(mts_storage **st,
         if (token == NULL && a->token_env != NULL)
             return cli_fail(CLI_EXIT_INPUT, "--token-env", "%s is not set",
                             var);
-        rc = mts_libsql_open_remote(st, where, token, a->name, &err);
+        lo.secret = secret;
+        rc = mts_libsql_open_remote_ex(st, where, token, a->name, &lo, &err);
     } else if (fmt == MTS_FORMAT_LIBSQL) {
-        rc = mts_libsql_open_local(st, where, a->name, &err);
+        lo.secret = secret;
+        rc = mts_libsql_open_local_ex(st, where, a->name, &lo, &err);
     } else if (fmt == MTS_FORMAT_POSTGRES) {
-        rc = mts_postgres_open(st, where, a->name, &err);
+        po.secret = secret;
+        rc = mts_postgres_open_ex(st, where, a->name, &po, &err);
     } else {
-        rc = mts_sqlite_open(st, where, a->name, &err);
+        so.secret = secret;
+        rc = mts_sqlite_open_ex(st, where, a->name, &so, &err);
     }
     if (rc != 0) {
         *st = NULL;
@@ -113,7 +121,10 @@ cli_store_open(mts_storage **st,
 }
 
 int
-cli_store_load(cli_input *in, const char *input, const cli_args *a)
+cli_store_load(cli_input *in,
+               const char *input,
+               const cli_args *a,
+               mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
     mts_storage *st = NULL;
@@ -135,7 +146,7 @@ cli_store_load(cli_input *in, const char *input, const cli_args *a)
             return cli_fail(CLI_EXIT_IO, input, "%s",
                             errno == ENOENT ? "no such file" : strerror(errno));
     }
-    status = cli_store_open(&st, in->fmt, input, a);
+    status = cli_store_open(&st, in->fmt, input, a, secret);
     if (status != 0)
         return status;
     mts_storage_set_readonly(st);
@@ -168,7 +179,8 @@ int
 cli_store_save(const mts_session *s,
                mts_format fmt,
                const char *output,
-               const cli_args *a)
+               const cli_args *a,
+               mts_secret *secret)
 {
     mts_error err = MTS_ERROR_INIT;
     mts_storage *st = NULL;
@@ -184,7 +196,7 @@ cli_store_save(const mts_session *s,
     if (!is_remote(fmt, output) && stat(output, &sb) == 0 &&
         S_ISDIR(sb.st_mode))
         return cli_fail(CLI_EXIT_IO, output, "is a directory");
-    status = cli_store_open(&st, fmt, output, a);
+    status = cli_store_open(&st, fmt, output, a, secret);
     if (status != 0)
         return status;
     if (a->owner != NULL) {

@@ -806,7 +806,7 @@ expect_rc 1
 expect_err "mtsession: --name: applies only to"
 run inspect --key-file "$T/k.key" "$DATA/session.json"
 expect_rc 1
-expect_err "mtsession: --key-file: applies only to the mtsession and mtsession-string formats"
+expect_err "mtsession: --key-file: applies only to the mtsession, mtsession-string, sqlite, libsql and postgres formats"
 run convert --passphrase-env X --to json "$DATA/session.json" "$T/un.json"
 expect_rc 1
 expect_missing "$T/un.json"
@@ -965,6 +965,25 @@ if can_write sqlite; then
     if [ "$(sed -n 14p "$T/out")" = "lease: none" ]; then pass; else fail "sqlite stats lease line: $(sed -n 14p "$T/out")"; fi
     run inspect --from sqlite "$T/s.db"
     expect_out_file "$T/expected-sqlite"
+    # Sealed SQLite stores: secret columns sealed with the key, rekeyed
+    # in place, opened only with the right key.
+    head -c 32 /dev/zero | tr '\0' 'q' >"$T/sq.key"
+    printf 'store pass\n' >"$T/sq.pass"
+    run convert --key-file "$T/sq.key" --to sqlite "$DATA/session.json" "$T/sealed.db"
+    expect_rc 0
+    if od -An -tx1 -v "$T/sealed.db" | tr -d ' \n' | grep -q "${KEYHEX:0:64}"; then fail "sealed sqlite store holds the auth key in clear"; else pass; fi
+    run inspect --from sqlite "$T/sealed.db"
+    expect_rc 1
+    expect_err "is sealed (with a 32-byte key) and no key or passphrase was given"
+    run inspect --key-file "$T/sq.key" --from sqlite "$T/sealed.db"
+    expect_rc 0
+    run rekey --key-file "$T/sq.key" --new-passphrase-file "$T/sq.pass" --from sqlite "$T/sealed.db"
+    expect_rc 0
+    run inspect --key-file "$T/sq.key" --from sqlite "$T/sealed.db"
+    expect_rc 1
+    run inspect --json --passphrase-file "$T/sq.pass" --from sqlite "$T/sealed.db"
+    expect_rc 0
+    expect_out_has "$KEYHEX"
     # SQLite stores keep leases: acquire, refuse another owner (exit 4),
     # write as the holder, release.
     run lease acquire --owner me --ttl 60 --from sqlite "$T/s.db"
