@@ -29,10 +29,13 @@ echo "\$ mtsession stats back.session"
 "$bin" stats "$work/back.session"
 echo
 echo "A Telethon StringSession written by Telethon itself (fake key):"
-tl=tests/data/formats/telethon-string/ipv4.txt
-echo "\$ mtsession detect $tl"
+# A private copy: session files readable by others draw a warning.
+tl=$work/telethon.txt
+cp tests/data/formats/telethon-string/ipv4.txt "$tl"
+chmod 600 "$tl"
+echo "\$ mtsession detect telethon.txt"
 "$bin" detect "$tl"
-echo "\$ mtsession convert $tl telethon.session --to mtsession"
+echo "\$ mtsession convert telethon.txt telethon.session --to mtsession"
 "$bin" convert "$tl" "$work/telethon.session" --to mtsession
 "$bin" inspect "$work/telethon.session"
 echo "\$ mtsession convert telethon.session - --to telethon-string"
