@@ -2,6 +2,7 @@
 # Build the CLI and run it on a real example: create a session, look at
 # it, convert it between formats, and check that nothing is lost.
 set -eu
+umask 077 # session files and strings are full logins
 cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" --target mtsession_cli >/dev/null
