@@ -881,32 +881,38 @@ mts_decode(mts_session **out, const uint8_t *data, size_t len, mts_error *err)
 /* ---- portable string --------------------------------------------------- */
 
 int
+mts__string_wrap(char **out, const uint8_t *bin, size_t n, mts_error *err)
+{
+    size_t plen = sizeof(MTS_STRING_PREFIX) - 1, blen;
+    char *b64, *str;
+    if (mts_base64url_encode(&b64, bin, n) != 0)
+        return mts__err_oom(err);
+    blen = strlen(b64);
+    str = mts_malloc(plen + blen + 1);
+    if (str != NULL) {
+        memcpy(str, MTS_STRING_PREFIX, plen);
+        memcpy(str + plen, b64, blen + 1);
+    }
+    mts__wipe(b64, blen); /* a plain payload holds keys */
+    mts_free(b64);
+    if (str == NULL)
+        return mts__err_oom(err);
+    *out = str;
+    return 0;
+}
+
+int
 mts_string_encode(char **out, const mts_session *s, mts_error *err)
 {
     uint8_t *bin;
-    size_t n, plen = sizeof(MTS_STRING_PREFIX) - 1;
-    char *b64, *str;
+    size_t n;
     int rc = mts_encode(&bin, &n, s, err);
     if (rc != 0)
         return rc;
-    rc = mts_base64url_encode(&b64, bin, n);
+    rc = mts__string_wrap(out, bin, n, err);
     mts__wipe(bin, n);
     mts_free(bin);
-    if (rc != 0)
-        return mts__err_oom(err);
-    n = strlen(b64);
-    str = mts_malloc(plen + n + 1);
-    if (str == NULL) {
-        mts__wipe(b64, n);
-        mts_free(b64);
-        return mts__err_oom(err);
-    }
-    memcpy(str, MTS_STRING_PREFIX, plen);
-    memcpy(str + plen, b64, n + 1);
-    mts__wipe(b64, n);
-    mts_free(b64);
-    *out = str;
-    return 0;
+    return rc;
 }
 
 static bool
@@ -917,15 +923,11 @@ is_space(char c)
 }
 
 int
-mts_string_decode(mts_session **out, const char *text, size_t len,
-                  mts_error *err)
+mts__string_unwrap(uint8_t **bin, size_t *n, const char *text, size_t len,
+                   mts_error *err)
 {
     size_t plen = sizeof(MTS_STRING_PREFIX) - 1, start = 0, end = len;
-    uint8_t *bin;
-    size_t n;
     int rc;
-    if (out == NULL || (text == NULL && len != 0))
-        return mts__err(err, MTS_EINVAL, "decode: NULL argument");
     while (start < end && is_space(text[start]))
         start++;
     while (end > start && is_space(text[end - 1]))
@@ -937,14 +939,27 @@ mts_string_decode(mts_session **out, const char *text, size_t len,
                            "not an mtsession string: it does not start with "
                            "\"%s\"",
                            MTS_STRING_PREFIX);
-    rc = mts_base64url_decode(&bin, &n, text + start + plen, end - start - plen,
+    rc = mts_base64url_decode(bin, n, text + start + plen, end - start - plen,
                               err);
     if (rc != 0) {
         if (err != NULL && err->offset >= 0)
             err->offset += (int64_t)(start + plen);
         mts__err_prefix(err, "mtsession string (base64 after the prefix)");
-        return rc;
     }
+    return rc;
+}
+
+int
+mts_string_decode(mts_session **out, const char *text, size_t len,
+                  mts_error *err)
+{
+    uint8_t *bin;
+    size_t n;
+    int rc;
+    if (out == NULL || (text == NULL && len != 0))
+        return mts__err(err, MTS_EINVAL, "decode: NULL argument");
+    if ((rc = mts__string_unwrap(&bin, &n, text, len, err)) != 0)
+        return rc;
     rc = mts_decode(out, bin, n, err);
     mts__wipe(bin, n);
     mts_free(bin);

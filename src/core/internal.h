@@ -37,6 +37,15 @@ void mts__wipe(void *p, size_t n);
 /* Constant-time equality of n bytes: 1 equal, 0 different. */
 int mts__ct_equal(const void *a, const void *b, size_t n);
 
+/* ---- portable string (codec.c) ---- */
+/* "mts:" + base64url of bin (plain or sealed bytes); wipes its scratch. */
+int mts__string_wrap(char **out, const uint8_t *bin, size_t n,
+                     mts_error *err);
+/* The bytes of a portable string (white space trimmed, prefix checked);
+ * errors name the character offset in text. Caller wipes and frees. */
+int mts__string_unwrap(uint8_t **bin, size_t *n, const char *text, size_t len,
+                       mts_error *err);
+
 /* ---- checksums (crc32c.c) ---- */
 /* The portable table-driven CRC-32C (mts_crc32c may use the CPU's). */
 uint32_t mts__crc32c_sw(uint32_t crc, const void *data, size_t len);

@@ -420,50 +420,28 @@ mts_string_encode_sealed(char **out, const mts_session *s, mts_secret *secret,
                          mts_error *err)
 {
     uint8_t *bin;
-    size_t n, plen = sizeof(MTS_STRING_PREFIX) - 1, blen;
-    char *b64, *str;
+    size_t n;
     int rc = mts_encode_sealed(&bin, &n, s, secret, err);
     if (rc != 0)
         return rc;
-    rc = mts_base64url_encode(&b64, bin, n);
+    rc = mts__string_wrap(out, bin, n, err);
     mts_free(bin); /* ciphertext: nothing secret in it */
-    if (rc != 0)
-        return mts__err_oom(err);
-    blen = strlen(b64);
-    str = mts_malloc(plen + blen + 1);
-    if (str == NULL) {
-        mts_free(b64);
-        return mts__err_oom(err);
-    }
-    memcpy(str, MTS_STRING_PREFIX, plen);
-    memcpy(str + plen, b64, blen + 1);
-    mts_free(b64);
-    *out = str;
-    return 0;
+    return rc;
 }
 
 int
 mts_string_decode_any(mts_session **out, const char *text, size_t len,
                       mts_secret *secret, mts_error *err)
 {
-    const uint8_t *p;
-    size_t n = len, plen = sizeof(MTS_STRING_PREFIX) - 1;
     uint8_t *bin;
-    size_t blen;
+    size_t n;
     int rc;
     if (out == NULL || (text == NULL && len != 0))
         return mts__err(err, MTS_EINVAL, "decode: NULL argument");
-    p = mts__trim((const uint8_t *)text, &n);
-    if (n < plen || memcmp(p, MTS_STRING_PREFIX, plen) != 0)
-        return mts_string_decode(out, text, len, err); /* its diagnosis */
-    rc = mts_base64url_decode(&bin, &blen, (const char *)p + plen, n - plen,
-                              NULL);
-    if (rc == MTS_ENOMEM)
-        return mts__err_oom(err);
-    if (rc != 0)
-        return mts_string_decode(out, text, len, err); /* its diagnosis */
-    rc = mts_decode_any(out, bin, blen, secret, err);
-    mts__wipe(bin, blen);
+    if ((rc = mts__string_unwrap(&bin, &n, text, len, err)) != 0)
+        return rc;
+    rc = mts_decode_any(out, bin, n, secret, err);
+    mts__wipe(bin, n);
     mts_free(bin);
     if (rc != 0)
         mts__err_prefix(err, "mtsession string payload");
