@@ -1482,6 +1482,47 @@ configure(sqlite_backend *b, mts__sql_sync sync, mts_error *err)
     return 0;
 }
 
+/*
+ * configure() and ensure_schema(), retried while the database is locked.
+ * Some lock conflicts at open never reach the busy handler: switching a
+ * fresh file to WAL needs the exclusive lock and fails at once while
+ * another process reads it in rollback mode, and a connection that meets
+ * another's half-done WAL recovery gets SQLITE_BUSY too. Processes that
+ * race to create one database meet exactly these, so open waits with a
+ * randomised backoff up to the same MTS__SQLITE_BUSY_MS budget.
+ */
+static int
+setup(sqlite_backend *b, mts__sql_sync sync, mts_error *err)
+{
+    struct timespec start, now;
+    int64_t waited = 0;
+    int rc;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (unsigned attempt = 0;; attempt++) {
+        struct timespec nap;
+        int64_t us, max_us;
+        rc = configure(b, sync, err);
+        if (rc == 0)
+            rc = ensure_schema(b, err);
+        if (rc != MTS_ELOCKED)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        waited = ms_between(&start, &now);
+        if (waited >= MTS__SQLITE_BUSY_MS)
+            break;
+        max_us = (int64_t)200 << (attempt < 6 ? attempt : 6);
+        us = max_us / 2 + (int64_t)(next_random(b) % (uint64_t)(max_us / 2 + 1));
+        nap.tv_sec = (time_t)(us / 1000000);
+        nap.tv_nsec = (long)(us % 1000000) * 1000;
+        while (nanosleep(&nap, &nap) != 0 && errno == EINTR)
+            ;
+    }
+    return mts__err_native(err, MTS_ELOCKED, err != NULL ? err->native : 0,
+                           "%s: open: the database stayed locked for %lld ms "
+                           "(creating or checking its schema)",
+                           b->display, (long long)waited);
+}
+
 static char *
 make_display(const char *path, const char *name)
 {
@@ -1551,13 +1592,11 @@ mts__sqlite_open_as(mts_storage **out,
         rc = b->db != NULL ? sq_fail(b, err, rc, "open") : mts__err_oom(err);
         goto fail;
     }
-    if ((rc = configure(b,
-                        opts != NULL &&
-                                opts->synchronous == MTS_SQLITE_SYNC_NORMAL
-                            ? MTS__SQL_SYNC_NORMAL
-                            : MTS__SQL_SYNC_FULL,
-                        err)) != 0 ||
-        (rc = ensure_schema(b, err)) != 0)
+    if ((rc = setup(b,
+                    opts != NULL && opts->synchronous == MTS_SQLITE_SYNC_NORMAL
+                        ? MTS__SQL_SYNC_NORMAL
+                        : MTS__SQL_SYNC_FULL,
+                    err)) != 0)
         goto fail;
     if (!b->memory && (rc = fix_side_modes(b, err)) != 0)
         goto fail;
@@ -1578,14 +1617,14 @@ mts__sqlite_open_as(mts_storage **out,
         goto fail;
     return 0;
 
-fail : {
-    struct stat st;
-    /* Leave no empty file behind when this call created it. */
-    int remove_it = created && stat(path, &st) == 0 && st.st_size == 0;
+fail:
+    /* The file stays even when this call created it: another process may
+     * have opened it meanwhile (its schema lives in the -wal file until a
+     * checkpoint, so "still empty" proves nothing), and unlinking a file
+     * in use splits the database in two. An empty file is an empty
+     * database. */
+    (void)created;
     sq_free(&b->parent);
-    if (remove_it)
-        unlink(path);
-}
     return rc;
 }
 
