@@ -35,13 +35,14 @@ MTS_BEGIN_DECL
     X(EBACKEND, -12, "backend error")                                         \
     X(EAMBIGUOUS, -13, "input matches more than one format")                  \
     X(ELIMIT, -14, "value exceeds what the format can represent")             \
-    X(EFORMAT, -15, "input is not in the expected format")
+    X(EFORMAT, -15, "input is not in the expected format")                    \
+    X(ECONFLICT, -16, "the stored session changed since it was read")
 
 typedef enum mts_errno {
 #define MTS__ERRNO_ENUM(name, value, text) MTS_##name = value,
     MTS_ERRNO_MAP(MTS__ERRNO_ENUM)
 #undef MTS__ERRNO_ENUM
-    MTS__ERRNO_LAST = -15
+    MTS__ERRNO_LAST = -16
 } mts_errno;
 
 /** Size of mts_error.message, including the terminating NUL. */

@@ -66,6 +66,42 @@ MTS_API int mts_storage_set_home_dc(mts_storage *st, int32_t dc_id,
 MTS_API int mts_storage_cache_peer(mts_storage *st, const mts_peer *peer,
                                    mts_error *err);
 
+/*
+ * Optimistic mode: write without a lease, yet never over a change you did
+ * not see. Every write to a store gives the stored session a new revision
+ * (an opaque 64-bit token, never 0; 0 stands for "nothing stored").
+ * Read the revision with the session, change the session, then save it
+ * "if the stored revision is still R": when another handle or process
+ * wrote in between, the save fails with MTS_ECONFLICT and nothing is
+ * written; load again, reapply your change, retry.
+ *
+ * Revisions are equal only for the same stored state: compare them for
+ * equality, never for order. Granular writes (apply_update_state,
+ * update_dc, set_home_dc, cache_peer) change the revision too. Leases and
+ * optimistic saves combine: a lease holder's conditional save is fenced
+ * as any other write.
+ */
+
+/**
+ * Load the stored session and its revision (*rev). `out` may be NULL
+ * to read the revision alone. Nothing stored:
+ * MTS_ENOTFOUND with *rev = 0 (and *out = NULL).
+ * MTS_ENOTSUPPORTED when the backend keeps no revisions.
+ */
+MTS_API int mts_storage_load_rev(mts_session **out, uint64_t *rev,
+                                 mts_storage *st, mts_error *err);
+
+/**
+ * Save `s` only if the stored revision is `expected` (0: only if nothing
+ * is stored). On success *new_rev (may be NULL) receives the revision of
+ * what was written. MTS_ECONFLICT when the store moved on (the message
+ * says from what to what; nothing written), MTS_ENOTSUPPORTED when the
+ * backend keeps no revisions, else the errors of mts_storage_save.
+ */
+MTS_API int mts_storage_save_if(mts_storage *st, const mts_session *s,
+                                uint64_t expected, uint64_t *new_rev,
+                                mts_error *err);
+
 /** Close the handle and free the backend. Accepts NULL. */
 MTS_API void mts_storage_free(mts_storage *st);
 

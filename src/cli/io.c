@@ -70,6 +70,7 @@ cli_status_for(int code)
         return CLI_EXIT_INPUT;
     case MTS_ELOCKED:
     case MTS_EFENCED:
+    case MTS_ECONFLICT:
         return CLI_EXIT_HELD;
     case MTS_ENOTFOUND: /* INPUT does not exist: an I/O failure */
     case MTS_EIO:
@@ -547,6 +548,7 @@ cli_write_status(int code)
     switch (code) {
     case MTS_ELOCKED:
     case MTS_EFENCED:
+    case MTS_ECONFLICT:
         return CLI_EXIT_HELD;
     case MTS_ENOTSUPPORTED:
     case MTS_ELIMIT:

@@ -55,6 +55,10 @@ mts_storage_wrap(mts_storage **out, mts_backend *backend, mts_error *err)
     REQUIRE(name)
     REQUIRE(free)
 #undef REQUIRE
+    if ((backend->load_rev == NULL) != (backend->save_if == NULL))
+        return mts__err(err, MTS_EINVAL,
+                        "mts_backend: the slots 'load_rev' and 'save_if' "
+                        "are filled together or not at all");
     st = mts__calloc(1, sizeof(*st));
     if (st == NULL)
         return mts__err_oom(err);
@@ -270,6 +274,58 @@ mts_storage_cache_peer(mts_storage *st, const mts_peer *peer, mts_error *err)
         rc = st->backend->cache_peer(st->backend, peer, err);
     else
         rc = load_change_save(st->backend, change_peer, peer, err);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- optimistic mode ----------------------------------------------------- */
+
+static int
+no_revs(mts_storage *st, mts_error *err)
+{
+    return mts__err(err, MTS_ENOTSUPPORTED,
+                    "%s: this backend keeps no revisions (no optimistic mode)",
+                    st->backend->name(st->backend));
+}
+
+int
+mts_storage_load_rev(mts_session **out, uint64_t *rev, mts_storage *st,
+                     mts_error *err)
+{
+    int rc;
+    if (st == NULL || rev == NULL)
+        return mts__err(err, MTS_EINVAL, "load: NULL argument");
+    if (out != NULL)
+        *out = NULL;
+    *rev = 0;
+    if (st->backend->load_rev == NULL)
+        return no_revs(st, err);
+    pthread_mutex_lock(&st->lock);
+    rc = st->backend->load_rev(out, rev, st->backend, err);
+    pthread_mutex_unlock(&st->lock);
+    if (rc == MTS_ENOTFOUND) {
+        *rev = 0;
+        mts__err(err, MTS_ENOTFOUND, "%s: no session stored",
+                 st->backend->name(st->backend));
+    }
+    return rc;
+}
+
+int
+mts_storage_save_if(mts_storage *st, const mts_session *s, uint64_t expected,
+                    uint64_t *new_rev, mts_error *err)
+{
+    uint64_t tmp = 0;
+    int rc;
+    if (st == NULL || s == NULL)
+        return mts__err(err, MTS_EINVAL, "save: NULL argument");
+    if (st->readonly)
+        return readonly_err(st, err);
+    if (st->backend->save_if == NULL)
+        return no_revs(st, err);
+    pthread_mutex_lock(&st->lock);
+    rc = st->backend->save_if(st->backend, s, expected,
+                              new_rev != NULL ? new_rev : &tmp, err);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }

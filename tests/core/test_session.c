@@ -426,6 +426,8 @@ test_errors_table(void)
     T_EQ_INT(MTS_ENOTFOUND, -1);
     T_EQ_INT(MTS_ELOCKED, -10);
     T_EQ_INT(MTS_EFORMAT, -15);
+    T_EQ_INT(MTS_ECONFLICT, -16);
+    T_EQ_STR(mts_errname(MTS_ECONFLICT), "MTS_ECONFLICT");
     {
         mts_error e = MTS_ERROR_INIT;
         mts__err(&e, MTS_EIO, "x");

@@ -80,6 +80,23 @@ struct mts_backend {
     int (*lease)(mts_backend *backend, int op, const char *owner,
                  uint32_t ttl_ms, mts_lease *info, mts_error *err);
 
+    /**
+     * May: optimistic mode (storage.h). Load with the stored revision
+     * (out may be NULL: the revision alone; nothing stored: MTS_ENOTFOUND
+     * and *rev = 0). Every write of the backend, granular ones included,
+     * must give the stored session a new revision (never 0). NULL: the
+     * core answers MTS_ENOTSUPPORTED.
+     */
+    int (*load_rev)(mts_session **out, uint64_t *rev, mts_backend *backend,
+                    mts_error *err);
+    /**
+     * May: save only if the stored revision is still `expected` (0:
+     * nothing stored), atomically with the check; MTS_ECONFLICT and
+     * nothing written otherwise. *new_rev gets the revision written.
+     * Backends that fill one of load_rev and save_if must fill both.
+     */
+    int (*save_if)(mts_backend *backend, const mts_session *s,
+                   uint64_t expected, uint64_t *new_rev, mts_error *err);
     /** Must: release everything, including the backend struct itself. */
     void (*free)(mts_backend *backend);
 };
@@ -94,7 +111,7 @@ typedef enum mts_lease_op {
 
 #define MTS_BACKEND_INIT                                                      \
     { MTS_BACKEND_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,    \
-      NULL, NULL }
+      NULL, NULL, NULL, NULL }
 
 /** Initialise `backend` as MTS_BACKEND_INIT would (for non-C callers). */
 MTS_API int mts_backend_init(mts_backend *backend, unsigned int version);
