@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/plot.sh - draw the benchmark results (bench/out/*.tsv, written by
 # bench/run.sh) as log-log plots of time against peer count, one SVG per
-# workload, into docs/bench/. Needs gnuplot (Debian: gnuplot-nox).
+# workload, and the fleet section's fenced/unfenced ratios as bars
+# (fenced.svg), into docs/bench/. Needs gnuplot (Debian: gnuplot-nox).
 #
 #   bench/plot.sh [OUT_DIR [PLOT_DIR]]     (default: bench/out docs/bench)
 set -eu
@@ -99,3 +100,50 @@ plot sql "SQLite: save and load" "time per call (median)" \
     "sql|sql_load|mtsession|load" \
     "telethon|sql_save|telethon|Telethon process_entities+save" \
     "telethon|sql_save|telethon_incremental|Telethon 1% changed+save"
+
+# Section 7 (bench_fenced): what holding a lease costs, as grouped bars
+# per backend: the fenced median over the unfenced one, for a save of 10k
+# peers and for an apply_update_state call (1 = the fence costs nothing).
+# Skipped rows leave a gap; the absolute times are in the report's table.
+fenced_bars() {
+    [ -f "$out/fenced.tsv" ] || return 0
+    awk -F '\t' '
+        $8 == "s" { v[$1 "|" $2] = $5 }
+        function r(w, k) {
+            if (((w "_fenced|" k) in v) && ((w "_unfenced|" k) in v) &&
+                v[w "_unfenced|" k] > 0)
+                return sprintf("%.4f", v[w "_fenced|" k] / v[w "_unfenced|" k])
+            return "-"
+        }
+        END {
+            n = split("file sqlite libsql_local libsql_remote postgres", b, " ")
+            split("file|SQLite|libSQL local|libSQL remote|PostgreSQL", l, "|")
+            for (i = 1; i <= n; i++)
+                if (r("save", b[i]) != "-" || r("apply", b[i]) != "-")
+                    printf "\"%s\" %s %s\n", l[i], r("save", b[i]), r("apply", b[i])
+        }' "$out/fenced.tsv" >"$tmp/fenced.dat"
+    if [ ! -s "$tmp/fenced.dat" ]; then
+        echo "plot.sh: no data for fenced" >&2
+        return 0
+    fi
+    gnuplot <<END
+set encoding utf8
+set terminal svg size 860,480 dynamic noenhanced font "sans,12" background "white"
+set output "$dir/fenced.svg"
+set title "Fleet: a write with a lease held, over the same write without one (medians, durable)"
+set datafile missing "-"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set ylabel "fenced / unfenced (1: the fence costs nothing)"
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 lc rgb "black"
+set yrange [0:*]
+set grid ytics
+set key top left
+set xtics nomirror
+plot "$tmp/fenced.dat" using 2:xtic(1) title "save of a 10k-peer session" lc rgb "#8da0cb", \
+     "" using 3 title "apply_update_state PRIMARY" lc rgb "#fc8d62"
+END
+    echo "wrote $dir/fenced.svg"
+}
+fenced_bars

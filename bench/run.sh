@@ -5,7 +5,8 @@
 #
 #   bench/run.sh [--quick] [--no-build] [--no-report]
 #
-#   --quick      skip the 1M-peer sizes (a few minutes less)
+#   --quick      skip the 1M-peer sizes (a few minutes less) and make
+#                fewer calls in bench_fenced
 #   --no-build   use the binaries already in build/release
 #   --no-report  only run: leave docs/BENCHMARKS.md and docs/bench/ alone
 #                (bench/plot.sh and bench/report.py can be run afterwards)
@@ -13,9 +14,12 @@
 # Benchmarks run under nice: the numbers are medians of repeated runs, but
 # a busy machine still shows in them. The libSQL remote rows need Node.js
 # and the packages of tests/hrana-server (npm ci --prefix
-# tests/hrana-server); the Telethon rows need /usr/bin/python3 with
-# python3-telethon; the plots need gnuplot. Whatever is missing is skipped
-# and said so in the report.
+# tests/hrana-server); the PostgreSQL rows need the server's binaries
+# (postgresql-15, or PG_BINDIR: bench/pg.sh starts a throwaway server with
+# the default durability settings), or MTS_PG_CONNINFO naming a server of
+# your own; the Telethon rows need /usr/bin/python3 with python3-telethon;
+# the plots need gnuplot. Whatever is missing is skipped and said so in the
+# report.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -71,7 +75,13 @@ hrana_stop() {
     [ -f "$hrana_dir/pid" ] && sh tests/hrana-server/ctl.sh stop "$hrana_dir" >/dev/null 2>&1
     return 0
 }
-trap hrana_stop EXIT INT TERM
+pg_dir=$MTS_BENCH_OUT/pg
+pg_stop() {
+    [ -f "$pg_dir/pid" ] && sh bench/pg.sh stop "$pg_dir" >/dev/null 2>&1
+    return 0
+}
+trap 'hrana_stop; pg_stop' EXIT
+trap 'exit 130' INT TERM
 if command -v "${NODE:-node}" >/dev/null 2>&1 &&
     [ -d tests/hrana-server/node_modules/libsql ] &&
     sh tests/hrana-server/ctl.sh start "$hrana_dir" mts-bench-token >/dev/null 2>&1; then
@@ -82,6 +92,25 @@ if command -v "${NODE:-node}" >/dev/null 2>&1 &&
 else
     echo "libSQL remote: no test server (Node.js or tests/hrana-server packages missing); skipped"
 fi
+
+# ---- PostgreSQL, for the fleet rows (started just before bench_fenced) ------
+pg_start() {
+    if [ -n "${MTS_PG_CONNINFO:-}" ]; then
+        echo "PostgreSQL: the server MTS_PG_CONNINFO names"
+        printf 'postgres\t%s\n' "the server MTS_PG_CONNINFO names (its own settings)" \
+            >>"$MTS_BENCH_OUT/machine.tsv"
+    elif pg_err=$(sh bench/pg.sh start "$pg_dir" 2>&1 >/dev/null); then
+        MTS_PG_CONNINFO=$(cat "$pg_dir/conninfo")
+        export MTS_PG_CONNINFO
+        echo "PostgreSQL: a throwaway server, $MTS_PG_CONNINFO"
+        printf 'postgres\t%s\n' "$(cat "$pg_dir/version"), throwaway server (bench/pg.sh: default settings, fsync, full_page_writes and synchronous_commit on), data on $(findmnt -n -o FSTYPE,SOURCE -T "$(cat "$pg_dir/tmp")" 2>/dev/null || echo unknown)" \
+            >>"$MTS_BENCH_OUT/machine.tsv"
+    else
+        MTS_BENCH_PG_WHY=$(printf '%s' "$pg_err" | tr '\n\t' '  ' | sed 's/^pg\.sh: //')
+        export MTS_BENCH_PG_WHY
+        echo "PostgreSQL: $MTS_BENCH_PG_WHY; skipped"
+    fi
+}
 
 # ---- the benchmarks ----------------------------------------------------------
 run() {
@@ -99,6 +128,11 @@ run bench_peers
 run bench_apply
 run bench_update
 run bench_sql
+if [ -x "$bin/bench_fenced" ]; then
+    pg_start
+fi
+run bench_fenced
+pg_stop
 if /usr/bin/python3 -c 'import telethon' 2>/dev/null; then
     nice -n 10 /usr/bin/python3 bench/telethon_bench.py $quick
 else
@@ -106,6 +140,7 @@ else
 fi
 
 hrana_stop
+pg_stop
 rm -rf "$MTS_BENCH_OUT/tmp"
 {
     printf 'loadavg_end\t%s\n' "$(cut -d ' ' -f 1-3 /proc/loadavg)"
