@@ -86,6 +86,14 @@
  *   handle without a lease writes only its pid) means the store was
  *   written by someone else, and the journal is read again.
  *
+ * Optimistic mode (storage.h). The revision is derived from what a load
+ * reads (the snapshot's identity and last bytes, the journal's end and
+ * last record; "Revisions" below, docs/FORMAT.md), so no write pays for
+ * it. save_if loads, compares and saves under the lock. From its first
+ * save_if on, a handle without a lease takes the lock for each write only
+ * (per_call), as a holder does, with the lease check and a token, so
+ * writers in several processes take turns.
+ *
  * Every system call on files goes through os.h so tests can fail any of
  * them. Resolving a link (readlink, realpath) and listing the directory
  * for crash leftovers use the C library directly.
@@ -168,6 +176,10 @@ typedef struct file_backend {
     uint64_t epoch;
     uint64_t token; /* left in the lock file by our last write; 0: none */
     bool swept;     /* crash leftovers removed under a per-call lock */
+    /* Optimistic mode: this handle called save_if, so without a lease it
+     * too takes the lock for each write only (op_lock, the lease check
+     * and a token), as a holder does, instead of keeping it. */
+    bool per_call;
 } file_backend;
 
 /* ---- errors ------------------------------------------------------------ */
@@ -935,6 +947,48 @@ fail:
     return rc;
 }
 
+/* ---- revisions (optimistic mode) --------------------------------------- */
+
+/*
+ * The revision of the stored session (storage.h), derived from what a
+ * load reads anyway, so that no write pays for it: the snapshot's identity
+ * (device, inode, size, modification time, from the fstat of the open
+ * file) and its last 16 bytes (the format's checksum, or a sealed file's
+ * authentication tag), and, when a live journal extends it with records,
+ * the end of the last intact record and that record's checksum.
+ *
+ * Every write changes it: a save or a fold renames a new file over the
+ * snapshot (a new inode, since the old one is still linked when the new
+ * one is created), an append moves the journal's end, and a delete leaves
+ * nothing (revision 0). Only an equal stored state can give an equal
+ * revision again: the same bytes, in a recycled inode number, within one
+ * tick of the file system's clock. What a write leaves that no load sees
+ * (a journal emptied or made stale by a save, a torn tail cut off) does
+ * not count.
+ */
+#define REV_TAIL 16
+
+static uint64_t
+store_rev(const struct stat *st, const uint8_t *tail, size_t tail_len,
+          const mts__jscan *js)
+{
+    uint8_t t[REV_TAIL];
+    uint64_t h = mix64(0x6d74732d72657631u ^ (uint64_t)st->st_dev);
+    memset(t, 0, sizeof(t));
+    memcpy(t, tail, tail_len < REV_TAIL ? tail_len : REV_TAIL);
+    h = mix64(h ^ (uint64_t)st->st_ino);
+    h = mix64(h ^ (uint64_t)st->st_size);
+    h = mix64(h ^ (uint64_t)st->st_mtim.tv_sec);
+    h = mix64(h ^ (uint64_t)st->st_mtim.tv_nsec);
+    h = mix64(h ^ mts__rd64(t));
+    h = mix64(h ^ mts__rd64(t + 8));
+    if (js != NULL && js->state == MTS__J_LIVE && js->records > 0) {
+        h = mix64(h ^ (uint64_t)js->end);
+        h = mix64(h ^ (uint64_t)js->last_crc);
+    }
+    return h != 0 ? h : 1;
+}
+
 /*
  * Load the store: decode the snapshot and replay the journal over it when
  * the journal extends it. *snap_id and *js say what was found, for the
@@ -942,16 +996,17 @@ fail:
  * names another file afterwards, a save replaced it meanwhile (and may
  * have emptied the journal), so everything is read again. Holding the
  * descriptor keeps the inode from being reused, so an unchanged inode
- * number means an unchanged file.
+ * number means an unchanged file. *rev (when not NULL) receives the
+ * revision of exactly what was read.
  */
 static int
-load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
-           mts__jscan *js, mts_error *err)
+load_store_rev(mts_session **out, file_backend *fb, uint64_t *snap_id,
+               mts__jscan *js, uint64_t *rev, mts_error *err)
 {
     for (int attempt = 1;; attempt++) {
         mts_session *s = NULL;
-        uint8_t *data = NULL, *jdata = NULL;
-        size_t len = 0, jlen = 0;
+        uint8_t *data = NULL, *jdata = NULL, tail[REV_TAIL];
+        size_t len = 0, jlen = 0, tail_len = 0;
         struct stat st, now;
         uint64_t id = 0;
         int fd, rc, changed = 0;
@@ -967,6 +1022,10 @@ load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
                 mts__err_prefix(err, "%s", fb->path);
             else
                 id = mts__snapshot_id(data, len);
+        }
+        if (rc == 0) {
+            tail_len = len < REV_TAIL ? len : REV_TAIL;
+            memcpy(tail, data + len - tail_len, tail_len);
         }
         if (data != NULL)
             free_secret(data, len + 1);
@@ -999,6 +1058,8 @@ load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
         if (rc == 0 && !changed) {
             *out = s;
             *snap_id = id;
+            if (rev != NULL)
+                *rev = store_rev(&st, tail, tail_len, js);
             return 0;
         }
         mts_session_free(s);
@@ -1010,6 +1071,13 @@ load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
                                    "%d times in a row",
                                    fb->path, LOAD_TRIES);
     }
+}
+
+static int
+load_store(mts_session **out, file_backend *fb, uint64_t *snap_id,
+           mts__jscan *js, mts_error *err)
+{
+    return load_store_rev(out, fb, snap_id, js, NULL, err);
 }
 
 /* load_store, with nothing stored meaning an empty session (id 0), as
@@ -1479,19 +1547,43 @@ pass_token(file_backend *fb, int fd, mts_error *err)
 }
 
 /*
+ * Enter a write's critical section without a lease, for one call (a
+ * handle in optimistic mode): the lock (waiting as a holder does),
+ * nobody's lease live (MTS_ELOCKED otherwise), a token left.
+ */
+static int
+free_begin(int *fd, file_backend *fb, mts_error *err)
+{
+    int rc = op_lock(fd, fb, err);
+    if (rc != 0)
+        return rc;
+    rc = lease_refuses(fb, err);
+    if (rc == 0 && *fd >= 0)
+        rc = pass_token(fb, *fd, err);
+    if (rc != 0) {
+        op_unlock(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
+/*
  * Enter a write's critical section. Without a lease: the lock this handle
- * takes at its first write and keeps. With one: a lock for this call, in
- * which the fence is checked and the token passed; *fd receives it for
- * write_end. A lease holder that cannot get the lock and has lost its
- * lease anyway is told MTS_EFENCED.
+ * takes at its first write and keeps (in optimistic mode: a lock for this
+ * call, free_begin). With one: a lock for this call, in which the fence
+ * is checked and the token passed; *fd receives it for write_end. A lease
+ * holder that cannot get the lock and has lost its lease anyway is told
+ * MTS_EFENCED.
  */
 static int
 write_begin(int *fd, file_backend *fb, const char *what, mts_error *err)
 {
     int rc;
     *fd = -1;
-    if (!fb->leased)
+    if (!fb->leased && (!fb->per_call || fb->lock_fd >= 0))
         return take_lock(fb, err);
+    if (!fb->leased)
+        return free_begin(fd, fb, err);
     rc = op_lock(fd, fb, err);
     if (rc == MTS_ELOCKED) {
         mts_error ferr = MTS_ERROR_INIT;
@@ -1763,6 +1855,123 @@ file_del(mts_backend *backend, mts_error *err)
     return rc;
 }
 
+/* ---- optimistic mode ---------------------------------------------------- */
+
+static int
+file_load_rev(mts_session **out, uint64_t *rev, mts_backend *backend,
+              mts_error *err)
+{
+    mts_session *s = NULL;
+    mts__jscan js;
+    uint64_t id;
+    int rc = load_store_rev(&s, (file_backend *)backend, &id, &js, rev, err);
+    if (rc != 0) {
+        *rev = 0;
+        return rc;
+    }
+    if (out != NULL)
+        *out = s;
+    else
+        mts_session_free(s);
+    return 0;
+}
+
+/*
+ * Enter save_if's critical section. From now on the handle is in
+ * optimistic mode: without a lease it takes the lock for each write only,
+ * as a lease holder does (waiting up to LOCK_WAIT_MS), so optimistic
+ * writers in several processes take turns rather than keep each other
+ * out; each write is refused while anyone's lease is live (MTS_ELOCKED)
+ * and leaves a token, so other per-call writers read the store again
+ * after it. A lock the handle kept since an earlier write serves this
+ * call and is given back at its end (cond_end).
+ */
+static int
+cond_begin(int *fd, file_backend *fb, mts_error *err)
+{
+    fb->per_call = true;
+    return write_begin(fd, fb, "save_if", err);
+}
+
+/* Leave it, giving back a lock kept since a write before optimistic mode
+ * (with the journal state, which nothing keeps current without it). */
+static void
+cond_end(file_backend *fb, int fd)
+{
+    write_end(fd);
+    if (!fb->leased && fb->lock_fd >= 0) {
+        journal_close(fb, true);
+        (void)mts__os_close(fb->lock_fd);
+        fb->lock_fd = -1;
+        fb->token = 0;
+    }
+}
+
+/* The revision of the snapshot just written under the lock: its journal
+ * was emptied, removed or left naming another snapshot, so it counts for
+ * nothing. */
+static int
+written_rev(uint64_t *rev, file_backend *fb, mts_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0, tail_len;
+    struct stat st;
+    int fd, rc = open_read(&fd, fb->path, O_NOFOLLOW, err);
+    if (rc != 0)
+        return rc;
+    rc = read_fd(&data, &len, &st, fd, fb->path, MTS_INPUT_MAX, err);
+    (void)mts__os_close(fd); /* read-only: nothing a close could lose */
+    if (rc != 0)
+        return rc;
+    tail_len = len < REV_TAIL ? len : REV_TAIL;
+    *rev = store_rev(&st, data + len - tail_len, tail_len, NULL);
+    free_secret(data, len + 1);
+    return 0;
+}
+
+/*
+ * Under the lock: load the store (snapshot and journal, as a load does,
+ * to get the same revision), compare, and save only when it is still
+ * `expected`. A store that does not load is reported, not overwritten:
+ * a plain save repairs it.
+ */
+static int
+file_save_if(mts_backend *backend, const mts_session *s, uint64_t expected,
+             uint64_t *new_rev, mts_error *err)
+{
+    file_backend *fb = (file_backend *)backend;
+    mts_error lerr = MTS_ERROR_INIT;
+    mts_session *stored = NULL;
+    mts__jscan js;
+    uint64_t id = 0, rev = 0;
+    int fd, rc = cond_begin(&fd, fb, err);
+    if (rc != 0)
+        return rc;
+    rc = load_store_rev(&stored, fb, &id, &js, &rev, &lerr);
+    mts_session_free(stored);
+    if (rc == MTS_ENOTFOUND) {
+        rev = 0;
+        rc = 0;
+    } else if (rc != 0 && err != NULL) {
+        *err = lerr;
+    }
+    if (rc == 0 && rev != expected)
+        rc = mts__err(err, MTS_ECONFLICT,
+                      "%s: save_if: the stored revision is %llu, not the "
+                      "expected %llu: nothing written",
+                      fb->name, (unsigned long long)rev,
+                      (unsigned long long)expected);
+    if (rc == 0)
+        rc = save_snapshot(fb, s, err);
+    if (rc == 0 && (rc = written_rev(&rev, fb, err)) != 0)
+        mts__err_prefix(err, "%s: saved, but its revision could not be read",
+                        fb->path);
+    cond_end(fb, fd);
+    if (rc == 0)
+        *new_rev = rev;
+    return rc;
+}
+
 static const char *
 file_name(mts_backend *backend)
 {
@@ -1869,6 +2078,8 @@ mts_file_open(mts_storage **out, const char *path,
      * carry auth keys and peer data, which the plain journal must not
      * hold for a sealed session. */
     fb->base.lease = file_lease;
+    fb->base.load_rev = file_load_rev;
+    fb->base.save_if = file_save_if;
     fb->base.free = file_free;
     rc = mts_storage_wrap(out, &fb->base, err);
     if (rc != 0) {

@@ -323,6 +323,7 @@ mts__journal_replay(mts_session *s, const uint8_t *data, size_t len,
         if ((rc = apply_record(s, data, at, err)) != 0)
             return rc;
         out->records++;
+        out->last_crc = mts__rd32(data + at + n - REC_CRC);
     }
     if (at < len) {
         /*

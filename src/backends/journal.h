@@ -28,6 +28,7 @@ typedef struct mts__jscan {
     size_t len;     /* bytes examined */
     size_t end;     /* LIVE: end of the last intact record; appends go here */
     size_t records; /* LIVE: records replayed */
+    uint32_t last_crc; /* LIVE with records: the last one's checksum */
 } mts__jscan;
 
 /* The header of a journal extending the snapshot with id `id` (!= 0). */

@@ -30,6 +30,11 @@
  *   round trip), so that they are ordered by that lock and each sees what
  *   the one before it committed (LOCK_FREE_SQL says why).
  *
+ * Revisions (optimistic mode, schema version 3): every write sets
+ * sessions.rev to a random stamp the client draws; save_if runs like an
+ * unleased write (BEGIN, the lease row locked, the statement, COMMIT),
+ * for holders too, with its fence also requiring the stored revision.
+ *
  * Connections: one per handle, used under the handle's lock (storage.c).
  * A connection found dead between calls is re-opened before the call. If
  * it dies after a statement was sent, the handle reconnects once and sends
@@ -53,7 +58,7 @@
 #include "sql_schema.h"
 
 /* The schema version this library writes (table mtsession.schema_version). */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 /* pg_advisory_xact_lock key that serialises schema creation: "MTSS". */
 #define PG_SCHEMA_LOCK_KEY "1297371987"
 /* Oldest server this backend accepts (MATERIALIZED CTEs and the rest). */
@@ -175,8 +180,19 @@ static const char *const migrate_1_2[] = {
     "INSERT INTO mtsession.schema_version (version) VALUES (2)",
 };
 
+/*
+ * 2 -> 3: optimistic mode. sessions.rev, a random stamp (never 0) that
+ * every write of the account sets anew; rows written before have 0, which
+ * loads report as revision 2^63 (PG_REV_ZERO).
+ */
+static const char *const migrate_2_3[] = {
+    "ALTER TABLE mtsession.sessions ADD COLUMN rev bigint NOT NULL DEFAULT 0",
+    "INSERT INTO mtsession.schema_version (version) VALUES (3)",
+};
+
 static const pg_migration migrations[] = {
     { 1, migrate_1_2, MTS__ARRAY_LEN(migrate_1_2) },
+    { 2, migrate_2_3, MTS__ARRAY_LEN(migrate_2_3) },
 };
 
 static const pg_migration *
@@ -194,21 +210,37 @@ migration_from(long long from)
  * statement returns count(*) of f: 1 when the write happened, 0 when the
  * fence refused it (then nothing was written).
  */
-#define FENCE_HELD                                                            \
-    "WITH f AS (SELECT FROM mtsession.leases WHERE account = $1 "             \
+#define FENCE_HELD_AS(F)                                                      \
+    "WITH " F " AS (SELECT FROM mtsession.leases WHERE account = $1 "         \
     "AND owner = $2 AND epoch = $3 AND expires_at > clock_timestamp() "       \
     "FOR SHARE)"
-#define FENCE_FREE                                                            \
-    "WITH f AS (INSERT INTO mtsession.leases AS l (account) VALUES ($1) "     \
+#define FENCE_FREE_AS(F)                                                      \
+    "WITH " F " AS (INSERT INTO mtsession.leases AS l (account) VALUES ($1) " \
     "ON CONFLICT (account) DO UPDATE SET owner = l.owner "                    \
     "WHERE l.owner IS NULL OR l.expires_at <= clock_timestamp() "             \
     "RETURNING 1)"
+#define FENCE_HELD FENCE_HELD_AS("f")
+#define FENCE_FREE FENCE_FREE_AS("f")
 #define FENCE_END " SELECT count(*) FROM f"
 
-/* Make sure the account's sessions row exists (granular writes). */
-#define ENSURE_SESSION                                                        \
-    ", e AS (INSERT INTO mtsession.sessions (account) SELECT $1 FROM f "      \
-    "ON CONFLICT (account) DO NOTHING)"
+/*
+ * Revisions (optimistic mode): every write sets sessions.rev to a new
+ * random stamp the client draws (mts__sql_new_rev: 1 .. 2^63 - 1), passed
+ * as the statement's last parameter. A row of schema version 2 has rev 0,
+ * reported as 2^63 (as an int8, the smallest one), so that 0 keeps
+ * meaning "nothing stored". STORED_REV is that revision as of the
+ * statement's snapshot, 0 without a sessions row.
+ */
+#define STORED_REV                                                            \
+    "coalesce((SELECT CASE WHEN rev = 0 THEN (-9223372036854775807)::int8 - 1 " \
+    "ELSE rev END FROM mtsession.sessions WHERE account = $1), 0)"
+
+/* Make sure the account's sessions row exists (granular writes), with a
+ * new rev ($N). */
+#define ENSURE_SESSION(N)                                                     \
+    ", e AS (INSERT INTO mtsession.sessions (account, rev) "                  \
+    "SELECT $1, $" #N " FROM f ON CONFLICT (account) DO UPDATE SET "          \
+    "rev = excluded.rev)"
 
 /*
  * No statement below joins the parameters with a table: the planner's
@@ -252,17 +284,13 @@ migration_from(long long from)
 #define SAVE_BODY_1                                                           \
     ", s AS (INSERT INTO mtsession.sessions AS o (account, home_dc, "         \
     "test_mode, api_id, user_id, user_is_bot, future_token, pts, qts, date, " \
-    "seq) SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM f "      \
-    "ON CONFLICT (account) DO UPDATE SET home_dc = excluded.home_dc, "        \
+    "seq, rev) SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $36 "   \
+    "FROM f ON CONFLICT (account) DO UPDATE SET home_dc = excluded.home_dc, " \
     "test_mode = excluded.test_mode, api_id = excluded.api_id, "              \
     "user_id = excluded.user_id, user_is_bot = excluded.user_is_bot, "        \
     "future_token = excluded.future_token, pts = excluded.pts, "              \
-    "qts = excluded.qts, date = excluded.date, seq = excluded.seq "           \
-    "WHERE (o.home_dc, o.test_mode, o.api_id, o.user_id, o.user_is_bot, "     \
-    "o.future_token, o.pts, o.qts, o.date, o.seq) IS DISTINCT FROM "          \
-    "(excluded.home_dc, excluded.test_mode, excluded.api_id, "                \
-    "excluded.user_id, excluded.user_is_bot, excluded.future_token, "         \
-    "excluded.pts, excluded.qts, excluded.date, excluded.seq)), "             \
+    "qts = excluded.qts, date = excluded.date, seq = excluded.seq, "          \
+    "rev = excluded.rev), "                                                   \
     "dd AS (DELETE FROM mtsession.dcs o WHERE o.account = $1 "                \
     "AND EXISTS (SELECT FROM f) AND (o.dc_id, o.flags, o.family) NOT IN "     \
     "(SELECT * FROM unnest(" ARR(14) ", " ARR(15) ", " ARR(16) "))), "        \
@@ -302,7 +330,7 @@ migration_from(long long from)
     "o.community, o.bot, o.username, o.phone) IS DISTINCT FROM "              \
     "(excluded.access_hash, excluded.channel_kind, excluded.community, "      \
     "excluded.bot, excluded.username, excluded.phone))"
-#define SAVE_BODY_3                                                           \
+#define SAVE_BODY_3_CORE                                                      \
     ", md AS (DELETE FROM mtsession.min_peers o WHERE o.account = $1 "        \
     "AND EXISTS (SELECT FROM f) AND o.user_id NOT IN "                        \
     "(SELECT unnest(" ARR(32) "))), "                                         \
@@ -312,8 +340,22 @@ migration_from(long long from)
     "msg_id FROM mtsession.min_peers WHERE account = $1) AS r "               \
     "ON CONFLICT (account, user_id) DO UPDATE SET "       \
     "peer_id = excluded.peer_id, msg_id = excluded.msg_id WHERE (o.peer_id, " \
-    "o.msg_id) IS DISTINCT FROM (excluded.peer_id, excluded.msg_id))"         \
-    FENCE_END
+    "o.msg_id) IS DISTINCT FROM (excluded.peer_id, excluded.msg_id))"
+#define SAVE_BODY_3 SAVE_BODY_3_CORE FENCE_END
+
+/*
+ * save_if: a save ($37 the expected revision) whose fence f0 is gated by
+ * the revision: f is f0's row only when the stored revision is $37. It
+ * runs after the lease row is locked in its own transaction (as an
+ * unleased write does, for holders too), so its snapshot holds every
+ * write committed before and no other write of the account can commit
+ * until it does. Returns the fence's count, whether it wrote, and the
+ * revision it found.
+ */
+#define REV_GATE                                                              \
+    ", f AS (SELECT FROM f0 WHERE " STORED_REV " = $37)"
+#define SAVE_IF_END                                                           \
+    " SELECT (SELECT count(*) FROM f0), (SELECT count(*) FROM f), " STORED_REV
 
 /* delete: every row of the account except its lease (the epoch must
  * survive, or a stale holder could match a later one). */
@@ -331,26 +373,28 @@ migration_from(long long from)
 
 /* apply_update_state PRIMARY: $4 pts, $5 date, $6 seq. */
 #define PRIMARY_BODY                                                          \
-    ", w AS (INSERT INTO mtsession.sessions (account, pts, date, seq) "       \
-    "SELECT $1, $4, $5, $6 FROM f ON CONFLICT (account) DO UPDATE SET "       \
-    "pts = excluded.pts, date = excluded.date, seq = excluded.seq)" FENCE_END
+    ", w AS (INSERT INTO mtsession.sessions (account, pts, date, seq, rev) "  \
+    "SELECT $1, $4, $5, $6, $7 FROM f ON CONFLICT (account) DO UPDATE SET "   \
+    "pts = excluded.pts, date = excluded.date, seq = excluded.seq, "          \
+    "rev = excluded.rev)" FENCE_END
 
 /* apply_update_state SECONDARY: $4 qts. */
 #define SECONDARY_BODY                                                        \
-    ", w AS (INSERT INTO mtsession.sessions (account, qts) "                  \
-    "SELECT $1, $4 FROM f ON CONFLICT (account) DO UPDATE SET "               \
-    "qts = excluded.qts)" FENCE_END
+    ", w AS (INSERT INTO mtsession.sessions (account, qts, rev) "             \
+    "SELECT $1, $4, $5 FROM f ON CONFLICT (account) DO UPDATE SET "           \
+    "qts = excluded.qts, rev = excluded.rev)" FENCE_END
 
 /* apply_update_state ALL: $4..$7 pts, qts, date, seq; $8, $9 channels. */
 #define STATE_BODY                                                            \
-    ", w AS (INSERT INTO mtsession.sessions (account, pts, qts, date, seq) "  \
-    "SELECT $1, $4, $5, $6, $7 FROM f ON CONFLICT (account) DO UPDATE SET "   \
-    "pts = excluded.pts, qts = excluded.qts, date = excluded.date, "          \
-    "seq = excluded.seq)" CHANNELS_REPLACE(8, 9) FENCE_END
+    ", w AS (INSERT INTO mtsession.sessions (account, pts, qts, date, seq, "  \
+    "rev) SELECT $1, $4, $5, $6, $7, $10 FROM f ON CONFLICT (account) DO "    \
+    "UPDATE SET pts = excluded.pts, qts = excluded.qts, "                     \
+    "date = excluded.date, seq = excluded.seq, rev = excluded.rev)"           \
+    CHANNELS_REPLACE(8, 9) FENCE_END
 
 /* apply_update_state CHANNEL: $4 channel_id, $5 pts. */
 #define CHANNEL_BODY                                                          \
-    ENSURE_SESSION                                                            \
+    ENSURE_SESSION(6)                                                         \
     ", w AS (INSERT INTO mtsession.channel_pts (account, channel_id, pts) "    \
     "SELECT $1, $4, $5 FROM f ON CONFLICT (account, channel_id) "             \
     "DO UPDATE SET pts = excluded.pts)" FENCE_END
@@ -358,7 +402,7 @@ migration_from(long long from)
 /* update_dc: $4 dc_id, $5 flags, $6 family, $7 ip, $8 port, $9 auth_key,
  * $10 server_salt, $11 time_offset. */
 #define DC_BODY                                                               \
-    ENSURE_SESSION                                                            \
+    ENSURE_SESSION(13)                                                        \
     ", w AS (INSERT INTO mtsession.dcs (account, dc_id, flags, family, ip, "  \
     "port, auth_key, server_salt, time_offset, server_salt_sealed) "          \
     "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM f "                \
@@ -370,14 +414,14 @@ migration_from(long long from)
 
 /* set_home_dc: $4 home_dc. */
 #define HOME_BODY                                                             \
-    ", w AS (INSERT INTO mtsession.sessions (account, home_dc) "              \
-    "SELECT $1, $4 FROM f ON CONFLICT (account) DO UPDATE SET "               \
-    "home_dc = excluded.home_dc)" FENCE_END
+    ", w AS (INSERT INTO mtsession.sessions (account, home_dc, rev) "         \
+    "SELECT $1, $4, $5 FROM f ON CONFLICT (account) DO UPDATE SET "           \
+    "home_dc = excluded.home_dc, rev = excluded.rev)" FENCE_END
 
 /* cache_peer: $4 kind, $5 id, $6 access_hash, $7 channel_kind,
  * $8 community, $9 bot, $10 username, $11 phone. */
 #define PEER_BODY                                                             \
-    ENSURE_SESSION                                                            \
+    ENSURE_SESSION(12)                                                        \
     ", w AS (INSERT INTO mtsession.peers (account, kind, id, access_hash, "   \
     "channel_kind, community, bot, username, phone) "                         \
     "SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11 FROM f "                     \
@@ -411,6 +455,13 @@ migration_from(long long from)
     "UNION ALL SELECT 4, user_id, peer_id, msg_id, NULL, NULL, NULL, NULL, "  \
     "NULL, NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
     "WHERE account = $1"
+
+/* load with the revision: one more row, tag 5, the revision in i1. */
+#define LOAD_REV_SQL                                                          \
+    LOAD_SQL " UNION ALL SELECT 5, CASE WHEN rev = 0 THEN "                   \
+    "(-9223372036854775807)::int8 - 1 ELSE rev END, NULL, NULL, NULL, NULL, " \
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "                         \
+    "FROM mtsession.sessions WHERE account = $1"
 
 /* A lease row as the lease statements return it: owner, epoch, expiry in
  * Unix ms (NULL for the '-infinity' of a row nobody leased yet), live. */
@@ -478,6 +529,7 @@ enum {
     W_DC,
     W_HOME,
     W_PEER,
+    W_SAVE_IF,
     W_COUNT
 };
 
@@ -488,12 +540,13 @@ enum {
     S_RELEASE,
     S_SHOW,
     S_LOCK_FREE,
+    S_LOAD_REV,
     S_WRITE_FIRST /* then W_COUNT pairs: held, free */
 };
 #define S_WRITE(w, held) (S_WRITE_FIRST + 2 * (w) + ((held) ? 0 : 1))
 #define S_COUNT (S_WRITE_FIRST + 2 * W_COUNT)
 
-#define MAX_PARAMS 35
+#define MAX_PARAMS 37
 
 static const Oid t_load[] = { OID_TEXT };
 static const Oid t_acquire[] = { OID_TEXT, OID_TEXT, OID_INT8 };
@@ -507,24 +560,42 @@ static const Oid t_save[] = {
     OID_INT4_ARRAY,  OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
     OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
     OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
-    OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY,
+    OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
+};
+/* save's, then the expected revision */
+static const Oid t_save_if[] = {
+    OID_TEXT,        OID_TEXT,        OID_INT8,        OID_INT4,
+    OID_BOOL,        OID_INT4,        OID_INT8,        OID_BOOL,
+    OID_BYTEA,       OID_INT4,        OID_INT4,        OID_INT4,
+    OID_INT4,        OID_INT4_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
+    OID_TEXT_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8_ARRAY,
+    OID_INT4_ARRAY,  OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
+    OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
+    OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
+    OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
+    OID_INT8,
 };
 static const Oid t_fence[] = { OID_TEXT, OID_TEXT, OID_INT8 };
-static const Oid t_primary[] = { OID_TEXT, OID_TEXT, OID_INT8,
-                                 OID_INT4, OID_INT4, OID_INT4 };
-static const Oid t_secondary[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4 };
+/* Each granular write: the fence, its values, then the new revision. */
+static const Oid t_primary[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
+                                 OID_INT4, OID_INT4, OID_INT8 };
+static const Oid t_secondary[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
+                                   OID_INT8 };
 static const Oid t_state[] = { OID_TEXT, OID_TEXT, OID_INT8,
                                OID_INT4, OID_INT4, OID_INT4,
-                               OID_INT4, OID_INT8_ARRAY, OID_INT4_ARRAY };
+                               OID_INT4, OID_INT8_ARRAY, OID_INT4_ARRAY,
+                               OID_INT8 };
 static const Oid t_channel[] = { OID_TEXT, OID_TEXT, OID_INT8,
-                                 OID_INT8, OID_INT4 };
+                                 OID_INT8, OID_INT4, OID_INT8 };
 static const Oid t_dc[] = { OID_TEXT,  OID_TEXT, OID_INT8, OID_INT4,
                             OID_INT4,  OID_INT2, OID_TEXT, OID_INT4,
-                            OID_BYTEA, OID_INT8, OID_INT4, OID_BYTEA };
-static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4 };
+                            OID_BYTEA, OID_INT8, OID_INT4, OID_BYTEA,
+                            OID_INT8 };
+static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
+                              OID_INT8 };
 static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
                               OID_INT8, OID_INT8, OID_INT2, OID_BOOL,
-                              OID_BOOL, OID_TEXT, OID_TEXT };
+                              OID_BOOL, OID_TEXT, OID_TEXT, OID_INT8 };
 
 /* A statement's text is its pieces joined (at most PG_SQL_MAX bytes). */
 #define PG_SQL_PIECES 4
@@ -552,6 +623,7 @@ static const pg_stmt_def stmts[S_COUNT] = {
     [S_RELEASE] = DEF(RELEASE_SQL, "lease release", t_acquire),
     [S_SHOW] = DEF(SHOW_SQL, "lease show", t_load),
     [S_LOCK_FREE] = DEF(LOCK_FREE_SQL, "lock lease row", t_load),
+    [S_LOAD_REV] = DEF(LOAD_REV_SQL, "load", t_load),
     WDEF3(SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3, "save", t_save),
     WDEF(DELETE_BODY, "delete", t_fence),
     WDEF(PRIMARY_BODY, "set pts, date, seq", t_primary),
@@ -561,6 +633,12 @@ static const pg_stmt_def stmts[S_COUNT] = {
     WDEF(DC_BODY, "update DC", t_dc),
     WDEF(HOME_BODY, "set home DC", t_home),
     WDEF(PEER_BODY, "cache peer", t_peer),
+    { { FENCE_HELD_AS("f0") REV_GATE, SAVE_BODY_1, SAVE_BODY_2,
+        SAVE_BODY_3_CORE SAVE_IF_END },
+      "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
+    { { FENCE_FREE_AS("f0") REV_GATE, SAVE_BODY_1, SAVE_BODY_2,
+        SAVE_BODY_3_CORE SAVE_IF_END },
+      "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
 };
 
 /* ---- the backend ------------------------------------------------------- */
@@ -1352,23 +1430,24 @@ wipe_result(PGresult *res)
                           (size_t)PQgetlength(res, r, c));
 }
 
+/* Load in one statement (one snapshot); with `rev` also the revision (a
+ * row of tag 5). out NULL: the revision alone. */
 static int
-pg_load(mts_session **out, mts_backend *be, mts_error *err)
+load_common(mts_session **out, uint64_t *rev, pg_backend *b, mts_error *err)
 {
-    pg_backend *b = (pg_backend *)be;
     pg_call call;
     pg_params p;
     PGresult *res;
     mts_session *s = NULL;
     mts__sql_ctx cx;
-    int rc, found = 0;
+    int rc, found = 0, found_rev = 0;
     memset(&cx, 0, sizeof(cx));
     cx.name = b->account;
     cx.seal = b->sealed ? &b->seal : NULL;
     memset(&call, 0, sizeof(call));
     params_init(&p, 1);
     p_text(&p, 0, b->account);
-    rc = run(&res, b, &call, S_LOAD, &p, err);
+    rc = run(&res, b, &call, rev != NULL ? S_LOAD_REV : S_LOAD, &p, err);
     params_free(&p);
     if (rc != 0)
         return rc;
@@ -1382,8 +1461,20 @@ pg_load(mts_session **out, mts_backend *be, mts_error *err)
         PQclear(res);
         return mts__err_oom(err);
     }
-    for (int r = 0, n = PQntuples(res); rc == 0 && r < n; r++)
-        rc = load_row(s, &cx, res, r, &found, err);
+    for (int r = 0, n = PQntuples(res); rc == 0 && r < n; r++) {
+        mts__sqlv t = col(res, r, 0), v = col(res, r, 1);
+        if (rev != NULL && t.type == MTS__SQL_INT && t.i == 5) {
+            if (v.type != MTS__SQL_INT || found_rev)
+                rc = mts__err(err, MTS_ECORRUPT, "table sessions: bad rev");
+            *rev = v.type == MTS__SQL_INT ? (uint64_t)v.i : 0;
+            found_rev = 1;
+            continue;
+        }
+        if (out != NULL)
+            rc = load_row(s, &cx, res, r, &found, err);
+        else if (t.type == MTS__SQL_INT && t.i == 0)
+            found = 1;
+    }
     wipe_result(res);
     PQclear(res);
     if (rc == 0 && !found)
@@ -1392,10 +1483,28 @@ pg_load(mts_session **out, mts_backend *be, mts_error *err)
         mts__err_prefix(err, "%s", b->display);
     if (rc != 0) {
         mts_session_free(s);
+        if (rev != NULL)
+            *rev = 0;
         return rc;
     }
-    *out = s;
+    if (out != NULL)
+        *out = s;
+    else
+        mts_session_free(s);
     return 0;
+}
+
+static int
+pg_load(mts_session **out, mts_backend *be, mts_error *err)
+{
+    return load_common(out, NULL, (pg_backend *)be, err);
+}
+
+static int
+pg_load_rev(mts_session **out, uint64_t *rev, mts_backend *be,
+            mts_error *err)
+{
+    return load_common(out, rev, (pg_backend *)be, err);
 }
 
 /* ---- save -------------------------------------------------------------- */
@@ -1461,11 +1570,15 @@ sealed_free(pg_sealed *c)
     mts__wipe(c, sizeof(*c));
 }
 
+/*
+ * The parameters of a save (nparams 36) or save_if (37; the caller sets
+ * the last), with `rev` as the new revision. On error p and *sc are
+ * freed already.
+ */
 static int
-pg_save(mts_backend *be, const mts_session *s, mts_error *err)
+save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
+            const mts_session *s, int nparams, int64_t rev, mts_error *err)
 {
-    pg_backend *b = (pg_backend *)be;
-    pg_params p;
     mts_update_state us;
     int32_t api_id;
     int64_t user_id;
@@ -1476,141 +1589,218 @@ pg_save(mts_backend *be, const mts_session *s, mts_error *err)
     mts__sql_ctx cx;
 
     memset(&sc, 0, sizeof(sc));
-    params_init(&p, 35);
-    p_fence(&p, b);
+    params_init(p, nparams);
+    p_fence(p, b);
+    p_i64(p, 35, rev);
     mts_session_update_state(s, &us);
-    p_i32(&p, 3, mts_session_home_dc(s));
-    p_bool(&p, 4, mts_session_test_mode(s));
+    p_i32(p, 3, mts_session_home_dc(s));
+    p_bool(p, 4, mts_session_test_mode(s));
     if (mts_session_api_id(s, &api_id) == 0)
-        p_i32(&p, 5, api_id);
+        p_i32(p, 5, api_id);
     else
-        p_null(&p, 5);
+        p_null(p, 5);
     if (mts_session_user(s, &user_id, &is_bot) == 0) {
-        p_i64(&p, 6, user_id);
-        p_bool(&p, 7, is_bot);
+        p_i64(p, 6, user_id);
+        p_bool(p, 7, is_bot);
     } else {
-        p_null(&p, 6);
-        p_bool(&p, 7, 0);
+        p_null(p, 6);
+        p_bool(p, 7, 0);
     }
     if (b->sealed) {
         memset(&cx, 0, sizeof(cx));
         cx.name = b->account;
         cx.seal = &b->seal;
-        sc.p = &p;
+        sc.p = p;
         n = mts_session_dc_count(s);
         for (int i = 13; i <= 20; i++)
-            arr_begin(&p, i,
+            arr_begin(p, i,
                       i == 15   ? OID_INT2
                       : i == 16 ? OID_TEXT
                       : i == 18 ? OID_BYTEA
                       : i == 19 ? OID_INT8
                                 : OID_INT4,
                       n);
-        arr_begin(&p, 34, OID_BYTEA, n);
+        arr_begin(p, 34, OID_BYTEA, n);
         rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS, sealed_emit,
                                 &sc);
         if (rc != 0) {
-            params_free(&p);
+            params_free(p);
             sealed_free(&sc);
             return mts__err(err, rc, "%s: save: cannot seal the session",
                             b->display);
         }
         if (sc.has_token)
-            p_bytes(&p, 8, sc.token, sc.token_len);
+            p_bytes(p, 8, sc.token, sc.token_len);
         else
-            p_null(&p, 8);
+            p_null(p, 8);
     } else if (mts_session_future_auth_token(s, &token, &token_len) == 0)
-        p_bytes(&p, 8, token, token_len);
+        p_bytes(p, 8, token, token_len);
     else
-        p_null(&p, 8);
-    p_i32(&p, 9, us.pts);
-    p_i32(&p, 10, us.qts);
-    p_i32(&p, 11, us.date);
-    p_i32(&p, 12, us.seq);
+        p_null(p, 8);
+    p_i32(p, 9, us.pts);
+    p_i32(p, 10, us.qts);
+    p_i32(p, 11, us.date);
+    p_i32(p, 12, us.seq);
 
     /* sealed: the DC arrays were filled by the emitter above */
     n = b->sealed ? 0 : mts_session_dc_count(s);
     if (!b->sealed) {
-        arr_begin(&p, 34, OID_BYTEA, n);
-        arr_begin(&p, 13, OID_INT4, n);
-        arr_begin(&p, 14, OID_INT4, n);
-        arr_begin(&p, 15, OID_INT2, n);
-        arr_begin(&p, 16, OID_TEXT, n);
-        arr_begin(&p, 17, OID_INT4, n);
-        arr_begin(&p, 18, OID_BYTEA, n);
-        arr_begin(&p, 19, OID_INT8, n);
-        arr_begin(&p, 20, OID_INT4, n);
+        arr_begin(p, 34, OID_BYTEA, n);
+        arr_begin(p, 13, OID_INT4, n);
+        arr_begin(p, 14, OID_INT4, n);
+        arr_begin(p, 15, OID_INT2, n);
+        arr_begin(p, 16, OID_TEXT, n);
+        arr_begin(p, 17, OID_INT4, n);
+        arr_begin(p, 18, OID_BYTEA, n);
+        arr_begin(p, 19, OID_INT8, n);
+        arr_begin(p, 20, OID_INT4, n);
         for (size_t i = 0; i < n; i++) {
             mts_dc dc;
             char ip[MTS__SQL_IP_TEXT_SIZE];
             if (mts_session_dc_at(&dc, s, i) != 0 ||
                 mts_ip_format(ip, sizeof(ip), &dc.ip) != 0) {
-                params_free(&p);
+                params_free(p);
                 return mts__err(err, MTS_EINVAL, "%s: save: bad DC entry %zu",
                                 b->display, i);
             }
-            arr_i32(&p, 13, dc.dc_id);
-            arr_i32(&p, 14, dc.flags);
-            arr_i16(&p, 15, dc.ip.family);
-            arr_text(&p, 16, ip);
-            arr_i32(&p, 17, dc.port);
-            arr_elem(&p, 18, dc.auth_key, MTS_AUTH_KEY_SIZE);
-            arr_i64(&p, 19, dc.server_salt);
-            arr_i32(&p, 20, dc.time_offset);
-            arr_elem(&p, 34, NULL, 0);
+            arr_i32(p, 13, dc.dc_id);
+            arr_i32(p, 14, dc.flags);
+            arr_i16(p, 15, dc.ip.family);
+            arr_text(p, 16, ip);
+            arr_i32(p, 17, dc.port);
+            arr_elem(p, 18, dc.auth_key, MTS_AUTH_KEY_SIZE);
+            arr_i64(p, 19, dc.server_salt);
+            arr_i32(p, 20, dc.time_offset);
+            arr_elem(p, 34, NULL, 0);
         }
     }
 
     n = mts_session_channel_count(s);
-    arr_begin(&p, 21, OID_INT8, n);
-    arr_begin(&p, 22, OID_INT4, n);
+    arr_begin(p, 21, OID_INT8, n);
+    arr_begin(p, 22, OID_INT4, n);
     for (size_t i = 0; i < n; i++) {
         mts_channel_pts c;
         if (mts_session_channel_at(&c, s, i) != 0)
             break;
-        arr_i64(&p, 21, c.channel_id);
-        arr_i32(&p, 22, c.pts);
+        arr_i64(p, 21, c.channel_id);
+        arr_i32(p, 22, c.pts);
     }
 
     n = mts_session_peer_count(s);
-    arr_begin(&p, 23, OID_INT2, n);
-    arr_begin(&p, 24, OID_INT8, n);
-    arr_begin(&p, 25, OID_INT8, n);
-    arr_begin(&p, 26, OID_INT2, n);
-    arr_begin(&p, 27, OID_BOOL, n);
-    arr_begin(&p, 28, OID_BOOL, n);
-    arr_begin(&p, 29, OID_TEXT, n);
-    arr_begin(&p, 30, OID_TEXT, n);
+    arr_begin(p, 23, OID_INT2, n);
+    arr_begin(p, 24, OID_INT8, n);
+    arr_begin(p, 25, OID_INT8, n);
+    arr_begin(p, 26, OID_INT2, n);
+    arr_begin(p, 27, OID_BOOL, n);
+    arr_begin(p, 28, OID_BOOL, n);
+    arr_begin(p, 29, OID_TEXT, n);
+    arr_begin(p, 30, OID_TEXT, n);
     for (size_t i = 0; i < n; i++) {
         mts_peer peer;
         if (mts_session_peer_at(&peer, s, i) != 0)
             break;
-        arr_i16(&p, 23, peer.kind);
-        arr_i64(&p, 24, peer.id);
-        arr_i64(&p, 25, peer.access_hash);
-        arr_i16(&p, 26, peer.channel_kind);
-        arr_bool(&p, 27, peer.community);
-        arr_bool(&p, 28, peer.bot);
-        arr_text(&p, 29, peer.username);
-        arr_text(&p, 30, peer.phone);
+        arr_i16(p, 23, peer.kind);
+        arr_i64(p, 24, peer.id);
+        arr_i64(p, 25, peer.access_hash);
+        arr_i16(p, 26, peer.channel_kind);
+        arr_bool(p, 27, peer.community);
+        arr_bool(p, 28, peer.bot);
+        arr_text(p, 29, peer.username);
+        arr_text(p, 30, peer.phone);
     }
 
     n = mts_session_min_peer_count(s);
-    arr_begin(&p, 31, OID_INT8, n);
-    arr_begin(&p, 32, OID_INT8, n);
-    arr_begin(&p, 33, OID_INT4, n);
+    arr_begin(p, 31, OID_INT8, n);
+    arr_begin(p, 32, OID_INT8, n);
+    arr_begin(p, 33, OID_INT4, n);
     for (size_t i = 0; i < n; i++) {
         mts_min_peer mp;
         if (mts_session_min_peer_at(&mp, s, i) != 0)
             break;
-        arr_i64(&p, 31, mp.user_id);
-        arr_i64(&p, 32, mp.peer_id);
-        arr_i32(&p, 33, mp.msg_id);
+        arr_i64(p, 31, mp.user_id);
+        arr_i64(p, 32, mp.peer_id);
+        arr_i32(p, 33, mp.msg_id);
     }
+    *sc_out = sc;
+    return 0;
+}
+
+static int
+pg_save(mts_backend *be, const mts_session *s, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    pg_params p;
+    pg_sealed sc;
+    int rc = save_params(&p, &sc, b, s, 36, mts__sql_new_rev(), err);
+    if (rc != 0)
+        return rc;
     rc = run_write(b, W_SAVE, &p, err);
     params_free(&p);
     sealed_free(&sc);
     return rc;
+}
+
+/*
+ * save_if: BEGIN, the lease row locked, the gated save, COMMIT (one
+ * round trip), for holders too, so that conditional saves of one account
+ * are ordered and each sees what the one before committed. The result's
+ * three columns: the fence's count (0: refused by the lease), whether the
+ * save was written, the revision it found. After a lost connection the
+ * second attempt finds its own revision when the first one committed:
+ * that is success, not a conflict.
+ */
+static int
+pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
+           uint64_t *new_rev, mts_error *err)
+{
+    pg_backend *b = (pg_backend *)be;
+    int64_t rev = mts__sql_new_rev();
+    int id = S_WRITE(W_SAVE_IF, b->leased);
+    mts__sqlv fence, wrote, found;
+    pg_params p;
+    pg_sealed sc;
+    pg_call call;
+    PGresult *res;
+    int rc = save_params(&p, &sc, b, s, 37, rev, err);
+    if (rc != 0)
+        return rc;
+    p_i64(&p, 36, (int64_t)expected);
+    memset(&call, 0, sizeof(call));
+    rc = arr_finish(b, &p, err);
+    if (rc == 0)
+        rc = run_as(&res, b, &call, id, &p, 1, err);
+    params_free(&p);
+    sealed_free(&sc);
+    if (rc != 0) {
+        if (call.uncertain && err != NULL)
+            mts__err_prefix(err, "outcome unknown (connection lost after "
+                                 "sending)");
+        return call.uncertain ? MTS_EIO : rc;
+    }
+    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+        PQclear(res);
+        return mts__err(err, MTS_EBACKEND, "%s: save_if: unexpected result",
+                        b->display);
+    }
+    fence = col(res, 0, 0);
+    wrote = col(res, 0, 1);
+    found = col(res, 0, 2);
+    PQclear(res);
+    if (fence.type != MTS__SQL_INT || wrote.type != MTS__SQL_INT ||
+        found.type != MTS__SQL_INT)
+        return mts__err(err, MTS_EBACKEND, "%s: save_if: unexpected result",
+                        b->display);
+    if (fence.i == 0)
+        return refused(b, &call, "save_if", err);
+    if (wrote.i == 1 || (call.uncertain && found.i == rev)) {
+        *new_rev = (uint64_t)rev;
+        return 0;
+    }
+    return mts__err(err, MTS_ECONFLICT,
+                    "%s: save_if: the stored revision is %llu, not the "
+                    "expected %llu: nothing written",
+                    b->display, (unsigned long long)(uint64_t)found.i,
+                    (unsigned long long)expected);
 }
 
 /* ---- delete and granular changes --------------------------------------- */
@@ -1637,25 +1827,29 @@ pg_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
     switch (c->kind) {
     case MTS_UPDATE_PRIMARY:
         w = W_PRIMARY;
-        params_init(&p, 6);
+        params_init(&p, 7);
+        p_i64(&p, 6, mts__sql_new_rev());
         p_i32(&p, 3, c->state.pts);
         p_i32(&p, 4, c->state.date);
         p_i32(&p, 5, c->state.seq);
         break;
     case MTS_UPDATE_SECONDARY:
         w = W_SECONDARY;
-        params_init(&p, 4);
+        params_init(&p, 5);
+        p_i64(&p, 4, mts__sql_new_rev());
         p_i32(&p, 3, c->state.qts);
         break;
     case MTS_UPDATE_CHANNEL:
         w = W_CHANNEL;
-        params_init(&p, 5);
+        params_init(&p, 6);
+        p_i64(&p, 5, mts__sql_new_rev());
         p_i64(&p, 3, c->channel_id);
         p_i32(&p, 4, c->channel_pts);
         break;
     case MTS_UPDATE_ALL:
         w = W_STATE;
-        params_init(&p, 9);
+        params_init(&p, 10);
+        p_i64(&p, 9, mts__sql_new_rev());
         p_i32(&p, 3, c->state.pts);
         p_i32(&p, 4, c->state.qts);
         p_i32(&p, 5, c->state.date);
@@ -1687,8 +1881,9 @@ pg_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
         return mts__err(err, MTS_EINVAL, "dc.ip: not an address");
     pg_sealed sc;
     memset(&sc, 0, sizeof(sc));
-    params_init(&p, 12);
+    params_init(&p, 13);
     p_fence(&p, b);
+    p_i64(&p, 12, mts__sql_new_rev());
     p_i32(&p, 3, dc->dc_id);
     p_i32(&p, 4, dc->flags);
     p_i16(&p, 5, dc->ip.family);
@@ -1727,9 +1922,10 @@ pg_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     int rc;
-    params_init(&p, 4);
+    params_init(&p, 5);
     p_fence(&p, b);
     p_i32(&p, 3, dc_id);
+    p_i64(&p, 4, mts__sql_new_rev());
     rc = run_write(b, W_HOME, &p, err);
     params_free(&p);
     return rc;
@@ -1741,8 +1937,9 @@ pg_cache_peer(mts_backend *be, const mts_peer *peer, mts_error *err)
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     int rc;
-    params_init(&p, 11);
+    params_init(&p, 12);
     p_fence(&p, b);
+    p_i64(&p, 11, mts__sql_new_rev());
     p_i16(&p, 3, peer->kind);
     p_i64(&p, 4, peer->id);
     p_i64(&p, 5, peer->access_hash);
@@ -2329,6 +2526,8 @@ mts_postgres_open_ex(mts_storage **out, const char *conninfo,
     b->parent.set_home_dc = pg_set_home;
     b->parent.cache_peer = pg_cache_peer;
     b->parent.lease = pg_lease;
+    b->parent.load_rev = pg_load_rev;
+    b->parent.save_if = pg_save_if;
     b->parent.free = pg_free;
     if ((rc = mts_storage_wrap(out, &b->parent, err)) != 0)
         goto fail;

@@ -16,7 +16,8 @@
  * any other save reads the stored keys, deletes the rows the snapshot does
  * not have and upserts the rest (an unchanged row is not rewritten).
  * Granular changes are single-row upserts. Values are stored exactly as
- * given.
+ * given. save_if (optimistic mode) is a save whose transaction first
+ * checks that rev is still the expected one, and always stamps a new rev.
  *
  * Sealed columns: with a secret the session's seal row is read in every
  * transaction (a cheap key lookup); the column key is derived once per
@@ -849,10 +850,23 @@ set_base(sqlite_backend *b, const mts_session *s, int64_t rev)
     b->base_rev = rev;
 }
 
-static int
-sq_load(mts_session **out, mts_backend *be, mts_error *err)
+/*
+ * The revision optimistic mode reports for a stored rev. Rows written
+ * before schema version 2 (or by a program that does not stamp them) have
+ * rev 0, which storage.h reserves for "nothing stored": they report 2^63,
+ * a value mts__sql_new_rev never draws (its stamps are 1..2^63-1).
+ */
+static uint64_t
+api_rev(int64_t rev)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
+    return rev != 0 ? (uint64_t)rev : (uint64_t)1 << 63;
+}
+
+/* Load in one read transaction; out NULL: the revision alone (*rev, the
+ * stored rev, as api_rev maps it; 0 when nothing is stored). */
+static int
+load_tx(mts_session **out, uint64_t *api, sqlite_backend *b, mts_error *err)
+{
     const mts__sql_seal *seal = NULL;
     mts_session *s = NULL;
     int64_t rev = 0;
@@ -864,9 +878,10 @@ sq_load(mts_session **out, mts_backend *be, mts_error *err)
         rc = read_rev(b, &found, &rev, err);
     if (rc == 0 && !found)
         rc = MTS_ENOTFOUND;
-    if (rc == 0)
+    /* out NULL: the revision alone; the base stays as it was */
+    if (rc == 0 && out != NULL)
         rc = seal_current(b, &seal, err);
-    if (rc == 0)
+    if (rc == 0 && out != NULL)
         rc = load_rows(b, seal, &s, &rev, err);
     /* A read transaction: end it either way; COMMIT only releases it. */
     if (!sqlite3_get_autocommit(b->db))
@@ -879,9 +894,29 @@ sq_load(mts_session **out, mts_backend *be, mts_error *err)
         mts__sql_base_forget(&b->base);
         return rc;
     }
+    if (api != NULL)
+        *api = api_rev(rev);
+    if (out == NULL)
+        return 0;
     set_base(b, s, rev);
     *out = s;
     return 0;
+}
+
+static int
+sq_load(mts_session **out, mts_backend *be, mts_error *err)
+{
+    return load_tx(out, NULL, (sqlite_backend *)be, err);
+}
+
+static int
+sq_load_rev(mts_session **out, uint64_t *rev, mts_backend *be,
+            mts_error *err)
+{
+    int rc = load_tx(out, rev, (sqlite_backend *)be, err);
+    if (rc != 0)
+        *rev = 0;
+    return rc;
 }
 
 /* ---- save -------------------------------------------------------------- */
@@ -1088,10 +1123,16 @@ seal_adopt(sqlite_backend *b,
     b->seal_cached = 1;
 }
 
+/*
+ * A save in one BEGIN IMMEDIATE transaction. With `cond` (save_if): after
+ * the fence, the stored rev must still be `expected` (0: no sessions row),
+ * else MTS_ECONFLICT and a rollback; the rev is then stamped even when no
+ * row changed, so each conditional save has its own (*new_rev).
+ */
 static int
-sq_save(mts_backend *be, const mts_session *s, mts_error *err)
+save_tx(sqlite_backend *b, const mts_session *s, int cond, uint64_t expected,
+        uint64_t *new_rev, mts_error *err)
 {
-    sqlite_backend *b = (sqlite_backend *)be;
     emit_ctx x = { b, err };
     const mts__sql_seal *seal = NULL;
     mts__sql_seal fresh;
@@ -1101,14 +1142,21 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
     sqlite3_int64 changes;
     int found = 0, convert = 0, incremental = 0, written = 0;
     size_t count = 0;
-    int rc = begin_fenced(b, "save", err);
+    int rc = begin_fenced(b, cond ? "save_if" : "save", err);
 
     if (rc == 0)
         rc = check_others(b, err);
     if (rc == 0)
-        rc = seal_current(b, &seal, err);
-    if (rc == 0)
         rc = read_rev(b, &found, &cur_rev, err);
+    if (rc == 0 && cond && (found ? api_rev(cur_rev) : 0) != expected)
+        rc = mts__err(err, MTS_ECONFLICT,
+                      "%s: save_if: the stored revision is %llu, not the "
+                      "expected %llu: nothing written",
+                      b->display,
+                      (unsigned long long)(found ? api_rev(cur_rev) : 0),
+                      (unsigned long long)expected);
+    if (rc == 0)
+        rc = seal_current(b, &seal, err);
     /* A handle with a secret seals a session that is not sealed yet: a
      * full save that writes every secret column under a new seal. */
     if (rc == 0 && seal == NULL && b->secret != NULL) {
@@ -1130,7 +1178,7 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
     }
     /* a new rev exactly when a row changed: a save of what is stored
      * already writes nothing */
-    written = sqlite3_total_changes64(b->db) != changes;
+    written = cond || sqlite3_total_changes64(b->db) != changes;
     if (rc == 0 && written)
         rc = mts__sql_emit_rev(&cx, emit_run, &x);
     if (rc == MTS_ENOMEM)
@@ -1144,10 +1192,25 @@ sq_save(mts_backend *be, const mts_session *s, mts_error *err)
         if (convert)
             seal_adopt(b, &fresh, &fresh_row);
         set_base(b, s, written ? cx.rev : cur_rev);
+        if (new_rev != NULL)
+            *new_rev = api_rev(written ? cx.rev : cur_rev);
     }
     if (convert)
         mts__wipe(&fresh, sizeof(fresh));
     return rc;
+}
+
+static int
+sq_save(mts_backend *be, const mts_session *s, mts_error *err)
+{
+    return save_tx((sqlite_backend *)be, s, 0, 0, NULL, err);
+}
+
+static int
+sq_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
+           uint64_t *new_rev, mts_error *err)
+{
+    return save_tx((sqlite_backend *)be, s, 1, expected, new_rev, err);
 }
 
 /* ---- delete and granular changes --------------------------------------- */
@@ -1610,6 +1673,8 @@ mts__sqlite_open_as(mts_storage **out,
     b->parent.update_dc = sq_update_dc;
     b->parent.set_home_dc = sq_set_home;
     b->parent.cache_peer = sq_cache_peer;
+    b->parent.load_rev = sq_load_rev;
+    b->parent.save_if = sq_save_if;
     /* an in-memory database: one process alone reaches it, no leases */
     b->parent.lease = b->memory ? NULL : sq_lease;
     b->parent.free = sq_free;

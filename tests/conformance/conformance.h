@@ -21,7 +21,15 @@ typedef struct conf_backend {
 } conf_backend;
 
 /* Run every conformance case against b as harness cases named
- * "<name>:<case>". */
+ * "<name>:<case>". The optimistic-mode cases (load_rev, save_if) run when
+ * the backend keeps revisions (conf_keeps_revs). */
 void conf_run(const conf_backend *b);
+
+/* 1 when b's stores keep revisions (mts_storage_load_rev on a fresh store
+ * is not MTS_ENOTSUPPORTED), else 0. A backend without them must refuse
+ * both calls with MTS_ENOTSUPPORTED (checked here). Runners of backends
+ * that must have them assert it, so the cases cannot be skipped by
+ * mistake. */
+int conf_keeps_revs(const conf_backend *b);
 
 #endif

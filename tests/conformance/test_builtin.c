@@ -130,6 +130,7 @@ static void
 test_memory(void)
 {
     conf_backend b = { "memory", open_memory, NULL, NULL, 0 };
+    T_CHECK(conf_keeps_revs(&b));
     conf_run(&b);
 }
 
@@ -137,6 +138,7 @@ static void
 test_string(void)
 {
     conf_backend b = { "string", open_string, NULL, NULL, 0 };
+    T_CHECK(!conf_keeps_revs(&b)); /* and refuses both calls */
     conf_run(&b);
 }
 
@@ -144,6 +146,7 @@ static void
 test_file(void)
 {
     conf_backend b = { "file", open_file, reopen_file, NULL, 0 };
+    T_CHECK(conf_keeps_revs(&b));
     conf_run(&b);
 }
 
@@ -151,6 +154,7 @@ static void
 test_custom_defaults(void)
 {
     conf_backend b = { "custom", open_blob, NULL, NULL, 0 };
+    T_CHECK(!conf_keeps_revs(&b));
     conf_run(&b);
 }
 

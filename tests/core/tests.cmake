@@ -28,3 +28,8 @@ target_link_libraries(core_seal PRIVATE mts_fixtures)
 mts_add_test(NAME core_dirty SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dirty.c
              LABELS unit)
 target_link_libraries(core_dirty PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_storage_rev
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_storage_rev.c
+             LABELS unit)
+target_link_libraries(core_storage_rev PRIVATE mts_fixtures)

@@ -18,3 +18,8 @@ mts_add_test(NAME file_journal_fault
     SOURCES ${MTS_FILE_TEST_DIR}/file_journal_fault.c
             ${MTS_FILE_TEST_DIR}/helpers.c ${MTS_FILE_TEST_DIR}/journal_helpers.c
     LABELS fault TIMEOUT 300)
+# Optimistic mode (load_rev, save_if) across processes.
+mts_add_test(NAME file_optimistic
+    SOURCES ${MTS_FILE_TEST_DIR}/file_optimistic.c
+    LABELS unit TIMEOUT 300)
+target_link_libraries(file_optimistic PRIVATE mts_conformance)

@@ -206,23 +206,23 @@ test_schema_version(void)
                    mts_errname(o[i].rc), o[i].msg);
     }
     c = pgt_connect(db);
-    /* one row per version: created at 1, migrated to 2 */
-    T_EQ_INT(pgt_int(c, "SELECT count(*) FROM mtsession.schema_version"), 2);
+    /* one row per version: created at 1, migrated to 2, then 3 */
+    T_EQ_INT(pgt_int(c, "SELECT count(*) FROM mtsession.schema_version"), 3);
     T_EQ_INT(pgt_int(c, "SELECT max(version) FROM mtsession.schema_version"),
-             2);
+             3);
     T_EQ_INT(pgt_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = "
                         "'mtsession'"),
              8);
 
     /* a newer schema is refused, and left alone */
-    pgt_exec(c, "INSERT INTO mtsession.schema_version (version) VALUES (3)");
+    pgt_exec(c, "INSERT INTO mtsession.schema_version (version) VALUES (4)");
     T_EQ_INT(mts_postgres_open(&st, db, "x", &err), MTS_EVERSION);
-    T_CONTAINS(err.message, "schema version 3 is newer");
+    T_CONTAINS(err.message, "schema version 4 is newer");
     T_EQ_INT(pgt_int(c, "SELECT max(version) FROM mtsession.schema_version"),
-             3);
+             4);
     /* an older version this library has no migration from */
-    pgt_exec(c, "DELETE FROM mtsession.schema_version WHERE version < 3");
-    pgt_exec(c, "UPDATE mtsession.schema_version SET version = version - 3");
+    pgt_exec(c, "DELETE FROM mtsession.schema_version WHERE version < 4");
+    pgt_exec(c, "UPDATE mtsession.schema_version SET version = version - 4");
     T_EQ_INT(pgt_int(c, "SELECT max(version) FROM mtsession.schema_version"),
              0);
     T_EQ_INT(mts_postgres_open(&st, db, "x", &err), MTS_EVERSION);
@@ -231,8 +231,8 @@ test_schema_version(void)
     pgt_exec(c, "DELETE FROM mtsession.schema_version");
     T_EQ_INT(mts_postgres_open(&st, db, "x", &err), MTS_EFORMAT);
     T_CONTAINS(err.message, "schema_version is empty");
-    /* back to version 2: usable again */
-    pgt_exec(c, "INSERT INTO mtsession.schema_version (version) VALUES (2)");
+    /* back to version 3: usable again */
+    pgt_exec(c, "INSERT INTO mtsession.schema_version (version) VALUES (3)");
     T_EQ_INT(mts_postgres_open(&st, db, "x", &err), 0);
     mts_storage_free(st);
     PQfinish(c);

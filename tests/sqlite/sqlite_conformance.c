@@ -59,6 +59,7 @@ static void
 test_file(void)
 {
     conf_backend b = { "sqlite-file", open_file, reopen_file, NULL, 0 };
+    T_CHECK(conf_keeps_revs(&b));
     conf_run(&b);
 }
 
@@ -66,6 +67,7 @@ static void
 test_memory(void)
 {
     conf_backend b = { "sqlite-memory", open_memory, NULL, NULL, 0 };
+    T_CHECK(conf_keeps_revs(&b));
     conf_run(&b);
 }
 
@@ -73,6 +75,7 @@ static void
 test_shared_file(void)
 {
     conf_backend b = { "sqlite-shared", open_shared, reopen_shared, NULL, 0 };
+    T_CHECK(conf_keeps_revs(&b));
     conf_run(&b);
     /* every case left its session behind in the one file */
     T_CHECK(h_int(h_path("shared.db"), "SELECT count(*) FROM sessions") > 5);

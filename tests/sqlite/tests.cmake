@@ -43,3 +43,12 @@ if(MTS_HAVE_SQLITE_BACKEND)
     target_link_libraries(sqlite_sealed PRIVATE mts_conformance
         mts_sqlite_test_helpers)
 endif()
+
+# Optimistic mode (load_rev, save_if) across processes, old rows, leases.
+if(MTS_HAVE_SQLITE_BACKEND)
+    mts_add_test(NAME sqlite_optimistic
+        SOURCES ${MTS_SQLITE_TEST_DIR}/sqlite_optimistic.c
+        LABELS unit TIMEOUT 300)
+    target_link_libraries(sqlite_optimistic PRIVATE mts_conformance
+        mts_sqlite_test_helpers)
+endif()
