@@ -26,6 +26,13 @@
  * Values are stored as given (the pts rule of sql_schema.h: never max()-ed)
  * in every mode.
  *
+ * Leases: a local file's are the SQLite handle's. Remote and replica keep
+ * them in the server's leases table, decided by the server on its clock;
+ * every remote write batch starts with a guard statement that fences it by
+ * the handle's lease (see "remote: leases"). Optimistic mode: local and
+ * in-memory forward to the SQLite handle; remote and replica use the
+ * server's sessions.rev, and save_if is a write batch guarded by it.
+ *
  * Thread-safety: calls are serialised by the storage handle's lock; the
  * inner SQLite handle has its own lock, always taken after this one.
  */
@@ -33,6 +40,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hrana.h"
 #include "sql_schema.h"
@@ -64,6 +72,11 @@ typedef struct libsql_backend {
     int rev_known;
     int64_t rev;
     mts__sql_base base;
+    /* remote, replica: the lease this handle holds on the server (or
+     * held, when it was lost); every remote write is fenced by it */
+    int leased;
+    char owner[MTS_LEASE_OWNER_MAX + 1];
+    uint64_t epoch;
 } libsql_backend;
 
 /* ---- remote: schema ------------------------------------------------------ */
@@ -348,13 +361,6 @@ add_guard_rev(libsql_backend *b, mts__hrana_tx *tx)
     return add_stmt(tx, MTS__SQL_GUARD_REV, p, 2, 0);
 }
 
-/* One write operation: what to emit into the transaction. */
-typedef struct write_op {
-    enum { OP_SAVE, OP_DELETE, OP_GRANULAR } kind;
-    const mts_session *s; /* OP_SAVE */
-    mts__sql_granular g;  /* OP_GRANULAR */
-} write_op;
-
 static int
 emit_failed(libsql_backend *b, int rc, mts_error *err)
 {
@@ -363,15 +369,379 @@ emit_failed(libsql_backend *b, int rc, mts_error *err)
     return mts__err(err, rc, "%s: a text value is not valid UTF-8", b->display);
 }
 
+/* One write operation: what to emit into the transaction. */
+typedef struct write_op {
+    enum { OP_SAVE, OP_SAVE_IF, OP_DELETE, OP_GRANULAR } kind;
+    const mts_session *s; /* OP_SAVE, OP_SAVE_IF */
+    mts__sql_granular g;  /* OP_GRANULAR */
+    int64_t expected;     /* OP_SAVE_IF: the rev it needs (0: no session) */
+} write_op;
+
+/* The operation's name in fencing messages (as the SQLite backend's). */
+static const char *
+op_label(const write_op *op)
+{
+    static const char *const granular[] = { "apply update state", "update dc",
+                                            "set home dc", "cache peer" };
+    switch (op->kind) {
+    case OP_SAVE:
+        return "save";
+    case OP_SAVE_IF:
+        return "save_if";
+    case OP_DELETE:
+        return "delete";
+    default:
+        return (size_t)op->g.kind < MTS__ARRAY_LEN(granular)
+                   ? granular[op->g.kind]
+                   : "write";
+    }
+}
+
+/* ---- remote: leases ------------------------------------------------------ */
+
+/*
+ * The lease row lives on the server (the leases table, one row per
+ * session) and every decision about it is taken there, on the server's
+ * clock (MTS__SQL_NOW_MS), inside one write transaction per operation:
+ * acquire, renew and release are one statement each followed by a read of
+ * the row and of changes(). Every remote write starts with a guard
+ * statement (statement 0 of its batch) that fails unless this handle's
+ * owner and epoch hold a live lease, or, for a handle without a lease,
+ * unless nobody's lease is live; a failed guard stops the batch before any
+ * write. The refusal's message is then built from a second read of the
+ * row, with the rules and words of the SQLite backend (sqlite.c).
+ */
+
+/* Statements of a write batch before the operation's own. */
+enum { ST_LEASE = 0, ST_SEAL = 1, ST_REV = 2 };
+
+typedef struct lease_row {
+    int found;
+    mts_lease l;     /* held: live on the server's clock when read */
+    int64_t changes; /* changes() of the statement before the read */
+} lease_row;
+
+/* "2026-11-25T10:00:00.123Z" from Unix ms. */
+static void
+fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, size, "(never)");
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac);
+}
+
+/* The LEASE_STATE row of statement `stmt` (none: x->found 0). */
+static int
+lease_from_res(lease_row *x,
+               libsql_backend *b,
+               mts__hrana_res *res,
+               size_t stmt,
+               mts_error *err)
+{
+    mts__sqlv c[MTS__SQL_LEASE_NCOLS];
+    size_t len;
+    int rc;
+    memset(x, 0, sizeof(*x));
+    x->l.version = MTS_LEASE_VERSION;
+    if (mts__hrana_res_rows(res, stmt) == 0)
+        return 0;
+    if ((rc = mts__hrana_res_row(c, MTS__SQL_LEASE_NCOLS, res, stmt, 0, err)) !=
+        0)
+        return rc;
+    if (c[MTS__SQL_LEASE_COL_OWNER].type != MTS__SQL_TEXT ||
+        c[MTS__SQL_LEASE_COL_EPOCH].type != MTS__SQL_INT ||
+        c[MTS__SQL_LEASE_COL_EXPIRES].type != MTS__SQL_INT ||
+        c[MTS__SQL_LEASE_COL_HELD].type != MTS__SQL_INT ||
+        c[MTS__SQL_LEASE_COL_CHANGES].type != MTS__SQL_INT)
+        return mts__err(err, MTS_ECORRUPT,
+                        "%s: table leases: a row with a wrong column type",
+                        b->display);
+    len = c[MTS__SQL_LEASE_COL_OWNER].n;
+    if (len > MTS_LEASE_OWNER_MAX)
+        len = MTS_LEASE_OWNER_MAX;
+    if (len > 0)
+        memcpy(x->l.owner, c[MTS__SQL_LEASE_COL_OWNER].p, len);
+    x->l.owner[len] = '\0';
+    x->l.epoch = (uint64_t)c[MTS__SQL_LEASE_COL_EPOCH].i;
+    x->l.expires_ms = c[MTS__SQL_LEASE_COL_EXPIRES].i;
+    x->l.held = c[MTS__SQL_LEASE_COL_HELD].i != 0;
+    x->changes = c[MTS__SQL_LEASE_COL_CHANGES].i;
+    x->found = 1;
+    return 0;
+}
+
+/* Read the lease row (one request, a read transaction). */
+static int
+lease_read(libsql_backend *b, lease_row *x, mts_error *err)
+{
+    mts__sqlv p = name_param(b);
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    int rc;
+    memset(x, 0, sizeof(*x));
+    x->l.version = MTS_LEASE_VERSION;
+    if (mts__hrana_tx_new(&tx, 0) != 0)
+        return mts__err_oom(err);
+    if (add_stmt(tx, MTS__SQL_LEASE_STATE, &p, 1, 1) != 0) {
+        mts__hrana_tx_free(tx);
+        return mts__err_oom(err);
+    }
+    if ((rc = run_tx(b, tx, &res, err)) != 0)
+        return rc;
+    rc = lease_from_res(x, b, res, 0, err);
+    mts__hrana_res_free(res);
+    return rc;
+}
+
+/* Whether the row is this handle's lease (owner and epoch; live or not). */
+static int
+lease_ours(const libsql_backend *b, const lease_row *x)
+{
+    return x->found && x->l.epoch == b->epoch &&
+           strcmp(x->l.owner, b->owner) == 0;
+}
+
+/* May this handle write, given the lease row? 0, or the refusal: a holder
+ * needs its own live lease (MTS_EFENCED), a handle without a lease needs
+ * nobody's live lease (MTS_ELOCKED naming the holder). */
+static int
+lease_verdict(libsql_backend *b,
+              const char *what,
+              const lease_row *x,
+              mts_error *err)
+{
+    char t[64];
+    fmt_time(t, sizeof(t), x->l.expires_ms);
+    if (!b->leased) {
+        if (!x->l.held)
+            return 0;
+        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
+                        b->display, what, x->l.owner, t);
+    }
+    if (lease_ours(b, x) && x->l.held)
+        return 0;
+    if (lease_ours(b, x))
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease (epoch %llu) expired at "
+                        "%s; renew it",
+                        b->display, what, (unsigned long long)b->epoch, t);
+    if (!x->found)
+        return mts__err(err, MTS_EFENCED,
+                        "%s: %s: fenced: the lease record is gone", b->display,
+                        what);
+    return mts__err(err, MTS_EFENCED,
+                    "%s: %s: fenced: epoch %llu is over; the lease is now "
+                    "%s's (epoch %llu)",
+                    b->display, what, (unsigned long long)b->epoch, x->l.owner,
+                    (unsigned long long)x->l.epoch);
+}
+
+/* The lease guard of a write stopped it: say why (a second request). When
+ * the row read now would let the write through (the lease moved between
+ * the two requests), *retry is set and the write may be sent again. */
+static int
+lease_refused(libsql_backend *b, const char *what, int *retry, mts_error *err)
+{
+    lease_row x;
+    int rc;
+    *retry = 0;
+    if ((rc = lease_read(b, &x, err)) != 0)
+        return rc;
+    if ((rc = lease_verdict(b, what, &x, err)) != 0)
+        return rc;
+    *retry = 1;
+    return mts__err(err, MTS_ELOCKED,
+                    "%s: %s: the lease changed during the write; nothing "
+                    "was written",
+                    b->display, what);
+}
+
+/* Statement 0 of every remote write: this handle's lease is live (a
+ * holder), or nobody's is (a handle without a lease). */
+static int
+add_guard_lease(libsql_backend *b, mts__hrana_tx *tx)
+{
+    mts__sqlv p[3];
+    memset(p, 0, sizeof(p));
+    p[0] = name_param(b);
+    if (!b->leased)
+        return add_stmt(tx, MTS__SQL_GUARD_LEASE_FREE, p, 1, 0);
+    p[1].type = MTS__SQL_TEXT;
+    p[1].p = b->owner;
+    p[1].n = strlen(b->owner);
+    p[2].type = MTS__SQL_INT;
+    p[2].i = (int64_t)b->epoch;
+    return add_stmt(tx, MTS__SQL_GUARD_LEASE_HELD, p, 3, 0);
+}
+
+static int
+remote_lease_acquire(libsql_backend *b,
+                     const char *owner,
+                     uint32_t ttl_ms,
+                     mts_lease *info,
+                     mts_error *err)
+{
+    mts__sqlv p[3], key = name_param(b);
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    lease_row x;
+    char t[64];
+    int rc;
+
+    if ((rc = ensure_schema(b, 1, NULL, err)) != 0)
+        return rc;
+    memset(p, 0, sizeof(p));
+    p[0] = key;
+    p[1].type = MTS__SQL_TEXT;
+    p[1].p = owner;
+    p[1].n = strlen(owner);
+    p[2].type = MTS__SQL_INT;
+    p[2].i = (int64_t)ttl_ms;
+    if (mts__hrana_tx_new(&tx, 1) != 0)
+        return mts__err_oom(err);
+    if ((rc = add_stmt(tx, MTS__SQL_LEASE_ACQUIRE, p, 3, 0)) != 0 ||
+        (rc = add_stmt(tx, MTS__SQL_LEASE_STATE, &key, 1, 1)) != 0) {
+        mts__hrana_tx_free(tx);
+        return emit_failed(b, rc, err);
+    }
+    if ((rc = run_tx(b, tx, &res, err)) != 0)
+        return rc;
+    rc = lease_from_res(&x, b, res, 1, err);
+    mts__hrana_res_free(res);
+    if (rc != 0)
+        return rc;
+    if (!x.found)
+        return mts__err(err, MTS_EBACKEND,
+                        "%s: lease acquire: no lease row after the write",
+                        b->display);
+    if (x.changes != 1 || strcmp(x.l.owner, owner) != 0) {
+        fmt_time(t, sizeof(t), x.l.expires_ms);
+        return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
+                        b->display, x.l.owner, t);
+    }
+    b->leased = 1;
+    snprintf(b->owner, sizeof(b->owner), "%s", owner);
+    b->epoch = x.l.epoch;
+    *info = x.l;
+    info->held = 1;
+    return 0;
+}
+
+/* Renew (ttl_ms > 0) or release (ttl_ms 0) the lease this handle holds.
+ * As long as nobody took it, an expired lease can still be renewed (or
+ * released): the epoch did not change, so nobody else's tenure came in
+ * between. */
+static int
+remote_lease_keep(libsql_backend *b,
+                  uint32_t ttl_ms,
+                  mts_lease *info,
+                  mts_error *err)
+{
+    const char *what = ttl_ms ? "lease renew" : "lease release";
+    mts__sqlv p[4], key = name_param(b), *q = p;
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    lease_row x;
+    int rc;
+
+    if ((rc = ensure_schema(b, 1, NULL, err)) != 0)
+        return rc;
+    memset(p, 0, sizeof(p));
+    if (ttl_ms) {
+        p[0].type = MTS__SQL_INT;
+        p[0].i = (int64_t)ttl_ms;
+        q = p + 1;
+    }
+    q[0] = key;
+    q[1].type = MTS__SQL_TEXT;
+    q[1].p = b->owner;
+    q[1].n = strlen(b->owner);
+    q[2].type = MTS__SQL_INT;
+    q[2].i = (int64_t)b->epoch;
+    if (mts__hrana_tx_new(&tx, 1) != 0)
+        return mts__err_oom(err);
+    if ((rc = ttl_ms ? add_stmt(tx, MTS__SQL_LEASE_RENEW, p, 4, 0)
+                     : add_stmt(tx, MTS__SQL_LEASE_RELEASE, p, 3, 0)) != 0 ||
+        (rc = add_stmt(tx, MTS__SQL_LEASE_STATE, &key, 1, 1)) != 0) {
+        mts__hrana_tx_free(tx);
+        return emit_failed(b, rc, err);
+    }
+    if ((rc = run_tx(b, tx, &res, err)) != 0)
+        return rc;
+    rc = lease_from_res(&x, b, res, 1, err);
+    mts__hrana_res_free(res);
+    if (rc != 0)
+        return rc;
+    if (x.changes != 1 || !lease_ours(b, &x))
+        return x.found
+                   ? mts__err(err, MTS_EFENCED,
+                              "%s: %s: fenced: epoch %llu is over; the "
+                              "lease is now %s's (epoch %llu)",
+                              b->display, what, (unsigned long long)b->epoch,
+                              x.l.owner, (unsigned long long)x.l.epoch)
+                   : mts__err(err, MTS_EFENCED,
+                              "%s: %s: fenced: the lease record is gone",
+                              b->display, what);
+    if (ttl_ms == 0) {
+        b->leased = 0;
+        return 0;
+    }
+    *info = x.l;
+    info->held = 1;
+    return 0;
+}
+
+static int
+remote_lease_show(libsql_backend *b, mts_lease *info, mts_error *err)
+{
+    lease_row x;
+    int empty = 0;
+    int rc = ensure_schema(b, 0, &empty, err);
+    if (rc == 0 && !empty)
+        rc = lease_read(b, &x, err);
+    if (rc != 0)
+        return rc;
+    if (empty || !x.found)
+        return mts__err(err, MTS_ENOTFOUND, "%s: never leased", b->display);
+    *info = x.l;
+    return 0;
+}
+
 /* How a write request went. */
-enum { SENT_OK, SENT_SEAL_CHANGED, SENT_REV_CHANGED };
+enum { SENT_OK, SENT_SEAL_CHANGED, SENT_REV_CHANGED, SENT_LEASE_CHANGED };
+
+/* The optimistic save's guard stopped it: the store moved on. */
+static int
+conflict(libsql_backend *b, int64_t expected, mts_error *err)
+{
+    mts_error e2 = MTS_ERROR_INIT;
+    if (remote_probe(b, &e2) != 0)
+        return mts__err(err, MTS_ECONFLICT,
+                        "%s: save_if: the stored revision is not the "
+                        "expected %llu: nothing written",
+                        b->display, (unsigned long long)expected);
+    /* the words of the SQLite backend's conflict */
+    return mts__err(err, MTS_ECONFLICT,
+                    "%s: save_if: the stored revision is %llu, not the "
+                    "expected %llu: nothing written",
+                    b->display, (unsigned long long)(b->rev_known ? b->rev : 0),
+                    (unsigned long long)expected);
+}
 
 /*
  * Re-seal the server's session under `to` (NULL: clear) in one guarded
  * transaction: read it with the current seal, then rewrite its secret
  * columns and seal row, only if nobody changed the session or its seal in
- * between (else MTS_ELOCKED). With nothing stored, only a stray seal row
- * is removed.
+ * between (else MTS_ELOCKED and *changed set: try again). With nothing
+ * stored, only a stray seal row is removed. Fenced by the lease as every
+ * write (`what` names the operation in the refusal).
  */
 static int remote_load_raw(mts_session **out,
                            int64_t *rev,
@@ -380,7 +750,12 @@ static int remote_load_raw(mts_session **out,
                            mts_error *err);
 
 static int
-remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
+remote_reseal(libsql_backend *b,
+              mts_secret *to,
+              int create,
+              const char *what,
+              int *changed,
+              mts_error *err)
 {
     mts__sql_seal fresh;
     mts__sql_seal_row row;
@@ -390,6 +765,7 @@ remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
     int64_t rev = 0;
     int found = 0, rc;
 
+    *changed = 0;
     memset(&row, 0, sizeof(row));
     memset(&fresh, 0, sizeof(fresh));
     if ((rc = remote_load_raw(&s, &rev, &found, b, err)) != 0)
@@ -402,7 +778,8 @@ remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
     if (rc == 0 && mts__hrana_tx_new(&tx, 1) != 0)
         rc = mts__err_oom(err);
     if (rc == 0 &&
-        ((rc = add_guard_seal(b, tx)) != 0 ||
+        ((rc = add_guard_lease(b, tx)) != 0 ||
+         (rc = add_guard_seal(b, tx)) != 0 ||
          (found && (rc = add_guard_rev(b, tx)) != 0) ||
          (rc = mts__sql_emit_seal(&cx, &row, emit_step, tx)) != 0 ||
          (found && (rc = mts__sql_emit_save(&cx, s, MTS__SQL_EMIT_SECRETS,
@@ -412,12 +789,16 @@ remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
     mts_session_free(s);
     if (rc == 0) {
         rc = mts__hrana_tx_run(NULL, b->remote, tx, err);
-        if (rc != 0 && mts__hrana_tx_failed(tx) >= 0 &&
-            mts__hrana_tx_failed(tx) <= 1)
+        if (rc != 0 && mts__hrana_tx_failed(tx) == ST_LEASE) {
+            rc = lease_refused(b, what, changed, err);
+        } else if (rc != 0 && mts__hrana_tx_failed(tx) >= ST_SEAL &&
+                   mts__hrana_tx_failed(tx) <= ST_REV) {
+            *changed = 1;
             rc = mts__err(err, MTS_ELOCKED,
                           "%s: the session changed while it was being "
                           "re-sealed; nothing was written, try again",
                           b->display);
+        }
     }
     mts__hrana_tx_free(tx);
     forget_remote(b);
@@ -435,8 +816,27 @@ remote_reseal(libsql_backend *b, mts_secret *to, int create, mts_error *err)
     return rc;
 }
 
-/* Build and send one write, guarded by the seal (and by the rev for an
- * incremental save). *sent says which guard, if any, stopped it. */
+/* The guard of an optimistic save: the session's rev is `expected`, or
+ * (expected 0) there is no session. */
+static int
+add_guard_expected(libsql_backend *b, mts__hrana_tx *tx, int64_t expected)
+{
+    mts__sqlv p[2];
+    memset(p, 0, sizeof(p));
+    p[0] = name_param(b);
+    if (expected == 0)
+        return add_stmt(tx, MTS__SQL_GUARD_NO_SESSION, p, 1, 0);
+    p[1].type = MTS__SQL_INT;
+    p[1].i = expected;
+    return add_stmt(tx, MTS__SQL_GUARD_REV, p, 2, 0);
+}
+
+/*
+ * Build and send one write: statement 0 the lease guard, 1 the seal guard
+ * (not for a delete), 2 the rev guard of an incremental or optimistic
+ * save or the rev read of a granular change, then the operation. *sent
+ * says which guard, if any, stopped it in a way worth another try.
+ */
 static int
 remote_write_once(libsql_backend *b,
                   const write_op *op,
@@ -447,50 +847,68 @@ remote_write_once(libsql_backend *b,
     mts__sql_ctx cx = { b->name, mts__sql_new_rev(), NULL };
     mts__hrana_tx *tx;
     mts__hrana_res *res = NULL;
-    int rc, incremental = 0, read_rev = 0;
+    int rc, incremental = 0, read_rev = 0, retry = 0;
+    int save = op->kind == OP_SAVE || op->kind == OP_SAVE_IF;
     size_t count = 1;
+    long failed;
 
     *sent = SENT_OK;
     if (op->kind == OP_DELETE) {
         mts__sql_ctx cx0 = { b->name, 0, NULL };
         if (mts__hrana_tx_new(&tx, 1) != 0)
             return mts__err_oom(err);
-        if ((rc = mts__sql_emit_delete(&cx0, emit_step, tx)) != 0) {
+        if ((rc = add_guard_lease(b, tx)) != 0 ||
+            (rc = mts__sql_emit_delete(&cx0, emit_step, tx)) != 0) {
             mts__hrana_tx_free(tx);
             return emit_failed(b, rc, err);
         }
-        rc = run_tx(b, tx, NULL, err);
+        rc = mts__hrana_tx_run(NULL, b->remote, tx, err);
+        failed = mts__hrana_tx_failed(tx);
+        mts__hrana_tx_free(tx);
         forget_remote(b);
+        if (rc != 0 && failed == ST_LEASE) {
+            rc = lease_refused(b, op_label(op), &retry, err);
+            if (retry)
+                *sent = SENT_LEASE_CHANGED;
+        }
         return rc;
     }
     if ((rc = seal_use(b, &seal, err)) != 0)
         return rc;
     cx.seal = seal;
-    if (op->kind == OP_SAVE) {
+    if (op->kind == OP_SAVE)
         incremental = b->rev_known && mts__sql_base_covers(&b->base, op->s);
-    } else {
+    else if (op->kind == OP_SAVE_IF)
+        incremental = op->expected != 0 && b->rev_known &&
+                      b->rev == op->expected &&
+                      mts__sql_base_covers(&b->base, op->s);
+    else
         read_rev = 1;
-    }
     if (mts__hrana_tx_new(&tx, 1) != 0)
         return mts__err_oom(err);
-    rc = add_guard_seal(b, tx); /* statement 0 */
+    rc = add_guard_lease(b, tx); /* ST_LEASE */
+    if (rc == 0)
+        rc = add_guard_seal(b, tx); /* ST_SEAL */
+    if (rc == 0 && op->kind == OP_SAVE_IF) {
+        rc = add_guard_expected(b, tx, op->expected); /* ST_REV */
+    } else if (rc == 0 && incremental) {
+        rc = add_guard_rev(b, tx); /* ST_REV */
+    } else if (rc == 0 && read_rev) {
+        mts__sqlv p = name_param(b);
+        rc = add_stmt(tx, MTS__SQL_SESSION_REV, &p, 1, 1); /* ST_REV */
+    }
     if (rc == 0 && incremental) {
         mts__sql_delta d = mts__sql_base_delta(&b->base);
-        rc = add_guard_rev(b, tx); /* statement 1 */
-        if (rc == 0)
-            rc = mts__sql_emit_delta(&cx, op->s, &d, &count, emit_step, tx);
+        rc = mts__sql_emit_delta(&cx, op->s, &d, &count, emit_step, tx);
         if (rc == 0 && count > 0)
             rc = mts__sql_emit_rev(&cx, emit_step, tx);
-    } else if (rc == 0 && op->kind == OP_SAVE) {
+    } else if (rc == 0 && save) {
         rc = mts__sql_emit_save(&cx, op->s, MTS__SQL_EMIT_REPLACE, emit_step,
                                 tx);
         if (rc == 0)
             rc = mts__sql_emit_rev(&cx, emit_step, tx);
     } else if (rc == 0) {
-        mts__sqlv p = name_param(b);
-        rc = add_stmt(tx, MTS__SQL_SESSION_REV, &p, 1, 1); /* statement 1 */
-        if (rc == 0)
-            rc = mts__sql_emit_granular(&cx, &op->g, emit_step, tx);
+        rc = mts__sql_emit_granular(&cx, &op->g, emit_step, tx);
     }
     if (rc != 0) {
         mts__hrana_tx_free(tx);
@@ -498,17 +916,24 @@ remote_write_once(libsql_backend *b,
     }
     rc = mts__hrana_tx_run(read_rev ? &res : NULL, b->remote, tx, err);
     if (rc != 0) {
-        long failed = mts__hrana_tx_failed(tx);
+        failed = mts__hrana_tx_failed(tx);
         mts__hrana_tx_free(tx);
         forget_remote(b);
-        if (failed == 0)
+        if (failed == ST_LEASE) {
+            rc = lease_refused(b, op_label(op), &retry, err);
+            if (retry)
+                *sent = SENT_LEASE_CHANGED;
+        } else if (failed == ST_SEAL) {
             *sent = SENT_SEAL_CHANGED;
-        else if (failed == 1 && incremental)
+        } else if (failed == ST_REV && op->kind == OP_SAVE_IF) {
+            rc = conflict(b, op->expected, err);
+        } else if (failed == ST_REV && incremental) {
             *sent = SENT_REV_CHANGED;
+        }
         return rc;
     }
     mts__hrana_tx_free(tx);
-    if (op->kind == OP_SAVE) {
+    if (save) {
         set_base(b, op->s, incremental && count == 0 ? b->rev : cx.rev);
         return 0;
     }
@@ -516,8 +941,8 @@ remote_write_once(libsql_backend *b,
      * knew? Then its record stays good, plus the touched row. */
     {
         mts__sqlv v;
-        int same = b->rev_known && mts__hrana_res_rows(res, 1) == 1 &&
-                   mts__hrana_res_row(&v, 1, res, 1, 0, NULL) == 0 &&
+        int same = b->rev_known && mts__hrana_res_rows(res, ST_REV) == 1 &&
+                   mts__hrana_res_row(&v, 1, res, ST_REV, 0, NULL) == 0 &&
                    v.type == MTS__SQL_INT && v.i == b->rev;
         mts__hrana_res_free(res);
         if (!same)
@@ -550,8 +975,10 @@ remote_write(libsql_backend *b, const write_op *op, mts_error *err)
                 return rc;
             /* a handle with a secret seals the session first */
             if (b->secret != NULL && !b->seal_row.present) {
-                rc = remote_reseal(b, b->secret, 1, err);
-                if (rc == MTS_ELOCKED)
+                int changed = 0;
+                rc =
+                    remote_reseal(b, b->secret, 1, op_label(op), &changed, err);
+                if (rc != 0 && changed)
                     continue;
                 if (rc != 0)
                     return rc;
@@ -753,6 +1180,7 @@ do_write(libsql_backend *b, const write_op *op, mts_error *err)
         return 0;
     switch (op->kind) {
     case OP_SAVE:
+    case OP_SAVE_IF: /* the server checked the revision; the file follows */
         rc = mts_storage_save(b->local, op->s, err);
         break;
     case OP_DELETE:
@@ -854,6 +1282,73 @@ ls_load(mts_session **out, mts_backend *be, mts_error *err)
     return rc;
 }
 
+/* ---- optimistic mode ---------------------------------------------------- */
+
+/*
+ * Local and in-memory: the SQLite handle underneath keeps the revisions.
+ * Remote: the revision is sessions.rev on the server, read with the
+ * session in one snapshot; save_if is one batch guarded by "rev =
+ * expected" (or "no sessions row" for 0). Replica: the server's rev too;
+ * the session comes from the file when this handle's pull or its last
+ * write left the file equal to the server at a known rev, else it is
+ * pulled first; a conflict marks the file stale, so the next load_rev
+ * pulls the server's state.
+ */
+static int
+ls_load_rev(mts_session **out, uint64_t *rev, mts_backend *be, mts_error *err)
+{
+    libsql_backend *b = (libsql_backend *)be;
+    mts_session *s = NULL;
+    int rc;
+    *rev = 0;
+    if (b->remote == NULL)
+        return mts_storage_load_rev(out, rev, b->local, err);
+    if (b->mode == MODE_REMOTE) {
+        rc = remote_load(&s, b, err);
+    } else {
+        if ((!b->synced || !b->rev_known) && (rc = replica_pull(b, err)) != 0)
+            return rc;
+        rc = mts_storage_load(&s, b->local, err);
+        if (rc == 0 && !b->rev_known) {
+            mts_session_free(s);
+            s = NULL;
+            rc = mts__err(err, MTS_ENOTFOUND, "%s: no session stored",
+                          b->display);
+        }
+        if (rc == 0)
+            set_base(b, s, b->rev);
+    }
+    if (rc != 0)
+        return rc;
+    *rev = (uint64_t)b->rev;
+    if (out != NULL)
+        *out = s;
+    else
+        mts_session_free(s);
+    return 0;
+}
+
+static int
+ls_save_if(mts_backend *be,
+           const mts_session *s,
+           uint64_t expected,
+           uint64_t *new_rev,
+           mts_error *err)
+{
+    libsql_backend *b = (libsql_backend *)be;
+    write_op op = { .kind = OP_SAVE_IF, .s = s };
+    int rc;
+    if (b->remote == NULL)
+        return mts_storage_save_if(b->local, s, expected, new_rev, err);
+    op.expected = (int64_t)expected;
+    rc = do_write(b, &op, err);
+    if (rc == MTS_ECONFLICT)
+        b->synced = 0;
+    else if (rc == 0)
+        *new_rev = (uint64_t)b->rev;
+    return rc;
+}
+
 static const char *
 ls_name(mts_backend *be)
 {
@@ -879,13 +1374,36 @@ ls_free(mts_backend *be)
 
 /* A local file: the SQLite handle underneath keeps the lease (its leases
  * table, on this host's clock) and fences every write that goes through
- * it. The other modes have none: memory is one process's, and a remote
- * server does not check lease rows in its batches yet. */
+ * it. Remote and replica: the lease row is on the server, on its clock,
+ * and every remote write is fenced in its own batch (the file of a
+ * replica is written only after the server accepted). Memory has none:
+ * one process alone reaches it. */
 static int
-ls_lease(mts_backend *be, int op, const char *owner, uint32_t ttl_ms,
-         mts_lease *info, mts_error *err)
+ls_lease(mts_backend *be,
+         int op,
+         const char *owner,
+         uint32_t ttl_ms,
+         mts_lease *info,
+         mts_error *err)
 {
     libsql_backend *b = (libsql_backend *)be;
+    if (b->remote != NULL) {
+        switch (op) {
+        case MTS_LEASE_ACQUIRE:
+            return remote_lease_acquire(b, owner, ttl_ms, info, err);
+        case MTS_LEASE_RENEW:
+        case MTS_LEASE_RELEASE:
+            if (!b->leased)
+                return mts__err(err, MTS_EINVAL,
+                                "%s: this handle holds no lease", b->display);
+            return remote_lease_keep(b, op == MTS_LEASE_RENEW ? ttl_ms : 0,
+                                     info, err);
+        case MTS_LEASE_SHOW:
+            return remote_lease_show(b, info, err);
+        default:
+            return mts__err(err, MTS_EINVAL, "lease: unknown operation %d", op);
+        }
+    }
     switch (op) {
     case MTS_LEASE_ACQUIRE:
         return mts_lease_acquire(info, b->local, owner, ttl_ms, err);
@@ -915,7 +1433,9 @@ finish_open(mts_storage **out, libsql_backend *b, mts_error *err)
     b->parent.update_dc = ls_update_dc;
     b->parent.set_home_dc = ls_set_home;
     b->parent.cache_peer = ls_cache_peer;
-    b->parent.lease = b->mode == MODE_LOCAL ? ls_lease : NULL;
+    b->parent.lease = b->mode != MODE_MEMORY ? ls_lease : NULL;
+    b->parent.load_rev = ls_load_rev;
+    b->parent.save_if = ls_save_if;
     b->parent.free = ls_free;
     if ((rc = mts_storage_wrap(out, &b->parent, err)) != 0)
         ls_free(&b->parent);
@@ -1158,9 +1678,12 @@ mts_libsql_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
     if (b->remote != NULL) {
         rc = ensure_schema(b, 1, NULL, err);
         for (int attempt = 0; rc == 0 && attempt < 3; attempt++) {
-            rc = remote_reseal(b, new_secret, 0, err);
-            if (rc != MTS_ELOCKED)
+            int changed = 0;
+            rc = remote_reseal(b, new_secret, 0, "rekey", &changed, err);
+            if (rc == 0 || !changed)
                 break;
+            if (attempt < 2)
+                rc = 0; /* someone wrote in between: read and try again */
         }
     }
     if (rc == 0 && b->local != NULL) {

@@ -184,6 +184,35 @@ const char *const mts__sql_text[MTS__SQL_STMT_COUNT] = {
         "VALUES (?, ?, ?, ?) ON CONFLICT (session) DO UPDATE SET "
         "owner = excluded.owner, epoch = excluded.epoch, "
         "expires_ms = excluded.expires_ms",
+
+    [MTS__SQL_LEASE_ACQUIRE] =
+        "INSERT INTO leases (session, owner, epoch, expires_ms) "
+        "VALUES (?, ?, 1, " MTS__SQL_NOW_MS " + ?) "
+        "ON CONFLICT (session) DO UPDATE SET "
+        "epoch = CASE WHEN owner = excluded.owner AND expires_ms "
+        "> " MTS__SQL_NOW_MS " THEN epoch ELSE epoch + 1 END, "
+        "owner = excluded.owner, expires_ms = excluded.expires_ms "
+        "WHERE owner = excluded.owner OR expires_ms <= " MTS__SQL_NOW_MS,
+    [MTS__SQL_LEASE_RENEW] =
+        "UPDATE leases SET expires_ms = " MTS__SQL_NOW_MS " + ? "
+        "WHERE session = ? AND owner = ? AND epoch = ?",
+    [MTS__SQL_LEASE_RELEASE] =
+        "UPDATE leases SET expires_ms = min(expires_ms, " MTS__SQL_NOW_MS ") "
+        "WHERE session = ? AND owner = ? AND epoch = ?",
+    [MTS__SQL_LEASE_STATE] =
+        "SELECT owner, epoch, expires_ms, expires_ms > " MTS__SQL_NOW_MS
+        ", changes() FROM leases WHERE session = ?",
+    [MTS__SQL_GUARD_LEASE_HELD] =
+        "INSERT INTO leases (session) SELECT NULL WHERE NOT EXISTS "
+        "(SELECT 1 FROM leases WHERE session = ? AND owner = ? AND epoch = ? "
+        "AND expires_ms > " MTS__SQL_NOW_MS ")",
+    [MTS__SQL_GUARD_LEASE_FREE] =
+        "INSERT INTO leases (session) SELECT NULL WHERE EXISTS "
+        "(SELECT 1 FROM leases WHERE session = ? AND expires_ms "
+        "> " MTS__SQL_NOW_MS ")",
+    [MTS__SQL_GUARD_NO_SESSION] =
+        "INSERT INTO sessions (name) SELECT NULL WHERE EXISTS "
+        "(SELECT 1 FROM sessions WHERE name = ?)",
 };
 
 const unsigned char mts__sql_nparams[MTS__SQL_STMT_COUNT] = {
@@ -222,6 +251,13 @@ const unsigned char mts__sql_nparams[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_MIN_PEER_DEL_ALL] = 1,
     [MTS__SQL_LEASE_GET] = 1,
     [MTS__SQL_LEASE_PUT] = 4,
+    [MTS__SQL_LEASE_ACQUIRE] = 3,
+    [MTS__SQL_LEASE_RENEW] = 4,
+    [MTS__SQL_LEASE_RELEASE] = 3,
+    [MTS__SQL_LEASE_STATE] = 1,
+    [MTS__SQL_GUARD_LEASE_HELD] = 3,
+    [MTS__SQL_GUARD_LEASE_FREE] = 1,
+    [MTS__SQL_GUARD_NO_SESSION] = 1,
 };
 
 const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
@@ -269,6 +305,13 @@ const char *const mts__sql_label[MTS__SQL_STMT_COUNT] = {
     [MTS__SQL_MIN_PEER_DEL_ALL] = "delete min peers",
     [MTS__SQL_LEASE_GET] = "read lease",
     [MTS__SQL_LEASE_PUT] = "write lease",
+    [MTS__SQL_LEASE_ACQUIRE] = "acquire lease",
+    [MTS__SQL_LEASE_RENEW] = "renew lease",
+    [MTS__SQL_LEASE_RELEASE] = "release lease",
+    [MTS__SQL_LEASE_STATE] = "read lease state",
+    [MTS__SQL_GUARD_LEASE_HELD] = "check lease holder",
+    [MTS__SQL_GUARD_LEASE_FREE] = "check no lease is live",
+    [MTS__SQL_GUARD_NO_SESSION] = "check nothing is stored",
 };
 
 /* ---- schema ------------------------------------------------------------ */

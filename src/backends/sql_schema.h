@@ -156,6 +156,29 @@ typedef enum mts__sql_stmt {
      * inside a BEGIN IMMEDIATE transaction, on the local clock) */
     MTS__SQL_LEASE_GET, /* (session) -> owner, epoch, expires_ms */
     MTS__SQL_LEASE_PUT, /* (session, owner, epoch, expires_ms): upsert */
+
+    /* leases on a libSQL server: decided in SQL, on the server's clock
+     * (MTS__SQL_NOW_MS), each inside the batch of one write transaction */
+    /* Take the lease for ttl_ms unless another owner's is live: insert, or
+     * update a row that is the owner's or expired (same owner and live:
+     * same epoch; else epoch + 1). changes() tells whether it took. */
+    MTS__SQL_LEASE_ACQUIRE, /* (session, owner, ttl_ms) */
+    /* Extend / end (expires_ms = min(expires_ms, now)) the lease of this
+     * owner and epoch, live or not; changes() 0: it is not theirs. */
+    MTS__SQL_LEASE_RENEW,   /* (ttl_ms, session, owner, epoch) */
+    MTS__SQL_LEASE_RELEASE, /* (session, owner, epoch) */
+    /* The lease row, whether it is live on the server's clock, and
+     * changes() of the statement before it in the same batch. */
+    MTS__SQL_LEASE_STATE, /* (session) -> MTS__SQL_LEASE_COL_* */
+    /* Fail (a NOT NULL constraint) unless this owner and epoch hold a live
+     * lease: the fence of a lease holder's libSQL write. */
+    MTS__SQL_GUARD_LEASE_HELD, /* (session, owner, epoch) */
+    /* Fail while anyone's lease is live: the fence of a write of a handle
+     * that holds no lease. */
+    MTS__SQL_GUARD_LEASE_FREE, /* (session) */
+    /* Fail if the session has a sessions row (an optimistic save that
+     * expects nothing stored). */
+    MTS__SQL_GUARD_NO_SESSION, /* (name) */
     MTS__SQL_STMT_COUNT
 } mts__sql_stmt;
 
@@ -178,6 +201,21 @@ enum {
     MTS__SQL_SESSION_COL_SEQ,
     MTS__SQL_SESSION_NCOLS
 };
+
+/* Columns of MTS__SQL_LEASE_STATE. */
+enum {
+    MTS__SQL_LEASE_COL_OWNER,
+    MTS__SQL_LEASE_COL_EPOCH,
+    MTS__SQL_LEASE_COL_EXPIRES,
+    MTS__SQL_LEASE_COL_HELD,    /* 1: expires_ms is after the server's now */
+    MTS__SQL_LEASE_COL_CHANGES, /* changes() of the previous statement */
+    MTS__SQL_LEASE_NCOLS
+};
+
+/* The server's clock in SQL: Unix time in ms, read by the statement that
+ * uses it (SQLite keeps 'now' fixed within one statement). */
+#define MTS__SQL_NOW_MS                                                        \
+    "CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
 
 /* Columns of MTS__SQL_SEAL_GET. */
 enum {

@@ -861,8 +861,9 @@ test_sql_error(void)
     T_EQ_INT(err.native, 19);
     T_CONTAINS(err.message, "SQLITE_CONSTRAINT");
     T_CONTAINS(err.message, "boom refused");
-    /* the seal guard, the rev read, the session row, the peer */
-    T_CONTAINS(err.message, "statement 4 of 4");
+    /* the lease guard, the seal guard, the rev read, the session row,
+     * the peer */
+    T_CONTAINS(err.message, "statement 5 of 5");
     /* a snapshot with the bad peer among good changes: all or nothing */
     T_EQ_INT(mts_session_set_home_dc(b, 5), 0);
     T_EQ_INT(mts_session_put_peer(b, &p, NULL), 0);

@@ -4,9 +4,10 @@
 # server (tests/hrana-server, Node.js with its npm packages installed by
 # `npm ci --prefix tests/hrana-server`): ctest starts it (hrana_server_start,
 # a fixture setup), proves it faithful with the official clients
-# (hrana_official_clients), then runs the C client's tests (libsql_remote)
-# and stops it at the end even after a failure (hrana_server_stop, the
-# fixture cleanup).
+# (hrana_official_clients), then runs the C client's tests (libsql_remote,
+# libsql_remote_lease) and stops it at the end even after a failure
+# (hrana_server_stop, the fixture cleanup). libsql_lease_contention starts
+# and stops a server of its own.
 if(MTS_HAVE_LIBSQL)
     set(MTS_LIBSQL_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
     set(MTS_HRANA_DIR ${PROJECT_SOURCE_DIR}/tests/hrana-server)
@@ -22,6 +23,15 @@ if(MTS_HAVE_LIBSQL)
         SQLite::SQLite3)
 
     find_program(MTS_NODE NAMES node nodejs)
+
+    # Eight processes race for one lease on a private test server; skipped
+    # (77) when node or the server's npm packages are missing.
+    mts_add_test(NAME libsql_lease_contention
+        SOURCES ${MTS_LIBSQL_TEST_DIR}/libsql_lease_contention.c
+        LABELS lease libsql TIMEOUT 120)
+    target_link_libraries(libsql_lease_contention PRIVATE mts_fixtures)
+    set_tests_properties(libsql_lease_contention PROPERTIES
+        ENVIRONMENT "MTS_HRANA_NODE=${MTS_NODE};MTS_HRANA_SERVER=${MTS_HRANA_DIR}/server.mjs")
     if(MTS_NODE)
         add_test(NAME hrana_server_start
             COMMAND sh ${MTS_HRANA_DIR}/ctl.sh start ${MTS_HRANA_RUN}
@@ -51,6 +61,18 @@ if(MTS_HAVE_LIBSQL)
         set_tests_properties(libsql_remote PROPERTIES
             FIXTURES_REQUIRED "hrana_server;hrana_faithful"
             ENVIRONMENT "MTS_HRANA_PORT_FILE=${MTS_HRANA_RUN}/port;MTS_HRANA_DB=${MTS_HRANA_RUN}/db.sqlite;MTS_HRANA_TOKEN=${MTS_HRANA_TOKEN};MTS_HRANA_NODE=${MTS_NODE};MTS_HRANA_SERVER=${MTS_HRANA_DIR}/server.mjs")
+
+        # Leases with fencing and optimistic mode on remote and replica
+        # stores, step by step, on the shared server.
+        mts_add_test(NAME libsql_remote_lease
+            SOURCES ${MTS_LIBSQL_TEST_DIR}/libsql_remote_lease.c
+            LABELS lease libsql TIMEOUT 120)
+        target_include_directories(libsql_remote_lease PRIVATE
+            ${PROJECT_SOURCE_DIR}/src/backends)
+        target_link_libraries(libsql_remote_lease PRIVATE mts_conformance)
+        set_tests_properties(libsql_remote_lease PROPERTIES
+            FIXTURES_REQUIRED "hrana_server;hrana_faithful"
+            ENVIRONMENT "MTS_HRANA_PORT_FILE=${MTS_HRANA_RUN}/port;MTS_HRANA_TOKEN=${MTS_HRANA_TOKEN}")
     else()
         message(WARNING "node not found: the libSQL remote tests (Hrana test "
                         "server, official clients) are not registered")
