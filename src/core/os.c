@@ -105,6 +105,17 @@ mts__os_write(int fd, const void *buf, size_t len)
     return write(fd, buf, n);
 }
 
+ssize_t
+mts__os_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    size_t n = len;
+    if (fault(MTS__SYS_WRITE, &n) != 0)
+        return -1;
+    if (n > len)
+        n = len;
+    return pwrite(fd, buf, n, off);
+}
+
 int
 mts__os_fsync(int fd)
 {

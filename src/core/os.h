@@ -44,6 +44,8 @@ int mts__os_open(const char *path, int flags, mode_t mode);
 int mts__os_openat(int dirfd, const char *path, int flags, mode_t mode);
 ssize_t mts__os_read(int fd, void *buf, size_t len);
 ssize_t mts__os_write(int fd, const void *buf, size_t len);
+/* pwrite(2); the hook sees it as MTS__SYS_WRITE. */
+ssize_t mts__os_pwrite(int fd, const void *buf, size_t len, off_t off);
 int mts__os_fsync(int fd);
 int mts__os_close(int fd);
 int mts__os_rename(const char *from, const char *to);
