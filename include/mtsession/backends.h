@@ -449,7 +449,8 @@ typedef struct mts_postgres_options {
      * column, as with mts_sqlite_options.secret; mtsession.seals holds the
      * key derivation and a key check value. Borrowed: it must outlive the
      * handle. An account stored in clear cannot be opened with a secret
-     * (MTS_EINVAL).
+     * (MTS_EINVAL; mts_postgres_rekey seals it). When NULL, a sealed
+     * account is opened locked (see mts_postgres_open_ex).
      */
     mts_secret *secret;
 } mts_postgres_options;
@@ -459,14 +460,47 @@ typedef struct mts_postgres_options {
 /**
  * mts_postgres_open with options (NULL: the defaults). Besides what
  * mts_postgres_open returns: MTS_EINVAL for an unknown options version;
- * MTS_EENCRYPTED for a sealed account and no secret; MTS_EBADKEY when the
- * secret does not open the account's key check value. A sealed value
- * moved to another row or column loads as MTS_ECORRUPT.
+ * MTS_EBADKEY when the secret does not open the account's key check
+ * value. A sealed value moved to another row or column loads as
+ * MTS_ECORRUPT.
+ *
+ * A sealed account opened without a secret is opened "locked": leases
+ * (lease.h), mts_storage_delete and the revision alone
+ * (mts_storage_load_rev with out NULL) work, while loads, saves and
+ * granular writes return MTS_EENCRYPTED ("the account is sealed; open it
+ * with its secret") and send nothing that writes. When another handle
+ * re-seals the account (mts_postgres_rekey), a handle notices at its next
+ * load or write of secret columns and adopts the new seal: with its
+ * secret if that opens it (else MTS_EBADKEY), locked without a secret,
+ * and MTS_EINVAL for a handle with a secret on an account now in clear;
+ * it never writes values under a seal that is no longer the account's.
  */
 MTS_API int mts_postgres_open_ex(mts_storage **out, const char *conninfo,
                                  const char *account,
                                  const mts_postgres_options *opts,
                                  mts_error *err);
+
+/**
+ * Re-seal the account's secret columns under `new_secret` (NULL: store
+ * them in clear, by request), as mts_sqlite_rekey does, in one
+ * transaction: the lease row is locked (so every other write of the
+ * account waits), the write is fenced like any other (a lease holder
+ * whose lease is over: MTS_EFENCED; a handle without a lease while
+ * someone's is live: MTS_ELOCKED), the session and its seal row are read
+ * in one snapshot and opened with the handle's current secret, then the
+ * seal row is replaced (or removed) and the auth keys, server salts and
+ * future token are written under the new seal, never in clear on the
+ * way, with a new revision. This also seals an account stored in clear.
+ * Nothing stored is not an error: the seal row alone is replaced. The
+ * handle then uses new_secret (borrowed, as in the options) and its old
+ * column key is wiped. Returns 0, MTS_EINVAL (st is not a PostgreSQL
+ * handle), MTS_EENCRYPTED or MTS_EBADKEY (the current secret does not open
+ * the account), MTS_EFENCED, MTS_ELOCKED, and the errors of a load and a
+ * save (MTS_EIO "outcome unknown" when the connection died at COMMIT); on
+ * any other error the store and the handle are unchanged.
+ */
+MTS_API int mts_postgres_rekey(mts_storage *st, mts_secret *new_secret,
+                               mts_error *err);
 
 /* ---- run-time discovery ------------------------------------------------ */
 

@@ -30,6 +30,18 @@
  *   round trip), so that they are ordered by that lock and each sees what
  *   the one before it committed (LOCK_FREE_SQL says why).
  *
+ * Sealed columns (with a secret; schema version 2): auth keys, server
+ * salts and the future token hold ciphertext under the account's seal row
+ * (mtsession.seals, sql_schema.h). A handle remembers the seal row it last
+ * saw; every write of those columns carries its check value and is gated
+ * on it in the statement (SEAL_GATE_AS), and every load reads the seal
+ * row with the values, so a handle notices a seal another handle replaced
+ * (mts_postgres_rekey) and adopts it or refuses, never writing under a
+ * stale one. Without a secret a sealed account is "locked": leases,
+ * delete and revisions work, loads and writes are MTS_EENCRYPTED.
+ * mts_postgres_rekey re-seals in one transaction of several round trips
+ * that holds the lease row's lock.
+ *
  * Revisions (optimistic mode, schema version 3): every write sets
  * sessions.rev to a random stamp the client draws; save_if runs like an
  * unleased write (BEGIN, the lease row locked, the statement, COMMIT),
@@ -224,6 +236,20 @@ migration_from(long long from)
 #define FENCE_END " SELECT count(*) FROM f"
 
 /*
+ * The seal gate of a write that stores secret columns (save, save_if,
+ * update_dc). $N is the check value of the seal the handle writes with,
+ * NULL when it writes in clear: F is FROM's row only while the account's
+ * seal row is still that one, so a handle never writes values sealed
+ * under a seal that another handle replaced (mts_postgres_rekey), nor
+ * clear values into an account sealed since. Such a statement returns
+ * the fence's count and the gate's: (1, 0) is "the seal moved".
+ */
+#define SEAL_GATE_AS(F, FROM, N)                                              \
+    ", " F " AS (SELECT FROM " FROM " WHERE (SELECT check_value FROM "        \
+    "mtsession.seals WHERE account = $1) IS NOT DISTINCT FROM $" #N ")"
+#define GATE_END " SELECT (SELECT count(*) FROM f0), (SELECT count(*) FROM f)"
+
+/*
  * Revisions (optimistic mode): every write sets sessions.rev to a new
  * random stamp the client draws (mts__sql_new_rev: 1 .. 2^63 - 1), passed
  * as the statement's last parameter. A row of schema version 2 has rev 0,
@@ -341,11 +367,11 @@ migration_from(long long from)
     "ON CONFLICT (account, user_id) DO UPDATE SET "       \
     "peer_id = excluded.peer_id, msg_id = excluded.msg_id WHERE (o.peer_id, " \
     "o.msg_id) IS DISTINCT FROM (excluded.peer_id, excluded.msg_id))"
-#define SAVE_BODY_3 SAVE_BODY_3_CORE FENCE_END
 
 /*
- * save_if: a save ($37 the expected revision) whose fence f0 is gated by
- * the revision: f is f0's row only when the stored revision is $37. It
+ * save_if: a save ($38 the expected revision) whose fence f0 is gated by
+ * the seal ($37, fs) and the revision: f is fs's row only when the stored
+ * revision is $38. It
  * runs after the lease row is locked in its own transaction (as an
  * unleased write does, for holders too), so its snapshot holds every
  * write committed before and no other write of the account can commit
@@ -353,9 +379,10 @@ migration_from(long long from)
  * revision it found.
  */
 #define REV_GATE                                                              \
-    ", f AS (SELECT FROM f0 WHERE " STORED_REV " = $37)"
+    ", f AS (SELECT FROM fs WHERE " STORED_REV " = $38)"
 #define SAVE_IF_END                                                           \
-    " SELECT (SELECT count(*) FROM f0), (SELECT count(*) FROM f), " STORED_REV
+    " SELECT (SELECT count(*) FROM f0), (SELECT count(*) FROM f), "           \
+    STORED_REV ", (SELECT count(*) FROM fs)"
 
 /* delete: every row of the account except its lease (the epoch must
  * survive, or a stale holder could match a later one). */
@@ -400,7 +427,8 @@ migration_from(long long from)
     "DO UPDATE SET pts = excluded.pts)" FENCE_END
 
 /* update_dc: $4 dc_id, $5 flags, $6 family, $7 ip, $8 port, $9 auth_key,
- * $10 server_salt, $11 time_offset. */
+ * $10 server_salt, $11 time_offset, $12 server_salt_sealed, $13 rev; the
+ * seal gate's check value is $14. */
 #define DC_BODY                                                               \
     ENSURE_SESSION(13)                                                        \
     ", w AS (INSERT INTO mtsession.dcs (account, dc_id, flags, family, ip, "  \
@@ -410,7 +438,7 @@ migration_from(long long from)
     "ip = excluded.ip, port = excluded.port, auth_key = excluded.auth_key, "  \
     "server_salt = excluded.server_salt, "                                    \
     "server_salt_sealed = excluded.server_salt_sealed, "                      \
-    "time_offset = excluded.time_offset)" FENCE_END
+    "time_offset = excluded.time_offset)" GATE_END
 
 /* set_home_dc: $4 home_dc. */
 #define HOME_BODY                                                             \
@@ -433,8 +461,10 @@ migration_from(long long from)
 
 /*
  * load: every row of the account in one statement (one snapshot), as
- * (t, i1..i9, s1, s2, b): t says the table, the other columns carry its
- * values in the order load_row maps them.
+ * (t, i1..i9, s1, s2, b1, b2): t says the table, the other columns carry
+ * its values in the order load_row maps them. Tag 6 is the account's seal
+ * row (kdf, opslimit, memlimit | salt, check_value), so the values and
+ * the seal they were written under are read together.
  */
 #define LOAD_SQL                                                              \
     "SELECT 0::int2, home_dc::int8, test_mode::int4::int8, api_id::int8, "    \
@@ -454,7 +484,10 @@ migration_from(long long from)
     "FROM mtsession.peers WHERE account = $1 "                                \
     "UNION ALL SELECT 4, user_id, peer_id, msg_id, NULL, NULL, NULL, NULL, "  \
     "NULL, NULL, NULL, NULL, NULL, NULL FROM mtsession.min_peers "                  \
-    "WHERE account = $1"
+    "WHERE account = $1 "                                                     \
+    "UNION ALL SELECT 6, kdf::int8, opslimit::int8, memlimit::int8, NULL, "   \
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, salt, check_value "            \
+    "FROM mtsession.seals WHERE account = $1"
 
 /* load with the revision: one more row, tag 5, the revision in i1. */
 #define LOAD_REV_SQL                                                          \
@@ -546,7 +579,7 @@ enum {
 #define S_WRITE(w, held) (S_WRITE_FIRST + 2 * (w) + ((held) ? 0 : 1))
 #define S_COUNT (S_WRITE_FIRST + 2 * W_COUNT)
 
-#define MAX_PARAMS 37
+#define MAX_PARAMS 38
 
 static const Oid t_load[] = { OID_TEXT };
 static const Oid t_acquire[] = { OID_TEXT, OID_TEXT, OID_INT8 };
@@ -561,6 +594,7 @@ static const Oid t_save[] = {
     OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
     OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
     OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
+    OID_BYTEA,
 };
 /* save's, then the expected revision */
 static const Oid t_save_if[] = {
@@ -573,7 +607,7 @@ static const Oid t_save_if[] = {
     OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
     OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
     OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
-    OID_INT8,
+    OID_BYTEA,       OID_INT8,
 };
 static const Oid t_fence[] = { OID_TEXT, OID_TEXT, OID_INT8 };
 /* Each granular write: the fence, its values, then the new revision. */
@@ -590,7 +624,7 @@ static const Oid t_channel[] = { OID_TEXT, OID_TEXT, OID_INT8,
 static const Oid t_dc[] = { OID_TEXT,  OID_TEXT, OID_INT8, OID_INT4,
                             OID_INT4,  OID_INT2, OID_TEXT, OID_INT4,
                             OID_BYTEA, OID_INT8, OID_INT4, OID_BYTEA,
-                            OID_INT8 };
+                            OID_INT8,  OID_BYTEA };
 static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
                               OID_INT8 };
 static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
@@ -612,9 +646,12 @@ typedef struct pg_stmt_def {
     { { sql, NULL, NULL, NULL }, label, (int)MTS__ARRAY_LEN(types), types }
 #define WDEF(body, label, types)                                              \
     DEF(FENCE_HELD body, label, types), DEF(FENCE_FREE body, label, types)
-#define WDEF3(b1, b2, b3, label, types)                                       \
-    { { FENCE_HELD, b1, b2, b3 }, label, (int)MTS__ARRAY_LEN(types), types }, \
-    { { FENCE_FREE, b1, b2, b3 }, label, (int)MTS__ARRAY_LEN(types), types }
+/* A write gated by the seal ($N): fence f0, gate f, then the body. */
+#define GDEF(n, b1, b2, b3, label, types)                                     \
+    { { FENCE_HELD_AS("f0") SEAL_GATE_AS("f", "f0", n), b1, b2, b3 }, label, \
+      (int)MTS__ARRAY_LEN(types), types },                                    \
+    { { FENCE_FREE_AS("f0") SEAL_GATE_AS("f", "f0", n), b1, b2, b3 }, label, \
+      (int)MTS__ARRAY_LEN(types), types }
 
 static const pg_stmt_def stmts[S_COUNT] = {
     [S_LOAD] = DEF(LOAD_SQL, "load", t_load),
@@ -624,20 +661,21 @@ static const pg_stmt_def stmts[S_COUNT] = {
     [S_SHOW] = DEF(SHOW_SQL, "lease show", t_load),
     [S_LOCK_FREE] = DEF(LOCK_FREE_SQL, "lock lease row", t_load),
     [S_LOAD_REV] = DEF(LOAD_REV_SQL, "load", t_load),
-    WDEF3(SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3, "save", t_save),
+    GDEF(37, SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE GATE_END, "save",
+         t_save),
     WDEF(DELETE_BODY, "delete", t_fence),
     WDEF(PRIMARY_BODY, "set pts, date, seq", t_primary),
     WDEF(SECONDARY_BODY, "set qts", t_secondary),
     WDEF(STATE_BODY, "set update state", t_state),
     WDEF(CHANNEL_BODY, "set channel pts", t_channel),
-    WDEF(DC_BODY, "update DC", t_dc),
+    GDEF(14, DC_BODY, NULL, NULL, "update DC", t_dc),
     WDEF(HOME_BODY, "set home DC", t_home),
     WDEF(PEER_BODY, "cache peer", t_peer),
-    { { FENCE_HELD_AS("f0") REV_GATE, SAVE_BODY_1, SAVE_BODY_2,
-        SAVE_BODY_3_CORE SAVE_IF_END },
+    { { FENCE_HELD_AS("f0") SEAL_GATE_AS("fs", "f0", 37) REV_GATE,
+        SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE SAVE_IF_END },
       "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
-    { { FENCE_FREE_AS("f0") REV_GATE, SAVE_BODY_1, SAVE_BODY_2,
-        SAVE_BODY_3_CORE SAVE_IF_END },
+    { { FENCE_FREE_AS("f0") SEAL_GATE_AS("fs", "f0", 37) REV_GATE,
+        SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE SAVE_IF_END },
       "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
 };
 
@@ -653,7 +691,15 @@ typedef struct pg_backend {
     int leased;
     char owner[MTS_LEASE_OWNER_MAX + 1];
     uint64_t epoch;
-    /* With a secret: the account's column key (sql_schema.h). */
+    /*
+     * The account's seal as this handle last saw it: seal_row (present or
+     * not), and with the handle's secret (borrowed) its column key
+     * (sealed). A present row that the handle cannot open (no secret) is
+     * the "locked" state: leases, delete and revisions work, loads and
+     * writes of the session answer MTS_EENCRYPTED.
+     */
+    mts_secret *secret;
+    mts__sql_seal_row seal_row;
     int sealed;
     mts__sql_seal seal;
 } pg_backend;
@@ -1211,14 +1257,14 @@ col(const PGresult *res, int r, int c)
     return v;
 }
 
-/* count(*) of a write statement's fence: 1 written, 0 refused. */
+/* Column c of a write statement's one row as a count (-1: none). */
 static int64_t
-fence_count(const PGresult *res)
+count_at(const PGresult *res, int c)
 {
     mts__sqlv v;
-    if (PQntuples(res) != 1 || PQnfields(res) != 1)
+    if (PQntuples(res) != 1 || PQnfields(res) <= c)
         return -1;
-    v = col(res, 0, 0);
+    v = col(res, 0, c);
     return v.type == MTS__SQL_INT ? v.i : -1;
 }
 
@@ -1316,18 +1362,24 @@ refused(pg_backend *b, pg_call *call, const char *what, mts_error *err)
                     (unsigned long long)l.epoch);
 }
 
+/* run_write's answer for a write the seal gate refused: the account's
+ * seal is no longer the one the handle wrote with (never returned to the
+ * caller of a store operation). */
+#define PG_SEAL_MOVED 1
+
 /*
  * Run a prepared write (its fence parameters filled by the caller) and
- * interpret the fence's count. Second attempts after a lost connection
- * that fail are "outcome unknown".
+ * interpret the fence's count, and the seal gate's for the writes that
+ * have one (PG_SEAL_MOVED). Second attempts after a lost connection that
+ * fail are "outcome unknown".
  */
 static int
 run_write(pg_backend *b, int w, pg_params *p, mts_error *err)
 {
     pg_call call;
     PGresult *res;
-    int rc, id = S_WRITE(w, b->leased);
-    int64_t n;
+    int rc, id = S_WRITE(w, b->leased), gated;
+    int64_t n, g = 1;
     memset(&call, 0, sizeof(call));
     if ((rc = arr_finish(b, p, err)) != 0)
         return rc;
@@ -1340,14 +1392,127 @@ run_write(pg_backend *b, int w, pg_params *p, mts_error *err)
                                  "sending)");
         return call.uncertain ? MTS_EIO : rc;
     }
-    n = fence_count(res);
+    gated = PQnfields(res) == 2;
+    n = count_at(res, 0);
+    if (gated)
+        g = count_at(res, 1);
     PQclear(res);
-    if (n == 1)
+    if (n == 1 && g == 1)
         return 0;
+    if (n == 1 && g == 0) {
+        if (call.uncertain)
+            return mts__err(err, MTS_EIO,
+                            "%s: %s: outcome unknown: the connection was "
+                            "lost after sending (%s), and the account's "
+                            "seal changed meanwhile",
+                            b->display, stmts[id].label, call.lost);
+        return PG_SEAL_MOVED;
+    }
     if (n == 0)
         return refused(b, &call, stmts[id].label, err);
     return mts__err(err, MTS_EBACKEND, "%s: %s: unexpected result",
                     b->display, stmts[id].label);
+}
+
+/* ---- the account's seal -------------------------------------------------- */
+
+static int seal_read(pg_backend *b, mts__sql_seal_row *row, mts_error *err);
+
+/* Whether the handle sees a seal it cannot open (no secret). */
+static int
+is_locked(const pg_backend *b)
+{
+    return b->seal_row.present && !b->sealed;
+}
+
+/* MTS_EENCRYPTED for a locked handle's load or write (`what`), else 0. */
+static int
+locked_err(const pg_backend *b, const char *what, mts_error *err)
+{
+    if (!is_locked(b))
+        return 0;
+    return mts__err(err, MTS_EENCRYPTED,
+                    "%s: %s: the account is sealed (%s) and no key or "
+                    "passphrase was given; open it with its secret",
+                    b->display, what,
+                    b->seal_row.kdf.kind == 0 ? "with a 32-byte key"
+                                              : "with a passphrase");
+}
+
+/*
+ * Adopt the account's seal row as stored now (another handle may have
+ * re-sealed it since this one looked: mts_postgres_rekey). The same row:
+ * nothing to do. A handle without a secret takes any row (clear, or
+ * locked). A handle with one opens the new row with it (MTS_EBADKEY when
+ * it does not), and refuses an account that is now in clear (MTS_EINVAL,
+ * as open does). On error the handle is unchanged.
+ */
+static int
+seal_sync(pg_backend *b, const mts__sql_seal_row *row, mts_error *err)
+{
+    mts__sql_seal seal;
+    int rc;
+    if (mts__sql_seal_row_same(row, &b->seal_row))
+        return 0;
+    if (b->secret != NULL && !row->present)
+        return mts__err(err, MTS_EINVAL,
+                        "%s: the account is stored in clear now (its seal "
+                        "was removed after this handle opened it); open it "
+                        "without a secret",
+                        b->display);
+    if (b->secret == NULL || !row->present) {
+        mts__wipe(&b->seal, sizeof(b->seal));
+        b->sealed = 0;
+        b->seal_row = *row;
+        return 0;
+    }
+    if ((rc = mts__sql_seal_open(&seal, row, b->account, b->secret, err))) {
+        mts__err_prefix(err, "%s: the account was re-sealed", b->display);
+        return rc;
+    }
+    b->seal = seal;
+    b->seal_row = *row;
+    b->sealed = 1;
+    mts__wipe(&seal, sizeof(seal));
+    return 0;
+}
+
+/* Read the seal row again and adopt it (seal_sync). */
+static int
+seal_refresh(pg_backend *b, mts_error *err)
+{
+    mts__sql_seal_row row;
+    int rc;
+    if ((rc = ensure_conn(b, NULL, err)) != 0 ||
+        (rc = seal_read(b, &row, err)) != 0)
+        return rc;
+    return seal_sync(b, &row, err);
+}
+
+/*
+ * Before a locked handle's write: the account may have been taken out of
+ * its seal since; look again. Still sealed: MTS_EENCRYPTED, nothing sent.
+ */
+static int
+check_unlocked(pg_backend *b, const char *what, mts_error *err)
+{
+    int rc;
+    if (!is_locked(b))
+        return 0;
+    if ((rc = seal_refresh(b, err)) != 0)
+        return rc;
+    return locked_err(b, what, err);
+}
+
+/* The seal gate's parameter: the check value of the seal the handle
+ * writes with, NULL when it writes in clear. */
+static void
+p_seal_check(pg_params *p, int i, const pg_backend *b)
+{
+    if (b->seal_row.present)
+        p_bytes(p, i, b->seal_row.check, sizeof(b->seal_row.check));
+    else
+        p_null(p, i);
 }
 
 /* ---- load -------------------------------------------------------------- */
@@ -1430,39 +1595,47 @@ wipe_result(PGresult *res)
                           (size_t)PQgetlength(res, r, c));
 }
 
-/* Load in one statement (one snapshot); with `rev` also the revision (a
- * row of tag 5). out NULL: the revision alone. */
+/* The seal row (tag 6) of a load result, absent when there is none. */
 static int
-load_common(mts_session **out, uint64_t *rev, pg_backend *b, mts_error *err)
+load_seal_row(mts__sql_seal_row *row, const pg_backend *b,
+              const PGresult *res, mts_error *err)
 {
-    pg_call call;
-    pg_params p;
-    PGresult *res;
+    for (int r = 0, n = PQntuples(res); r < n; r++) {
+        mts__sqlv t = col(res, r, 0), c[MTS__SQL_SEAL_NCOLS];
+        if (t.type != MTS__SQL_INT || t.i != 6)
+            continue;
+        c[MTS__SQL_SEAL_COL_KDF] = col(res, r, 1);
+        c[MTS__SQL_SEAL_COL_OPSLIMIT] = col(res, r, 2);
+        c[MTS__SQL_SEAL_COL_MEMLIMIT] = col(res, r, 3);
+        c[MTS__SQL_SEAL_COL_SALT] = col(res, r, 12);
+        c[MTS__SQL_SEAL_COL_CHECK] = col(res, r, 13);
+        return mts__sql_seal_row_from(row, b->account, c, MTS__SQL_SEAL_NCOLS,
+                                      err);
+    }
+    return mts__sql_seal_row_from(row, b->account, NULL, 0, err);
+}
+
+/*
+ * The rows of a load result into a new session (*out), the secret
+ * columns opened with `seal` (NULL: in clear); with `rev` also the
+ * revision (tag 5). out NULL: only whether a session is stored.
+ */
+static int
+load_parse(mts_session **out, uint64_t *rev, const pg_backend *b,
+           const mts__sql_seal *seal, const PGresult *res, mts_error *err)
+{
     mts_session *s = NULL;
     mts__sql_ctx cx;
-    int rc, found = 0, found_rev = 0;
+    int rc = 0, found = 0, found_rev = 0;
     memset(&cx, 0, sizeof(cx));
     cx.name = b->account;
-    cx.seal = b->sealed ? &b->seal : NULL;
-    memset(&call, 0, sizeof(call));
-    params_init(&p, 1);
-    p_text(&p, 0, b->account);
-    rc = run(&res, b, &call, rev != NULL ? S_LOAD_REV : S_LOAD, &p, err);
-    params_free(&p);
-    if (rc != 0)
-        return rc;
-    if (PQnfields(res) != 14) {
-        PQclear(res);
-        return mts__err(err, MTS_EBACKEND, "%s: load: unexpected result",
-                        b->display);
-    }
-    if (mts_session_new(&s, MTS_NEW_EMPTY) != 0) {
-        wipe_result(res);
-        PQclear(res);
+    cx.seal = seal;
+    if (mts_session_new(&s, MTS_NEW_EMPTY) != 0)
         return mts__err_oom(err);
-    }
     for (int r = 0, n = PQntuples(res); rc == 0 && r < n; r++) {
         mts__sqlv t = col(res, r, 0), v = col(res, r, 1);
+        if (t.type == MTS__SQL_INT && t.i == 6)
+            continue; /* the seal row: read by load_seal_row */
         if (rev != NULL && t.type == MTS__SQL_INT && t.i == 5) {
             if (v.type != MTS__SQL_INT || found_rev)
                 rc = mts__err(err, MTS_ECORRUPT, "table sessions: bad rev");
@@ -1475,8 +1648,6 @@ load_common(mts_session **out, uint64_t *rev, pg_backend *b, mts_error *err)
         else if (t.type == MTS__SQL_INT && t.i == 0)
             found = 1;
     }
-    wipe_result(res);
-    PQclear(res);
     if (rc == 0 && !found)
         rc = MTS_ENOTFOUND;
     if (rc == MTS_ECORRUPT)
@@ -1492,6 +1663,48 @@ load_common(mts_session **out, uint64_t *rev, pg_backend *b, mts_error *err)
     else
         mts_session_free(s);
     return 0;
+}
+
+/*
+ * Load in one statement (one snapshot); with `rev` also the revision (a
+ * row of tag 5). out NULL: the revision alone, which a locked handle may
+ * read too. The seal row comes with the values: when it is not the one
+ * the handle knows, the handle adopts it first (seal_sync).
+ */
+static int
+load_common(mts_session **out, uint64_t *rev, pg_backend *b, mts_error *err)
+{
+    pg_call call;
+    pg_params p;
+    PGresult *res;
+    mts__sql_seal_row row;
+    int rc;
+    memset(&call, 0, sizeof(call));
+    params_init(&p, 1);
+    p_text(&p, 0, b->account);
+    rc = run(&res, b, &call, rev != NULL ? S_LOAD_REV : S_LOAD, &p, err);
+    params_free(&p);
+    if (rc != 0)
+        return rc;
+    if (PQnfields(res) != 14) {
+        PQclear(res);
+        return mts__err(err, MTS_EBACKEND, "%s: load: unexpected result",
+                        b->display);
+    }
+    rc = load_seal_row(&row, b, res, err);
+    if (rc == MTS_ECORRUPT || rc == MTS_EVERSION)
+        mts__err_prefix(err, "%s", b->display);
+    if (rc == 0)
+        rc = seal_sync(b, &row, err);
+    if (rc == 0 && out != NULL)
+        rc = locked_err(b, "load", err);
+    if (rc == 0)
+        rc = load_parse(out, rev, b, b->sealed ? &b->seal : NULL, res, err);
+    else if (rev != NULL)
+        *rev = 0;
+    wipe_result(res);
+    PQclear(res);
+    return rc;
 }
 
 static int
@@ -1571,12 +1784,14 @@ sealed_free(pg_sealed *c)
 }
 
 /*
- * The parameters of a save (nparams 36) or save_if (37; the caller sets
- * the last), with `rev` as the new revision. On error p and *sc are
- * freed already.
+ * The parameters of a save (nparams 37) or save_if (38; the caller sets
+ * the last), with `rev` as the new revision, the secret columns sealed
+ * with `seal` (NULL: in clear) and `row`'s check value for the seal gate
+ * ($37). On error p and *sc are freed already.
  */
 static int
 save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
+            const mts__sql_seal *seal, const mts__sql_seal_row *row,
             const mts_session *s, int nparams, int64_t rev, mts_error *err)
 {
     mts_update_state us;
@@ -1592,6 +1807,10 @@ save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
     params_init(p, nparams);
     p_fence(p, b);
     p_i64(p, 35, rev);
+    if (row->present)
+        p_bytes(p, 36, row->check, sizeof(row->check));
+    else
+        p_null(p, 36);
     mts_session_update_state(s, &us);
     p_i32(p, 3, mts_session_home_dc(s));
     p_bool(p, 4, mts_session_test_mode(s));
@@ -1606,10 +1825,10 @@ save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
         p_null(p, 6);
         p_bool(p, 7, 0);
     }
-    if (b->sealed) {
+    if (seal != NULL) {
         memset(&cx, 0, sizeof(cx));
         cx.name = b->account;
-        cx.seal = &b->seal;
+        cx.seal = seal;
         sc.p = p;
         n = mts_session_dc_count(s);
         for (int i = 13; i <= 20; i++)
@@ -1643,8 +1862,8 @@ save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
     p_i32(p, 12, us.seq);
 
     /* sealed: the DC arrays were filled by the emitter above */
-    n = b->sealed ? 0 : mts_session_dc_count(s);
-    if (!b->sealed) {
+    n = seal != NULL ? 0 : mts_session_dc_count(s);
+    if (seal == NULL) {
         arr_begin(p, 34, OID_BYTEA, n);
         arr_begin(p, 13, OID_INT4, n);
         arr_begin(p, 14, OID_INT4, n);
@@ -1725,29 +1944,60 @@ save_params(pg_params *p, pg_sealed *sc_out, pg_backend *b,
     return 0;
 }
 
+/*
+ * After a write the seal gate refused (PG_SEAL_MOVED): adopt the seal
+ * stored now, so the caller can build the write again, once. A second
+ * refusal means the seal keeps changing: MTS_ELOCKED, try again.
+ */
+static int
+seal_moved(pg_backend *b, int attempt, const char *what, mts_error *err)
+{
+    int rc;
+    if (attempt > 0)
+        return mts__err(err, MTS_ELOCKED,
+                        "%s: %s: the account's seal changed twice during "
+                        "the call; nothing written; try again",
+                        b->display, what);
+    if ((rc = seal_refresh(b, err)) != 0)
+        return rc;
+    return locked_err(b, what, err);
+}
+
 static int
 pg_save(mts_backend *be, const mts_session *s, mts_error *err)
 {
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     pg_sealed sc;
-    int rc = save_params(&p, &sc, b, s, 36, mts__sql_new_rev(), err);
-    if (rc != 0)
-        return rc;
-    rc = run_write(b, W_SAVE, &p, err);
-    params_free(&p);
-    sealed_free(&sc);
+    int rc = check_unlocked(b, "save", err);
+    for (int attempt = 0; rc == 0; attempt++) {
+        rc = save_params(&p, &sc, b, b->sealed ? &b->seal : NULL,
+                         &b->seal_row, s, 37, mts__sql_new_rev(), err);
+        if (rc != 0)
+            return rc;
+        rc = run_write(b, W_SAVE, &p, err);
+        params_free(&p);
+        sealed_free(&sc);
+        if (rc != PG_SEAL_MOVED)
+            break;
+        rc = seal_moved(b, attempt, "save", err);
+    }
     return rc;
 }
+
+static int save_if_once(pg_backend *b, const mts_session *s,
+                        uint64_t expected, int64_t rev, uint64_t *new_rev,
+                        mts_error *err);
 
 /*
  * save_if: BEGIN, the lease row locked, the gated save, COMMIT (one
  * round trip), for holders too, so that conditional saves of one account
  * are ordered and each sees what the one before committed. The result's
- * three columns: the fence's count (0: refused by the lease), whether the
- * save was written, the revision it found. After a lost connection the
- * second attempt finds its own revision when the first one committed:
- * that is success, not a conflict.
+ * four columns: the fence's count (0: refused by the lease), whether the
+ * save was written, the revision it found, the seal gate's count (0: the
+ * account's seal is not the handle's any more; adopted, and sent again).
+ * After a lost connection the second attempt finds its own revision when
+ * the first one committed: that is success, not a conflict.
  */
 static int
 pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
@@ -1755,16 +2005,32 @@ pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
 {
     pg_backend *b = (pg_backend *)be;
     int64_t rev = mts__sql_new_rev();
+    int rc = check_unlocked(b, "save_if", err);
+    for (int attempt = 0; rc == 0; attempt++) {
+        rc = save_if_once(b, s, expected, rev, new_rev, err);
+        if (rc != PG_SEAL_MOVED)
+            break;
+        rc = seal_moved(b, attempt, "save_if", err);
+    }
+    return rc;
+}
+
+/* One attempt of save_if (PG_SEAL_MOVED: the seal gate refused it). */
+static int
+save_if_once(pg_backend *b, const mts_session *s, uint64_t expected,
+             int64_t rev, uint64_t *new_rev, mts_error *err)
+{
     int id = S_WRITE(W_SAVE_IF, b->leased);
-    mts__sqlv fence, wrote, found;
+    mts__sqlv fence, wrote, found, gate;
     pg_params p;
     pg_sealed sc;
     pg_call call;
     PGresult *res;
-    int rc = save_params(&p, &sc, b, s, 37, rev, err);
+    int rc = save_params(&p, &sc, b, b->sealed ? &b->seal : NULL,
+                         &b->seal_row, s, 38, rev, err);
     if (rc != 0)
         return rc;
-    p_i64(&p, 36, (int64_t)expected);
+    p_i64(&p, 37, (int64_t)expected);
     memset(&call, 0, sizeof(call));
     rc = arr_finish(b, &p, err);
     if (rc == 0)
@@ -1777,7 +2043,7 @@ pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
                                  "sending)");
         return call.uncertain ? MTS_EIO : rc;
     }
-    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+    if (PQntuples(res) != 1 || PQnfields(res) != 4) {
         PQclear(res);
         return mts__err(err, MTS_EBACKEND, "%s: save_if: unexpected result",
                         b->display);
@@ -1785,9 +2051,10 @@ pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
     fence = col(res, 0, 0);
     wrote = col(res, 0, 1);
     found = col(res, 0, 2);
+    gate = col(res, 0, 3);
     PQclear(res);
     if (fence.type != MTS__SQL_INT || wrote.type != MTS__SQL_INT ||
-        found.type != MTS__SQL_INT)
+        found.type != MTS__SQL_INT || gate.type != MTS__SQL_INT)
         return mts__err(err, MTS_EBACKEND, "%s: save_if: unexpected result",
                         b->display);
     if (fence.i == 0)
@@ -1795,6 +2062,15 @@ pg_save_if(mts_backend *be, const mts_session *s, uint64_t expected,
     if (wrote.i == 1 || (call.uncertain && found.i == rev)) {
         *new_rev = (uint64_t)rev;
         return 0;
+    }
+    if (gate.i == 0) {
+        if (call.uncertain)
+            return mts__err(err, MTS_EIO,
+                            "%s: save_if: outcome unknown: the connection "
+                            "was lost after sending (%s), and the account's "
+                            "seal changed meanwhile",
+                            b->display, call.lost);
+        return PG_SEAL_MOVED;
     }
     return mts__err(err, MTS_ECONFLICT,
                     "%s: save_if: the stored revision is %llu, not the "
@@ -1824,6 +2100,8 @@ pg_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     int rc, w;
+    if ((rc = check_unlocked(b, "apply update state", err)) != 0)
+        return rc;
     switch (c->kind) {
     case MTS_UPDATE_PRIMARY:
         w = W_PRIMARY;
@@ -1870,19 +2148,40 @@ pg_apply(mts_backend *be, const mts_update_change *c, mts_error *err)
     return rc;
 }
 
+static int update_dc_once(pg_backend *b, const mts_dc *dc, const char *ip,
+                          mts_error *err);
+
 static int
 pg_update_dc(mts_backend *be, const mts_dc *dc, mts_error *err)
 {
     pg_backend *b = (pg_backend *)be;
     char ip[MTS__SQL_IP_TEXT_SIZE];
-    pg_params p;
     int rc;
     if (mts_ip_format(ip, sizeof(ip), &dc->ip) != 0)
         return mts__err(err, MTS_EINVAL, "dc.ip: not an address");
+    if ((rc = check_unlocked(b, "update DC", err)) != 0)
+        return rc;
+    for (int attempt = 0;; attempt++) {
+        rc = update_dc_once(b, dc, ip, err);
+        if (rc != PG_SEAL_MOVED)
+            return rc;
+        if ((rc = seal_moved(b, attempt, "update DC", err)) != 0)
+            return rc;
+    }
+}
+
+/* One attempt of update_dc (PG_SEAL_MOVED: the seal gate refused it). */
+static int
+update_dc_once(pg_backend *b, const mts_dc *dc, const char *ip,
+               mts_error *err)
+{
+    pg_params p;
     pg_sealed sc;
+    int rc;
     memset(&sc, 0, sizeof(sc));
-    params_init(&p, 13);
+    params_init(&p, 14);
     p_fence(&p, b);
+    p_seal_check(&p, 13, b);
     p_i64(&p, 12, mts__sql_new_rev());
     p_i32(&p, 3, dc->dc_id);
     p_i32(&p, 4, dc->flags);
@@ -1922,6 +2221,8 @@ pg_set_home(mts_backend *be, int32_t dc_id, mts_error *err)
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     int rc;
+    if ((rc = check_unlocked(b, "set home DC", err)) != 0)
+        return rc;
     params_init(&p, 5);
     p_fence(&p, b);
     p_i32(&p, 3, dc_id);
@@ -1937,6 +2238,8 @@ pg_cache_peer(mts_backend *be, const mts_peer *peer, mts_error *err)
     pg_backend *b = (pg_backend *)be;
     pg_params p;
     int rc;
+    if ((rc = check_unlocked(b, "cache peer", err)) != 0)
+        return rc;
     params_init(&p, 12);
     p_fence(&p, b);
     p_i64(&p, 11, mts__sql_new_rev());
@@ -2357,6 +2660,7 @@ seal_read(pg_backend *b, mts__sql_seal_row *row, mts_error *err)
 typedef struct pg_seal_put {
     pg_backend *b;
     mts_error *err;
+    int replace; /* rekey: replace a stored row (else keep it) */
 } pg_seal_put;
 
 static int
@@ -2364,9 +2668,16 @@ seal_put_emit(mts__sql_stmt stmt, const mts__sqlv *v, size_t n, void *payload)
 {
     pg_seal_put *sp = payload;
     char num[6][24];
-    const char *vals[6];
-    int lens[6], fmts[6], rc;
+    const char *vals[7];
+    int lens[7], fmts[7], rc;
     PGresult *res;
+    if (stmt == MTS__SQL_SEAL_DEL) {
+        vals[0] = sp->b->account;
+        res = seal_exec(sp->b, "DELETE FROM mtsession.seals WHERE account = $1",
+                        1, vals, NULL, NULL, "remove seal", &rc, sp->err);
+        PQclear(res);
+        return rc;
+    }
     if (stmt != MTS__SQL_SEAL_PUT || n != 6)
         return 0;
     for (size_t i = 0; i < 6; i++) {
@@ -2384,20 +2695,27 @@ seal_put_emit(mts__sql_stmt stmt, const mts__sqlv *v, size_t n, void *payload)
             vals[i] = sp->b->account;
         }
     }
+    vals[6] = sp->replace ? "true" : "false";
+    lens[6] = 0;
+    fmts[6] = 0;
     res = seal_exec(sp->b,
                     "INSERT INTO mtsession.seals (account, kdf, opslimit, "
                     "memlimit, salt, check_value) VALUES ($1, $2::int8, "
                     "$3::int8, $4::int8, $5::bytea, $6::bytea) "
-                    "ON CONFLICT (account) DO NOTHING",
-                    6, vals, lens, fmts, "write seal", &rc, sp->err);
+                    "ON CONFLICT (account) DO UPDATE SET kdf = excluded.kdf, "
+                    "opslimit = excluded.opslimit, "
+                    "memlimit = excluded.memlimit, salt = excluded.salt, "
+                    "check_value = excluded.check_value WHERE $7",
+                    7, vals, lens, fmts, "write seal", &rc, sp->err);
     PQclear(res);
     return rc;
 }
 
 /*
- * Open the account's seal with `secret` (MTS_EENCRYPTED without one,
- * MTS_EBADKEY for another), or seal a new account. An account stored in
- * clear is not sealed in place: MTS_EINVAL.
+ * Open the account's seal with `secret` (MTS_EBADKEY for another one), or
+ * seal a new account. Without a secret a sealed account is opened locked
+ * (is_locked). An account stored in clear is not sealed at open:
+ * MTS_EINVAL (mts_postgres_rekey does that).
  */
 static int
 setup_seal(pg_backend *b, mts_secret *secret, mts_error *err)
@@ -2406,10 +2724,15 @@ setup_seal(pg_backend *b, mts_secret *secret, mts_error *err)
     int rc;
     if ((rc = seal_read(b, &row, err)) != 0)
         return rc;
+    b->secret = secret;
+    if (row.present && secret == NULL) {
+        b->seal_row = row; /* locked */
+        return 0;
+    }
     if (!row.present) {
         const char *vals[1] = { b->account };
         mts__sql_ctx cx;
-        pg_seal_put sp = { b, err };
+        pg_seal_put sp = { b, err, 0 };
         PGresult *res;
         int stored;
         if (secret == NULL)
@@ -2443,6 +2766,7 @@ setup_seal(pg_backend *b, mts_secret *secret, mts_error *err)
         mts__wipe(&b->seal, sizeof(b->seal));
         return rc;
     }
+    b->seal_row = row;
     b->sealed = 1;
     return 0;
 }
@@ -2534,5 +2858,242 @@ mts_postgres_open_ex(mts_storage **out, const char *conninfo,
     return 0;
 fail:
     pg_free(&b->parent);
+    return rc;
+}
+
+/* ---- rekey ------------------------------------------------------------- */
+
+/* A step of the rekey's transaction: 0, or its error (the connection
+ * lost: MTS_EIO; *lost set). */
+static int
+tx_check(pg_backend *b, PGresult *res, const char *what, int *lost,
+         mts_error *err)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    char line[200];
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return 0;
+    if (conn_lost(b->conn, res)) {
+        *lost = 1;
+        first_line(line, sizeof(line),
+                   res ? PQresultErrorMessage(res) : PQerrorMessage(b->conn));
+        return mts__err(err, MTS_EIO, "%s: rekey: %s: connection lost: %s",
+                        b->display, what, line);
+    }
+    return server_error(b, res, what, err);
+}
+
+/* Prepare statement `id` before the transaction (a connection found dead
+ * is re-opened here, where nothing has been sent yet). */
+static int
+tx_prepare(pg_backend *b, pg_call *call, int id, mts_error *err)
+{
+    for (;;) {
+        int failed = 0, rc;
+        PGresult *res = prepare(b, id, &failed);
+        if (!failed)
+            return 0;
+        if (conn_lost(b->conn, res)) {
+            PQclear(res);
+            if ((rc = reconnect(b, call, err)) != 0)
+                return rc;
+            continue;
+        }
+        rc = server_error(b, res, stmts[id].label, err);
+        PQclear(res);
+        return rc;
+    }
+}
+
+static PGresult *
+tx_prepared(pg_backend *b, int id, const pg_params *p)
+{
+    char name[32];
+    stmt_name(name, sizeof(name), id);
+    return PQexecPrepared(b->conn, name, p->n, p->val, p->len, p->fmt, 1);
+}
+
+/*
+ * Whether the lease lets this handle write now ($1 account, $2 owner, $3
+ * epoch as in p_fence): a holder's own live lease, or for a handle
+ * without one nobody's live lease. Run after the lease row is locked.
+ */
+#define REKEY_FENCE_SQL                                                       \
+    "SELECT count(*) FROM mtsession.leases WHERE account = $1 AND CASE "      \
+    "WHEN $2::text IS NULL THEN owner IS NULL OR "                            \
+    "expires_at <= clock_timestamp() ELSE owner = $2 AND epoch = $3 "         \
+    "AND expires_at > clock_timestamp() END"
+
+/*
+ * The rekey, in one transaction of several round trips: BEGIN; the lease
+ * row locked (as by an unleased write, so every other write of the
+ * account waits: holders' fences lock it FOR SHARE); the fence checked;
+ * the session and its seal row read in one snapshot and opened with the
+ * handle's secret; the new seal row written (or removed); the secret
+ * columns rewritten by a save under the new seal (a new revision);
+ * COMMIT. Nothing is written before the old secret opened everything.
+ */
+static int
+rekey_locked(pg_backend *b, mts_secret *new_secret, mts_error *err)
+{
+    pg_call call;
+    pg_params p;
+    pg_sealed sc;
+    PGresult *res = NULL;
+    mts__sql_seal_row cur, neu;
+    mts__sql_seal old, fresh;
+    mts__sql_ctx cx;
+    mts_session *s = NULL;
+    pg_seal_put sp = { b, err, 1 };
+    int rc, lost = 0, in_tx = 0, found = 1, refused_by_lease = 0;
+    int64_t n;
+
+    memset(&call, 0, sizeof(call));
+    memset(&old, 0, sizeof(old));
+    memset(&fresh, 0, sizeof(fresh));
+    memset(&neu, 0, sizeof(neu));
+    /* the new key first: a passphrase is stretched before anything waits
+     * on the transaction's lock */
+    if (new_secret != NULL &&
+        (rc = mts__sql_seal_new(&fresh, &neu, b->account, new_secret,
+                                err)) != 0)
+        return rc;
+    if ((rc = ensure_conn(b, &call, err)) != 0 ||
+        (rc = tx_prepare(b, &call, S_LOCK_FREE, err)) != 0 ||
+        (rc = tx_prepare(b, &call, S_LOAD, err)) != 0 ||
+        (rc = tx_prepare(b, &call, S_WRITE(W_SAVE, b->leased), err)) != 0)
+        goto out;
+
+    res = PQexec(b->conn, "BEGIN");
+    rc = tx_check(b, res, "begin", &lost, err);
+    PQclear(res);
+    if (rc != 0)
+        goto out;
+    in_tx = 1;
+    params_init(&p, 3);
+    p_fence(&p, b);
+    {
+        pg_params one;
+        params_init(&one, 1);
+        p_text(&one, 0, b->account);
+        res = tx_prepared(b, S_LOCK_FREE, &one);
+        params_free(&one);
+    }
+    rc = tx_check(b, res, "lock lease row", &lost, err);
+    PQclear(res);
+    if (rc == 0) {
+        res = PQexecParams(b->conn, REKEY_FENCE_SQL, 3, t_fence, p.val, p.len,
+                           p.fmt, 1);
+        rc = tx_check(b, res, "check lease", &lost, err);
+        n = rc == 0 ? count_at(res, 0) : -1;
+        PQclear(res);
+        if (rc == 0 && n != 1)
+            refused_by_lease = 1;
+    }
+    params_free(&p);
+    if (rc != 0 || refused_by_lease)
+        goto out;
+
+    /* the session and the seal it was written under, one snapshot */
+    params_init(&p, 1);
+    p_text(&p, 0, b->account);
+    res = tx_prepared(b, S_LOAD, &p);
+    params_free(&p);
+    rc = tx_check(b, res, "load", &lost, err);
+    if (rc == 0 && PQnfields(res) != 14)
+        rc = mts__err(err, MTS_EBACKEND, "%s: rekey: unexpected result",
+                      b->display);
+    if (rc == 0) {
+        rc = load_seal_row(&cur, b, res, err);
+        if (rc == MTS_ECORRUPT || rc == MTS_EVERSION)
+            mts__err_prefix(err, "%s", b->display);
+    }
+    if (rc == 0 && cur.present && b->sealed &&
+        mts__sql_seal_row_same(&cur, &b->seal_row)) {
+        old = b->seal; /* the handle's key opens it already */
+    } else if (rc == 0 && cur.present) {
+        rc = mts__sql_seal_open(&old, &cur, b->account, b->secret, err);
+        if (rc != 0)
+            mts__err_prefix(err, "%s: rekey", b->display);
+    }
+    if (rc == 0) {
+        rc = load_parse(&s, NULL, b, cur.present ? &old : NULL, res, err);
+        if (rc == MTS_ENOTFOUND) {
+            found = 0; /* nothing stored: the seal row alone */
+            rc = 0;
+        }
+    }
+    if (res != NULL) {
+        wipe_result(res);
+        PQclear(res);
+        res = NULL;
+    }
+    if (rc != 0)
+        goto out;
+
+    /* the new seal row, then the secret columns under it */
+    memset(&cx, 0, sizeof(cx));
+    cx.name = b->account;
+    rc = mts__sql_emit_seal(&cx, &neu, seal_put_emit, &sp);
+    if (rc != 0 || !found)
+        goto out;
+    rc = save_params(&p, &sc, b, neu.present ? &fresh : NULL, &neu, s, 37,
+                     mts__sql_new_rev(), err);
+    if (rc != 0)
+        goto out;
+    rc = arr_finish(b, &p, err);
+    if (rc == 0) {
+        res = tx_prepared(b, S_WRITE(W_SAVE, b->leased), &p);
+        rc = tx_check(b, res, "save", &lost, err);
+        if (rc == 0 && count_at(res, 0) != 1)
+            refused_by_lease = 1; /* expired meanwhile */
+        else if (rc == 0 && count_at(res, 1) != 1)
+            rc = mts__err(err, MTS_EBACKEND,
+                          "%s: rekey: the new seal row was not found",
+                          b->display);
+        PQclear(res);
+        res = NULL;
+    }
+    params_free(&p);
+    sealed_free(&sc);
+
+out:
+    if (in_tx && !lost && (rc != 0 || refused_by_lease)) {
+        PQclear(PQexec(b->conn, "ROLLBACK"));
+    } else if (in_tx && !lost) {
+        res = PQexec(b->conn, "COMMIT");
+        rc = tx_check(b, res, "commit", &lost, err);
+        PQclear(res);
+        if (rc != 0 && lost)
+            mts__err_prefix(err, "outcome unknown");
+    }
+    if (rc == 0 && refused_by_lease) {
+        memset(&call, 0, sizeof(call));
+        rc = refused(b, &call, "rekey", err);
+    }
+    if (rc == 0) {
+        /* the handle now writes with the new seal; the old key is gone */
+        b->secret = new_secret;
+        b->seal_row = neu;
+        b->seal = fresh;
+        b->sealed = neu.present;
+    }
+    mts_session_free(s);
+    mts__wipe(&old, sizeof(old));
+    mts__wipe(&fresh, sizeof(fresh));
+    return rc;
+}
+
+int
+mts_postgres_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    mts_backend *be = st != NULL ? mts_storage_backend(st) : NULL;
+    int rc;
+    if (be == NULL || be->free != pg_free)
+        return mts__err(err, MTS_EINVAL,
+                        "postgres: rekey: not a PostgreSQL handle");
+    mts__storage_lock(st);
+    rc = rekey_locked((pg_backend *)be, new_secret, err);
+    mts__storage_unlock(st);
     return rc;
 }

@@ -202,4 +202,12 @@ mts_postgres_open_ex(mts_storage **out, const char *conninfo,
     (void)opts;
     return mts_postgres_open(out, conninfo, account, err);
 }
+
+int
+mts_postgres_rekey(mts_storage *st, mts_secret *new_secret, mts_error *err)
+{
+    (void)st;
+    (void)new_secret;
+    return mts_postgres_open(NULL, NULL, NULL, err);
+}
 #endif

@@ -7,10 +7,13 @@
  * STORE is an mtsession file (the file backend keeps the lease in
  * STORE.lease) or an sqlite, libsql or postgres store (their backends
  * keep it, when they implement leases; one that does not answers
- * MTS_ENOTSUPPORTED: exit 1). The command runs as a process of its own
- * and the library's lease belongs to a handle, so each action first
- * adopts the lease NAME holds: acquiring again as the same owner renews
- * it with the same epoch. acquire leaves the lease recorded in the store
+ * MTS_ENOTSUPPORTED: exit 1). The lease record is never sealed, so a
+ * sealed store is opened without a secret (a key option is refused): the
+ * sqlite and libsql backends read a sealed session's lease without one,
+ * and the postgres backend opens a sealed account locked, leases working.
+ * The command runs as a process of its own and the library's lease
+ * belongs to a handle, so each action first adopts the lease NAME holds:
+ * acquiring again as the same owner renews it with the same epoch. acquire leaves the lease recorded in the store
  * when the command exits, for NAME's later commands and workers; renew
  * and release act on NAME's live lease only.
  *

@@ -1,7 +1,9 @@
 /*
  * cmd_rekey.c - mtsession rekey: change, add or remove the at-rest key of
  * a session file or string file in place, or of the secret columns of a
- * SQLite or libSQL store (re-sealed by the backend in one transaction).
+ * SQLite, libSQL or PostgreSQL store (re-sealed by the backend in one
+ * transaction; with --owner NAME as that lease holder, fenced by its
+ * epoch, as any write).
  *
  * The session is opened with the old secret (if it is sealed), then the
  * file is replaced atomically by the same session sealed with the new one
@@ -41,16 +43,26 @@ cli_cmd_rekey(const cli_args *a)
     status = cli_load(&in, store, from, a, old);
     if (status != 0)
         goto out;
-    if (in.fmt == MTS_FORMAT_SQLITE || in.fmt == MTS_FORMAT_LIBSQL) {
+    if (in.fmt == MTS_FORMAT_SQLITE || in.fmt == MTS_FORMAT_LIBSQL ||
+        in.fmt == MTS_FORMAT_POSTGRES) {
         /* SQL stores re-seal their secret columns in one transaction. */
         mts_storage *st = NULL;
         mts_error err = MTS_ERROR_INIT;
-        int rc;
+        int rc, took = 0;
         status = cli_store_open(&st, in.fmt, store, a, old);
         if (status != 0)
             goto out;
-        rc = in.fmt == MTS_FORMAT_SQLITE ? mts_sqlite_rekey(st, neu, &err)
-                                         : mts_libsql_rekey(st, neu, &err);
+        if (a->owner != NULL) {
+            status = cli_lease_begin(st, a->owner, store, &took);
+            if (status != 0) {
+                mts_storage_free(st);
+                goto out;
+            }
+        }
+        rc = in.fmt == MTS_FORMAT_SQLITE   ? mts_sqlite_rekey(st, neu, &err)
+             : in.fmt == MTS_FORMAT_LIBSQL ? mts_libsql_rekey(st, neu, &err)
+                                           : mts_postgres_rekey(st, neu, &err);
+        cli_lease_end(st, took);
         mts_storage_free(st);
         if (rc != 0)
             status = cli_fail(cli_status_for(rc), store, "%s: %s",
@@ -61,7 +73,8 @@ cli_cmd_rekey(const cli_args *a)
         in.fmt != MTS_FORMAT_MTSESSION_STRING) {
         status = cli_fail(CLI_EXIT_INPUT, store,
                           "%s: rekey applies to mtsession files and "
-                          "strings and to sqlite and libsql stores",
+                          "strings and to sqlite, libsql and postgres "
+                          "stores",
                           mts_format_name(in.fmt));
         goto out;
     }

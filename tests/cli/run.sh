@@ -984,6 +984,32 @@ if can_write sqlite; then
     run inspect --json --passphrase-file "$T/sq.pass" --from sqlite "$T/sealed.db"
     expect_rc 0
     expect_out_has "$KEYHEX"
+    # The lease record is not sealed: a sealed store is leased without its
+    # key; a rekey is a write, kept out while another owner holds it.
+    run lease acquire --owner w --from sqlite "$T/sealed.db"
+    expect_rc 0
+    expect_out_has "lease: w until "
+    run lease show --from sqlite "$T/sealed.db"
+    expect_rc 0
+    expect_out_has "lease: w until "
+    run rekey --passphrase-file "$T/sq.pass" --new-key-file "$T/sq.key" --from sqlite "$T/sealed.db"
+    expect_rc 4
+    expect_err "held by w"
+    run rekey --owner w --passphrase-file "$T/sq.pass" --new-key-file "$T/sq.key" --from sqlite "$T/sealed.db"
+    expect_rc 0
+    run inspect --key-file "$T/sq.key" --from sqlite "$T/sealed.db"
+    expect_rc 0
+    run lease show --from sqlite "$T/sealed.db"
+    expect_out_has "lease: w until "
+    run lease release --owner w --from sqlite "$T/sealed.db"
+    expect_rc 0
+    if can_write libsql; then
+        run lease acquire --owner w2 --ttl 60 --from libsql "$T/sealed.db"
+        expect_rc 0
+        expect_out_has "lease: w2 until "
+        run lease release --owner w2 --from libsql "$T/sealed.db"
+        expect_rc 0
+    fi
     # SQLite stores keep leases: acquire, refuse another owner (exit 4),
     # write as the holder, release.
     run lease acquire --owner me --ttl 60 --from sqlite "$T/s.db"

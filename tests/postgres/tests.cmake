@@ -37,7 +37,7 @@ if(MTS_HAVE_POSTGRES)
             ${MTS_LIBPQ_TARGET})
         mts_apply_test_warnings(mts_pg_test_helpers)
 
-        foreach(_mts_pg_t conformance lease connloss contention sealed optimistic)
+        foreach(_mts_pg_t conformance lease connloss contention sealed optimistic rekey)
             mts_add_test(NAME postgres_${_mts_pg_t}
                 SOURCES ${MTS_PG_TEST_DIR}/pg_${_mts_pg_t}.c
                 LABELS postgres TIMEOUT 180)
