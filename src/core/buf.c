@@ -17,8 +17,8 @@ mts__buf_init(mts__buf *b, size_t max)
     b->max = max;
 }
 
-int
-mts__buf_reserve(mts__buf *b, size_t extra)
+static int
+reserve(mts__buf *b, size_t extra, bool exact)
 {
     size_t need, cap;
     uint8_t *p;
@@ -34,6 +34,8 @@ mts__buf_reserve(mts__buf *b, size_t extra)
     cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (exact)
+        cap = need;
     /* Grow by copy so the old block can be wiped: it may hold keys. */
     p = mts_malloc(cap);
     if (p == NULL) {
@@ -48,6 +50,18 @@ mts__buf_reserve(mts__buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
+}
+
+int
+mts__buf_reserve(mts__buf *b, size_t extra)
+{
+    return reserve(b, extra, false);
+}
+
+int
+mts__buf_reserve_exact(mts__buf *b, size_t extra)
+{
+    return reserve(b, extra, true);
 }
 
 void

@@ -19,6 +19,14 @@
  * anything, then checks every length against the bytes left. A decode
  * builds a fresh session and frees it on any error: callers get a whole
  * session or none. Thread-safe (no shared state).
+ *
+ * The PEERS section is most of a big session, so both directions work on
+ * the session's records directly (internal.h): the encoder writes them
+ * into an output sized up front, in the order the session says is the
+ * cheapest way to canonical (as stored, split by kind, or sorted), taking
+ * the CRC as it goes; the decoder checks each entry with plain comparisons
+ * and loads the records in bulk, formatting an error message only for the
+ * entry it refuses.
  */
 #include "internal.h"
 
@@ -72,18 +80,12 @@ dcs_payload_size(const mts_session *s)
     return n;
 }
 
+/* The session keeps the sum of its peers' string lengths: no pass. */
 static uint64_t
 peers_payload_size(const mts_session *s)
 {
-    uint64_t n = 4;
-    size_t count = mts_session_peer_count(s);
-    for (size_t i = 0; i < count; i++) {
-        mts_peer p;
-        mts_session_peer_at(&p, s, i);
-        n += PEER_MIN_LEN + (p.username ? strlen(p.username) : 0) +
-             (p.phone ? strlen(p.phone) : 0);
-    }
-    return n;
+    return 4 + (uint64_t)PEER_MIN_LEN * mts_session_peer_count(s) +
+           mts__session_peer_string_bytes(s);
 }
 
 uint64_t
@@ -109,8 +111,81 @@ mts_encoded_size(const mts_session *s)
 static void
 put_le64(uint8_t *w, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(w, &v, 8);
+#else
     for (int k = 0; k < 8; k++)
         w[k] = (uint8_t)(v >> (8 * k));
+#endif
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p))
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/* The checksum is taken in chunks of this size right after the encoder
+ * wrote them (still in the cache), not in a second pass over the file. */
+#define CRC_CHUNK ((size_t)64 * 1024)
+/* The decoder indexes its records in batches of this many, while they
+ * are in the cache. */
+#define INDEX_BATCH 2048
+/* How many records ahead the encoder fetches peers in sorted order. */
+#define PEER_PREFETCH 16
+
+/*
+ * The PEERS entries in canonical order, written straight into the output
+ * (sized up front: `room` bytes are left at w). `order` is NULL when the
+ * records already are in that order. Returns the end of what was written,
+ * or NULL if the records need more than `room` (which the size kept by the
+ * session rules out). The CRC of [*crc_at, ...) is brought forward chunk
+ * by chunk as the output grows.
+ */
+static uint8_t *
+write_peers(uint8_t *w, size_t room, mts__peer_rec *const *recs, size_t n,
+            const uint32_t *order, const uint8_t *base, size_t *crc_at,
+            uint32_t *crc)
+{
+    const uint8_t *end = w + room;
+    for (size_t i = 0; i < n; i++) {
+        const mts__peer_rec *r =
+            mts__peer_in(recs, order != NULL ? order[i] : i);
+        size_t ul, pl;
+        if (order != NULL && i + PEER_PREFETCH < n) {
+            /* sorted order is random order in memory: fetch the record
+             * ahead, and the strings of one fetched half as far ahead */
+            const mts__peer_rec *f =
+                mts__peer_in(recs, order[i + PEER_PREFETCH / 2]);
+            PREFETCH(mts__peer_in(recs, order[i + PEER_PREFETCH]));
+            if (f->username != NULL)
+                PREFETCH(f->username);
+            if (f->phone != NULL)
+                PREFETCH(f->phone);
+        }
+        ul = r->username != NULL ? strlen(r->username) : 0;
+        pl = r->phone != NULL ? strlen(r->phone) : 0;
+        if ((size_t)(end - w) < PEER_MIN_LEN + ul + pl)
+            return NULL;
+        w[0] = r->kind;
+        put_le64(w + 1, (uint64_t)r->id);
+        put_le64(w + 9, (uint64_t)r->access_hash);
+        w[17] = r->flags;
+        w[18] = r->channel_kind;
+        w[19] = (uint8_t)ul;
+        if (ul != 0)
+            memcpy(w + 20, r->username, ul);
+        w[20 + ul] = (uint8_t)pl;
+        if (pl != 0)
+            memcpy(w + 21 + ul, r->phone, pl);
+        w += PEER_MIN_LEN + ul + pl;
+        if ((size_t)(w - base) - *crc_at >= CRC_CHUNK) {
+            size_t upto = (size_t)(w - base);
+            *crc = mts_crc32c(*crc, base + *crc_at, upto - *crc_at);
+            *crc_at = upto;
+        }
+    }
+    return w;
 }
 
 static void
@@ -119,6 +194,59 @@ put_section(mts__buf *b, uint16_t tag, uint64_t len)
     mts__buf_u16le(b, tag);
     mts__buf_u16le(b, (uint16_t)(tag == TAG_TOKEN ? 0 : SECTION_CRITICAL));
     mts__buf_u32le(b, (uint32_t)len);
+}
+
+/*
+ * The PEERS entries when the peers of each kind are in id order in the
+ * array but the kinds are mixed (mts__session_peer_kinds answered 1): one
+ * pass in array order, each entry written at the cursor of its kind, the
+ * three kinds' regions sized from the session's counts. NULL if the
+ * records do not fill their regions exactly (ruled out by those counts).
+ */
+static uint8_t *
+write_peers_split(uint8_t *w, size_t room, mts__peer_rec *const *recs,
+                  size_t n, const size_t kcount[3], const uint64_t kbytes[3])
+{
+    uint8_t *cur[3], *lim[3];
+    uint64_t len[3], total = 0;
+    for (int k = 0; k < 3; k++) {
+        len[k] = (uint64_t)PEER_MIN_LEN * kcount[k] + kbytes[k];
+        total += len[k];
+    }
+    if (total > room)
+        return NULL;
+    cur[0] = w;
+    lim[0] = cur[1] = w + len[0];
+    lim[1] = cur[2] = cur[1] + len[1];
+    lim[2] = cur[2] + len[2];
+    for (size_t i = 0; i < n; i++) {
+        const mts__peer_rec *r = mts__peer_in(recs, i);
+        size_t ul, pl;
+        uint8_t *o;
+        unsigned k = r->kind;
+        if (k > 2)
+            return NULL;
+        ul = r->username != NULL ? strlen(r->username) : 0;
+        pl = r->phone != NULL ? strlen(r->phone) : 0;
+        o = cur[k];
+        if ((size_t)(lim[k] - o) < PEER_MIN_LEN + ul + pl)
+            return NULL;
+        o[0] = r->kind;
+        put_le64(o + 1, (uint64_t)r->id);
+        put_le64(o + 9, (uint64_t)r->access_hash);
+        o[17] = r->flags;
+        o[18] = r->channel_kind;
+        o[19] = (uint8_t)ul;
+        if (ul != 0)
+            memcpy(o + 20, r->username, ul);
+        o[20 + ul] = (uint8_t)pl;
+        if (pl != 0)
+            memcpy(o + 21 + ul, r->phone, pl);
+        cur[k] = o + PEER_MIN_LEN + ul + pl;
+    }
+    if (cur[0] != lim[0] || cur[1] != lim[1] || cur[2] != lim[2])
+        return NULL;
+    return lim[2];
 }
 
 static int
@@ -148,7 +276,13 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     size_t npeer = mts_session_peer_count(s);
     mts_channel_pts *chans = NULL;
     mts_min_peer *mins = NULL;
-    size_t *order = NULL;
+    uint32_t *order = NULL;
+    mts__peer_rec *const *recs;
+    size_t crc_at = 0;
+    uint32_t crc = 0;
+    size_t kcount[3];
+    uint64_t kbytes[3];
+    int kinds;
     const uint8_t *tok;
     size_t toklen;
     mts_update_state st;
@@ -165,11 +299,14 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
                         "format's maximum of %zu",
                         (unsigned long long)total, (size_t)MTS_INPUT_MAX);
     mts__buf_init(&b, MTS_INPUT_MAX);
-    if (mts__buf_reserve(&b, (size_t)total) != 0)
+    if (mts__buf_reserve_exact(&b, (size_t)total) != 0)
         return mts__err_oom(err);
     chans = mts__calloc(nchan ? nchan : 1, sizeof(*chans));
     mins = mts__calloc(nmin ? nmin : 1, sizeof(*mins));
-    if (chans == NULL || mins == NULL || mts__peer_order(&order, s) != 0) {
+    /* the peers' order: as they are, split by kind, or sorted */
+    kinds = mts__session_peer_kinds(s, kcount, kbytes);
+    if (chans == NULL || mins == NULL ||
+        (kinds == 0 && mts__peer_order32(&order, s) != 0)) {
         rc = mts__err_oom(err);
         goto done;
     }
@@ -226,33 +363,26 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
         mts__buf_u32le(&b, (uint32_t)chans[i].pts);
     }
 
-    /* PEERS in (kind, id) order */
+    /* PEERS in (kind, id) order, written in place: the buffer was sized
+     * up front, and this loop runs once per cached peer. */
     put_section(&b, TAG_PEERS, peers_payload_size(s));
     mts__buf_u32le(&b, (uint32_t)npeer);
-    for (size_t i = 0; i < npeer; i++) {
-        mts_peer p;
-        size_t ul, pl;
-        uint8_t *w;
-        mts_session_peer_at(&p, s, order[i]);
-        ul = p.username ? strlen(p.username) : 0;
-        pl = p.phone ? strlen(p.phone) : 0;
-        /* One record written in place (the buffer was sized up front):
-         * this loop runs once per cached peer. */
-        if (mts__buf_reserve(&b, PEER_MIN_LEN + ul + pl) != 0)
-            break;
-        w = b.data + b.len;
-        w[0] = (uint8_t)p.kind;
-        put_le64(w + 1, (uint64_t)p.id);
-        put_le64(w + 9, (uint64_t)p.access_hash);
-        w[17] = (uint8_t)((p.bot ? 1 : 0) | (p.community ? 2 : 0));
-        w[18] = (uint8_t)p.channel_kind;
-        w[19] = (uint8_t)ul;
-        if (ul != 0)
-            memcpy(w + 20, p.username, ul);
-        w[20 + ul] = (uint8_t)pl;
-        if (pl != 0)
-            memcpy(w + 21 + ul, p.phone, pl);
-        b.len += PEER_MIN_LEN + ul + pl;
+    recs = mts__session_peer_chunks(s, &npeer);
+    if (!b.failed) {
+        uint8_t *w = b.data + b.len;
+        uint8_t *e =
+            kinds == 1
+                ? write_peers_split(w, (size_t)total - b.len, recs, npeer,
+                                    kcount, kbytes)
+                : write_peers(w, (size_t)total - b.len, recs, npeer, order,
+                              b.data, &crc_at, &crc);
+        MTS_ASSERT(e != NULL);
+        if (e == NULL) {
+            rc = mts__err(err, MTS_EINVAL,
+                          "encode: the peers need more bytes than counted");
+            goto done;
+        }
+        b.len += (size_t)(e - w);
     }
 
     /* MIN_PEERS */
@@ -275,7 +405,8 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
 
     if (!b.failed) {
         MTS_ASSERT(b.len + V2_CRC_LEN == total);
-        mts__buf_u32le(&b, mts_crc32c(0, b.data, b.len));
+        crc = mts_crc32c(crc, b.data + crc_at, b.len - crc_at);
+        mts__buf_u32le(&b, crc);
     }
     rc = mts__buf_finish(&b, out, out_len, err);
 done:
@@ -550,60 +681,166 @@ get_string(rd *r, const char *field, char *buf)
     return n;
 }
 
+/*
+ * One peer entry the slow way, for an entry that the fast path refused:
+ * the exact error (field, offset) a strict reader reports for it, after
+ * entry i-1 had key (pkind, pid). 0 only if the entry is valid after all.
+ */
+static int
+peer_error(rd *r, uint32_t i, uint8_t pkind, int64_t pid)
+{
+    mts_peer p = MTS_PEER_INIT;
+    size_t rec = r->off;
+    uint8_t kind, flags;
+    char user[256], phone[256], path[48];
+    int ul, pl, rc;
+    snprintf(path, sizeof(path), "peers[%u]", i);
+    if (r->end - r->off < 19)
+        return truncated(r, path, 19);
+    kind = get_u8(r);
+    p.kind = (mts_peer_kind)kind;
+    p.id = (int64_t)get_u64(r);
+    p.access_hash = (int64_t)get_u64(r);
+    flags = get_u8(r);
+    p.channel_kind = (mts_channel_kind)get_u8(r);
+    if (flags & ~3u)
+        return bad(r, rec + 17, path, "unknown flag bits 0x%x", flags & ~3u);
+    p.bot = flags & 1;
+    p.community = (flags >> 1) & 1;
+    if ((ul = get_string(r, "username", user)) < 0)
+        return ul;
+    if ((pl = get_string(r, "phone", phone)) < 0)
+        return pl;
+    p.username = ul ? user : NULL;
+    p.phone = pl ? phone : NULL;
+    if (i > 0 && (kind < pkind || (kind == pkind && p.id <= pid)))
+        return bad(r, rec, path,
+                   "entry %u out of order or duplicate (peers are sorted by "
+                   "kind, id)",
+                   i);
+    if ((rc = mts__validate_peer(&p, "peer", r->err)) != 0)
+        return model_error(r, rec, path, rc);
+    return 0;
+}
+
+/*
+ * The PEERS section, the bulk of a big session. Each entry is checked with
+ * plain comparisons and written straight into the session's records, its
+ * strings into one block (sized from the section: every entry has at least
+ * 19 bytes besides its strings, so the strings and their NULs need at most
+ * the rest); the index is then built in one go (mts__peers_load_end). No
+ * text is formatted unless an entry is refused: peer_error then reads that
+ * entry again the slow way, for the same message as ever.
+ */
 static int
 decode_peers(rd *r, mts_session *s)
 {
     uint32_t count;
-    size_t at = r->off;
+    size_t at = r->off, strings = 0, used = 0;
+    bool full = false;
+    uint64_t string_len[3] = { 0, 0, 0 };
     uint8_t pkind = 0;
     int64_t pid = 0;
-    char user[256], phone[256], path[48];
+    mts__peer_rec *const *recs;
+    char *block;
+    const uint8_t *p, *end;
     int rc;
     NEED(r, 4, "peers.count");
     count = get_u32(r);
     if ((rc = check_count(r, at, count, PEER_MIN_LEN, "peers.count")) != 0)
         return rc;
-    if (mts_session_reserve_peers(s, count) != 0)
+
+    /* check_count: 21 bytes an entry fit, so this does not wrap */
+    strings = (r->end - r->off) - (size_t)19 * count;
+    if (strings > (size_t)512 * count)
+        strings = (size_t)512 * count; /* two strings of 255, NULs */
+    if (mts__peers_load_begin(s, count, strings, &recs, &block) != 0)
         return mts__err_oom(r->err);
+    p = r->p + r->off;
+    end = r->p + r->end;
     for (uint32_t i = 0; i < count; i++) {
-        mts_peer p = MTS_PEER_INIT;
-        size_t rec = r->off;
-        uint8_t kind, flags;
-        int ul, pl;
-        /* The field path ("peers[i]") is formatted only on an error: this
-         * loop runs once per cached peer. */
-#define PEER_PATH() (snprintf(path, sizeof(path), "peers[%u]", i), path)
-        if (r->end - r->off < 19)
-            return truncated(r, PEER_PATH(), 19);
-        kind = get_u8(r);
-        p.kind = (mts_peer_kind)kind;
-        p.id = (int64_t)get_u64(r);
-        p.access_hash = (int64_t)get_u64(r);
-        flags = get_u8(r);
-        p.channel_kind = (mts_channel_kind)get_u8(r);
-        if (flags & ~3u)
-            return bad(r, rec + 17, PEER_PATH(), "unknown flag bits 0x%x",
-                       flags & ~3u);
-        p.bot = flags & 1;
-        p.community = (flags >> 1) & 1;
-        if ((ul = get_string(r, "username", user)) < 0)
-            return ul;
-        if ((pl = get_string(r, "phone", phone)) < 0)
-            return pl;
-        p.username = ul ? user : NULL;
-        p.phone = pl ? phone : NULL;
-        if (i > 0 && (kind < pkind || (kind == pkind && p.id <= pid)))
-            return bad(r, rec, PEER_PATH(),
-                       "entry %u out of order or duplicate (peers are "
-                       "sorted by kind, id)",
-                       i);
+        size_t avail = (size_t)(end - p), ul = 0, pl = 0, need;
+        uint8_t kind = 0, flags = 0, ck = 0;
+        int64_t id = 0;
+        mts__peer_rec *rec = mts__peer_in(recs, i);
+        bool ok = avail >= PEER_MIN_LEN;
+        if (ok) {
+            ul = p[19];
+            ok = avail >= PEER_MIN_LEN + ul;
+        }
+        if (ok) {
+            pl = p[20 + ul];
+            ok = avail >= PEER_MIN_LEN + ul + pl;
+        }
+        if (ok) {
+            kind = p[0];
+            id = (int64_t)mts__rd64(p + 1);
+            flags = p[17];
+            ck = p[18];
+            /* the format's rules, then the model's (mts__validate_peer) */
+            ok = (flags & ~3u) == 0 &&
+                 (ul == 0 || mts__utf8_valid(p + 20, ul)) &&
+                 (pl == 0 || mts__utf8_valid(p + 21 + ul, pl)) &&
+                 (i == 0 || kind > pkind || (kind == pkind && id > pid)) &&
+                 kind <= MTS_PEER_CHANNEL && id > 0 &&
+                 ck <= MTS_CHANNEL_GIGAGROUP &&
+                 (ck == MTS_CHANNEL_UNKNOWN || kind == MTS_PEER_CHANNEL) &&
+                 (!(flags & 1) || kind == MTS_PEER_USER) &&
+                 (!(flags & 2) || kind != MTS_PEER_CHAT);
+        }
+        if (!ok) {
+            r->off = (size_t)(p - r->p);
+            rc = peer_error(r, i, pkind, pid);
+            MTS_ASSERT(rc != 0);
+            if (rc == 0)
+                rc = mts__err_at(r->err, MTS_ECORRUPT, (int64_t)(p - r->p),
+                                 "peers[%u] at byte %zu: not readable", i,
+                                 (size_t)(p - r->p));
+            return rc;
+        }
+        rec->id = id;
+        rec->access_hash = (int64_t)mts__rd64(p + 9);
+        rec->kind = kind;
+        rec->channel_kind = ck;
+        rec->flags = flags;
+        rec->username = NULL;
+        rec->phone = NULL;
+        need = (ul ? ul + 1 : 0) + (pl ? pl + 1 : 0);
+        if (full || need > strings - used) {
+            /* The block holds the strings of `count` entries that all fit
+             * in the section, so a later entry is cut short and refused;
+             * until then, only check (the records are never used). */
+            full = true;
+            pkind = kind;
+            pid = id;
+            p += PEER_MIN_LEN + ul + pl;
+            continue;
+        }
+        if (ul != 0) {
+            rec->username = block + used;
+            memcpy(rec->username, p + 20, ul);
+            rec->username[ul] = '\0';
+            used += ul + 1;
+        }
+        if (pl != 0) {
+            rec->phone = block + used;
+            memcpy(rec->phone, p + 21 + ul, pl);
+            rec->phone[pl] = '\0';
+            used += pl + 1;
+        }
+        string_len[kind] += ul + pl;
         pkind = kind;
-        pid = p.id;
-        if ((rc = mts_session_put_peer(s, &p, r->err)) != 0)
-            return model_error(r, rec, PEER_PATH(), rc);
-#undef PEER_PATH
+        pid = id;
+        p += PEER_MIN_LEN + ul + pl;
+        if ((i + 1) % INDEX_BATCH == 0)
+            mts__peers_load_index(s, i + 1 - INDEX_BATCH, i + 1);
     }
-    return 0;
+    r->off = (size_t)(p - r->p);
+    MTS_ASSERT(!full);
+    if (full) /* cannot be: see above */
+        return mts__err_at(r->err, MTS_ECORRUPT, (int64_t)at,
+                           "peers at byte %zu: entries past the section", at);
+    return mts__peers_load_end(s, count, string_len);
 }
 
 static int

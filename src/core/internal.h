@@ -88,6 +88,9 @@ typedef struct mts__buf {
 
 void mts__buf_init(mts__buf *b, size_t max);
 int mts__buf_reserve(mts__buf *b, size_t extra);
+/* The same, growing to exactly len + extra (+ the NUL) and no more: for a
+ * writer that knows its final size. */
+int mts__buf_reserve_exact(mts__buf *b, size_t extra);
 void mts__buf_put(mts__buf *b, const void *data, size_t n);
 void mts__buf_u8(mts__buf *b, uint8_t v);
 void mts__buf_u16le(mts__buf *b, uint16_t v);
@@ -134,6 +137,65 @@ int mts__put_min_peer(mts_session *s, const mts_min_peer *mp,
                       mts_error *err);
 /* Indices of peers in canonical (kind, id) order; caller frees. */
 int mts__peer_order(size_t **out, const mts_session *s);
+
+/* A peer as the session stores it (40 bytes), for the codec's bulk paths.
+ * kind/channel_kind/flags as in the format; strings NUL-terminated or
+ * NULL, never empty. */
+enum { MTS__PEER_BOT = 1, MTS__PEER_COMMUNITY = 2 };
+typedef struct mts__peer_rec {
+    int64_t id;
+    int64_t access_hash;
+    char *username;
+    char *phone;
+    uint32_t stamp; /* low 32 bits of the gen of the last change */
+    uint8_t kind;
+    uint8_t channel_kind;
+    uint8_t flags;
+} mts__peer_rec;
+/* The records are kept in chunks of 2^MTS__PEER_CHUNK_BITS: record i
+ * (mts_session_peer_at's order) is mts__peer_in(chunks, i). */
+#define MTS__PEER_CHUNK_BITS 11
+static inline mts__peer_rec *
+mts__peer_in(mts__peer_rec *const *chunks, size_t i)
+{
+    return &chunks[i >> MTS__PEER_CHUNK_BITS]
+                  [i & (((size_t)1 << MTS__PEER_CHUNK_BITS) - 1)];
+}
+/* The chunk table, and the number of records in *n. */
+mts__peer_rec *const *mts__session_peer_chunks(const mts_session *s,
+                                               size_t *n);
+/* Sum of the lengths of every peer's username and phone, kept as peers
+ * change: the PEERS section's size without a pass over the peers. */
+uint64_t mts__session_peer_string_bytes(const mts_session *s);
+/* The peers of each kind (0 user, 1 chat, 2 channel) and the sum of their
+ * string lengths. Returns 2 when the array is in canonical order; 1 when
+ * the peers of each kind are in ascending id order in it, so that a stable
+ * split by kind is the canonical order; else 0 (mts__peer_order32 sorts). */
+int mts__session_peer_kinds(const mts_session *s, size_t count[3],
+                            uint64_t string_bytes[3]);
+/* Canonical (kind, id) order for an encoder: *out = NULL when the records
+ * already are in it (no allocation), else n record indices the caller
+ * frees. 0 or MTS_ENOMEM. */
+int mts__peer_order32(uint32_t **out, const mts_session *s);
+/*
+ * Bulk loading for decoders, into a session that has no peers yet:
+ * mts__peers_load_begin reserves `count` records (mts__peer_in(*chunks, i))
+ * and one block of `string_bytes` for their strings, NULs included, owned
+ * by the session. The decoder fills records 0..n-1 and copies each string,
+ * NUL-terminated, into the block; mts__peers_load_end(s, n, the sums of the
+ * string lengths of each kind without NULs) then makes them the session's
+ * peers, indexed and marked as sorted. The records must be valid
+ * (mts__validate_peer) and in strictly ascending (kind, id) order, hence
+ * unique. Until load_end the session has no peers, so freeing it after a
+ * decode error is safe. begin returns 0 or MTS_ENOMEM; end returns 0.
+ */
+int mts__peers_load_begin(mts_session *s, size_t count, size_t string_bytes,
+                          mts__peer_rec *const **chunks, char **strings);
+int mts__peers_load_end(mts_session *s, size_t n,
+                        const uint64_t string_len[3]);
+/* Optionally, before load_end: index records [from, n) now, while they are
+ * still in the cache (from: where the last call stopped, first 0). */
+void mts__peers_load_index(mts_session *s, size_t from, size_t n);
 /* Whether the key (kind,id) of every peer etc. is present; used by
  * decoders to refuse duplicates. */
 int mts__has_peer(const mts_session *s, mts_peer_kind kind, int64_t id);

@@ -9,6 +9,13 @@
  *   index+1 (0 = empty), linear probing, load factor at most 1/2, and
  *   backward-shift deletion. Lookup and insert are O(1) on average.
  *   A peer record is 40 bytes; the index adds 8 to 16 bytes per peer.
+ *   Peer records are stored in chunks of 2048 (PEER), not one block.
+ * - Peer strings: one allocation each, except those of a decoded session,
+ *   which share one block (mts__peers_load_begin) freed with the session.
+ * - Encoding order: the session tracks whether its peers are in canonical
+ *   (kind, id) order (a sorted prefix), and whether each kind alone is in
+ *   id order, so that an encoder writes them as they are, splits them by
+ *   kind, or, only otherwise, sorts (radix, O(n)).
  *
  * Change tracking (for backends that write only what changed, internal.h):
  * a session has an identity (uid, unique per object in the process) and a
@@ -49,18 +56,11 @@ typedef struct chan_rec {
     uint32_t stamp;
 } chan_rec;
 
-enum { PEER_BOT = 1, PEER_COMMUNITY = 2 };
+enum { PEER_BOT = MTS__PEER_BOT, PEER_COMMUNITY = MTS__PEER_COMMUNITY };
 
-typedef struct peer_rec {
-    int64_t id;
-    int64_t access_hash;
-    char *username;
-    char *phone;
-    uint32_t stamp; /* in what was padding: the record stays 40 bytes */
-    uint8_t kind;
-    uint8_t channel_kind;
-    uint8_t flags;
-} peer_rec;
+/* internal.h: the codec reads and bulk-loads these records directly. The
+ * stamp sits in what was padding: the record stays 40 bytes. */
+typedef mts__peer_rec peer_rec;
 
 /* A min peer as stored: the public fields plus the stamp, 24 bytes. */
 typedef struct min_rec {
@@ -85,6 +85,14 @@ typedef struct hindex {
     size_t mask; /* capacity - 1; capacity is a power of two or 0 */
 } hindex;
 
+/* A block of peer strings from a bulk load (mts__peers_load_begin): its
+ * strings are not freed one by one, only the block with the session. */
+typedef struct str_block {
+    struct str_block *next;
+    size_t size;
+    char data[];
+} str_block;
+
 struct mts_session {
     int32_t home_dc;
     bool test_mode;
@@ -105,9 +113,22 @@ struct mts_session {
     size_t nchans, cap_chans;
     hindex chan_idx;
 
-    peer_rec *peers;
+    /* Records in chunks (see PEER): pchunk[0..npchunk) allocated, room
+     * for cap_peers records, pchunk_cap slots in the table. */
+    peer_rec **pchunk;
+    size_t npchunk, pchunk_cap;
     size_t npeers, cap_peers;
     size_t peers_sorted; /* peers[0..peers_sorted) are in canonical order */
+    /* Bit k: the peers of kind k, in array order, have ascending ids, so a
+     * stable split by kind is the canonical order (no sort). kind_last[k]
+     * is at least the id of the last of them in the array. */
+    uint8_t kind_sorted;
+    int64_t kind_last[3];
+    size_t kind_count[3]; /* peers of each kind */
+    int64_t peer_max_id;  /* at least the largest id (radix key width) */
+    uint64_t kind_str_bytes[3]; /* sum of username and phone lengths */
+    str_block *str_blocks;
+    size_t bulk_indexed; /* records indexed so far by a bulk load */
     hindex peer_idx;
 
     min_rec *mins;
@@ -122,6 +143,13 @@ struct mts_session {
     size_t rlog_head, rlog_len, rlog_cap;
     uint64_t rlog_floor; /* removals up to this gen may be missing */
 };
+
+/* Record i of the peer cache (see peers_grow). */
+#define PEER_CHUNK_BITS MTS__PEER_CHUNK_BITS
+#define PEER_CHUNK ((size_t)1 << PEER_CHUNK_BITS)
+#define PEER(s, i)                                                            \
+    (&(s)->pchunk[(size_t)(i) >> PEER_CHUNK_BITS]                             \
+                 [(size_t)(i) & (PEER_CHUNK - 1)])
 
 /* ---- change tracking --------------------------------------------------- */
 
@@ -228,7 +256,7 @@ mts__session_channel_changed(const mts_session *s, size_t i, uint64_t since)
 int
 mts__session_peer_changed(const mts_session *s, size_t i, uint64_t since)
 {
-    return i < s->npeers && changed_since(s, s->peers[i].stamp, since);
+    return i < s->npeers && changed_since(s, PEER(s, i)->stamp, since);
 }
 
 int
@@ -386,13 +414,13 @@ static bool
 peer_match(const mts_session *s, uint32_t idx, const void *key)
 {
     const peer_key *k = key;
-    return s->peers[idx].id == k->id && s->peers[idx].kind == k->kind;
+    return PEER(s, idx)->id == k->id && PEER(s, idx)->kind == k->kind;
 }
 
 static uint64_t
 peer_rehash(const mts_session *s, uint32_t idx)
 {
-    return peer_hash(s->peers[idx].kind, s->peers[idx].id);
+    return peer_hash(PEER(s, idx)->kind, PEER(s, idx)->id);
 }
 
 static bool
@@ -440,11 +468,89 @@ grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/*
+ * Peer records are kept in chunks of PEER_CHUNK (2048 records, 80 KB),
+ * not in one array: a big cache never needs one huge block, growing it
+ * never copies what is there, and chunks stay below the size at which
+ * malloc maps fresh memory from the kernel, so a session freed and loaded
+ * again reuses memory instead of taking a page fault every 4 KB (one block
+ * of 40 MB per million peers did; on a virtual machine that cost more than
+ * decoding). The first chunk grows geometrically up to full size, so a
+ * small cache stays small. The chunk table costs 8 bytes per chunk.
+ */
+static int
+peers_grow(mts_session *s, size_t need)
+{
+    if (need <= s->cap_peers)
+        return 0;
+    if (need > MAX_RECORDS)
+        return MTS_ENOMEM;
+    if (s->pchunk == NULL) {
+        s->pchunk = mts__calloc(4, sizeof(*s->pchunk));
+        if (s->pchunk == NULL)
+            return MTS_ENOMEM;
+        s->pchunk_cap = 4;
+    }
+    if (s->cap_peers < PEER_CHUNK) {
+        size_t c = s->cap_peers ? s->cap_peers : 8;
+        peer_rec *p;
+        while (c < need && c < PEER_CHUNK)
+            c = c + c / 2 + 8;
+        if (c > PEER_CHUNK)
+            c = PEER_CHUNK;
+        p = mts__reallocarray(s->pchunk[0], c, sizeof(*p));
+        if (p == NULL)
+            return MTS_ENOMEM;
+        s->pchunk[0] = p;
+        s->npchunk = 1;
+        s->cap_peers = c;
+    }
+    while (s->cap_peers < need) {
+        size_t k = s->npchunk;
+        if (k == s->pchunk_cap) {
+            peer_rec **t = mts__reallocarray(s->pchunk, k * 2, sizeof(*t));
+            if (t == NULL)
+                return MTS_ENOMEM;
+            s->pchunk = t;
+            s->pchunk_cap = k * 2;
+        }
+        s->pchunk[k] = mts__reallocarray(NULL, PEER_CHUNK, sizeof(peer_rec));
+        if (s->pchunk[k] == NULL)
+            return MTS_ENOMEM;
+        s->npchunk = k + 1;
+        s->cap_peers += PEER_CHUNK;
+    }
+    return 0;
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
-static void
-free_peer_strings(peer_rec *p)
+static bool
+in_str_block(const mts_session *s, const char *p)
 {
+    uintptr_t a = (uintptr_t)p;
+    for (const str_block *b = s->str_blocks; b != NULL; b = b->next)
+        if (a >= (uintptr_t)b->data && a - (uintptr_t)b->data < b->size)
+            return true;
+    return false;
+}
+
+static size_t
+peer_strings_len(const peer_rec *p)
+{
+    return (p->username ? strlen(p->username) : 0) +
+           (p->phone ? strlen(p->phone) : 0);
+}
+
+static void
+free_peer_strings(const mts_session *s, peer_rec *p)
+{
+    if (s->str_blocks != NULL) {
+        if (p->username != NULL && in_str_block(s, p->username))
+            p->username = NULL;
+        if (p->phone != NULL && in_str_block(s, p->phone))
+            p->phone = NULL;
+    }
     mts_free(p->username);
     mts_free(p->phone);
 }
@@ -465,8 +571,15 @@ mts_session_free(mts_session *s)
     mts_free(s->chans);
     hindex_free(&s->chan_idx);
     for (size_t i = 0; i < s->npeers; i++)
-        free_peer_strings(&s->peers[i]);
-    mts_free(s->peers);
+        free_peer_strings(s, PEER(s, i));
+    for (size_t i = 0; i < s->npchunk; i++)
+        mts_free(s->pchunk[i]);
+    mts_free(s->pchunk);
+    while (s->str_blocks != NULL) {
+        str_block *b = s->str_blocks;
+        s->str_blocks = b->next;
+        mts_free(b);
+    }
     hindex_free(&s->peer_idx);
     mts_free(s->mins);
     hindex_free(&s->min_idx);
@@ -486,6 +599,7 @@ mts_session_new(mts_session **out, unsigned int flags)
     if (s == NULL)
         return MTS_ENOMEM;
     s->uid = atomic_fetch_add(&next_uid, 1);
+    s->kind_sorted = 7;
     if (!(flags & MTS_NEW_EMPTY)) {
         const mts_dc *dcs;
         size_t n;
@@ -1133,7 +1247,7 @@ mts_session_peer_at(mts_peer *out, const mts_session *s, size_t i)
 {
     if (i >= s->npeers)
         return MTS_ENOTFOUND;
-    peer_export(out, &s->peers[i]);
+    peer_export(out, PEER(s, i));
     return 0;
 }
 
@@ -1163,7 +1277,7 @@ mts_session_get_peer(mts_peer *out, const mts_session *s, mts_peer_kind kind,
     size_t slot;
     if (!peer_lookup(s, kind, id, &slot))
         return MTS_ENOTFOUND;
-    peer_export(out, &s->peers[s->peer_idx.slots[slot] - 1]);
+    peer_export(out, PEER(s, s->peer_idx.slots[slot] - 1));
     return 0;
 }
 
@@ -1172,7 +1286,7 @@ mts_session_reserve_peers(mts_session *s, size_t count)
 {
     if (count > MAX_RECORDS)
         return MTS_ENOMEM;
-    if (grow((void **)&s->peers, &s->cap_peers, count, sizeof(*s->peers)) != 0)
+    if (peers_grow(s, count) != 0)
         return MTS_ENOMEM;
     if (hindex_reserve(&s->peer_idx, s, count, s->npeers, peer_rehash) != 0)
         return MTS_ENOMEM;
@@ -1198,8 +1312,7 @@ mts_session_put_peer(mts_session *s, const mts_peer *peer, mts_error *err)
     if (s->npeers >= MAX_RECORDS ||
         hindex_reserve(&s->peer_idx, s, s->npeers + 1, s->npeers,
                        peer_rehash) != 0 ||
-        grow((void **)&s->peers, &s->cap_peers, s->npeers + 1,
-             sizeof(*s->peers)) != 0) {
+        peers_grow(s, s->npeers + 1) != 0) {
         mts_free(user);
         mts_free(phone);
         return mts__err_oom(err);
@@ -1208,21 +1321,33 @@ mts_session_put_peer(mts_session *s, const mts_peer *peer, mts_error *err)
     k.id = peer->id;
     if (hindex_find(&s->peer_idx, s, peer_hash(k.kind, k.id), peer_match, &k,
                     &slot)) {
-        r = &s->peers[s->peer_idx.slots[slot] - 1];
-        free_peer_strings(r);
+        r = PEER(s, s->peer_idx.slots[slot] - 1);
+        s->kind_str_bytes[r->kind] -= peer_strings_len(r);
+        free_peer_strings(s, r);
     } else {
-        r = &s->peers[s->npeers];
+        uint8_t bit = (uint8_t)(1u << k.kind);
+        r = PEER(s, s->npeers);
         s->peer_idx.slots[slot] = (uint32_t)(s->npeers + 1);
         /* Appending in canonical order keeps the array sorted (a decode
          * of a canonical file does), so encoding needs no sort. */
         if (s->peers_sorted == s->npeers &&
             (s->npeers == 0 ||
-             s->peers[s->npeers - 1].kind < (uint8_t)peer->kind ||
-             (s->peers[s->npeers - 1].kind == (uint8_t)peer->kind &&
-              s->peers[s->npeers - 1].id < peer->id)))
+             PEER(s, s->npeers - 1)->kind < (uint8_t)peer->kind ||
+             (PEER(s, s->npeers - 1)->kind == (uint8_t)peer->kind &&
+              PEER(s, s->npeers - 1)->id < peer->id)))
             s->peers_sorted++;
+        /* Ascending ids within each kind: encoding only splits by kind. */
+        if (peer->id <= s->kind_last[k.kind])
+            s->kind_sorted &= (uint8_t)~bit;
+        else
+            s->kind_last[k.kind] = peer->id;
+        if (peer->id > s->peer_max_id)
+            s->peer_max_id = peer->id;
+        s->kind_count[k.kind]++;
         s->npeers++;
     }
+    s->kind_str_bytes[k.kind] +=
+        (user ? strlen(user) : 0) + (phone ? strlen(phone) : 0);
     r->id = peer->id;
     r->access_hash = peer->access_hash;
     r->kind = (uint8_t)peer->kind;
@@ -1245,28 +1370,34 @@ mts_session_remove_peer(mts_session *s, mts_peer_kind kind, int64_t id)
     touch(s);
     log_removal(s, MTS__REMOVED_PEER, id, (uint8_t)kind, 0);
     hindex_remove_slot(&s->peer_idx, s, slot, peer_rehash);
-    free_peer_strings(&s->peers[idx]);
+    s->kind_str_bytes[kind] -= peer_strings_len(PEER(s, idx));
+    free_peer_strings(s, PEER(s, idx));
     last = s->npeers - 1;
     if (idx != last) {
-        s->peers[idx] = s->peers[last];
+        /* the last record moves in front of others of its kind */
+        s->kind_sorted &= (uint8_t)~(1u << PEER(s, last)->kind);
+        (*PEER(s, idx)) = (*PEER(s, last));
         hindex_renumber(&s->peer_idx, s,
-                        peer_hash(s->peers[idx].kind, s->peers[idx].id),
+                        peer_hash(PEER(s, idx)->kind, PEER(s, idx)->id),
                         (uint32_t)last, (uint32_t)idx);
     }
+    s->kind_count[kind]--;
     s->npeers--;
     if (s->peers_sorted > idx)
         s->peers_sorted = idx; /* the moved record broke the order there */
+    if (s->npeers == 0) { /* nothing left to be out of order */
+        s->kind_sorted = 7;
+        memset(s->kind_last, 0, sizeof(s->kind_last));
+        s->peer_max_id = 0;
+    }
     return 0;
 }
 
-/* Canonical order: kind, then id (a qsort of indices). */
+/* Canonical order: kind, then id. */
 
 static int
-peer_idx_cmp(const void *a, const void *b, void *ctx)
+peer_cmp(const peer_rec *x, const peer_rec *y)
 {
-    const peer_rec *peers = ctx;
-    const peer_rec *x = &peers[*(const size_t *)a];
-    const peer_rec *y = &peers[*(const size_t *)b];
     if (x->kind != y->kind)
         return x->kind < y->kind ? -1 : 1;
     if (x->id != y->id)
@@ -1274,13 +1405,44 @@ peer_idx_cmp(const void *a, const void *b, void *ctx)
     return 0;
 }
 
+static int
+peer_idx_cmp32(const void *a, const void *b, void *ctx)
+{
+    const mts_session *s = ctx;
+    return peer_cmp(PEER(s, *(const uint32_t *)a),
+                    PEER(s, *(const uint32_t *)b));
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_W(p) __builtin_prefetch((p), 1)
+#else
+#define PREFETCH_W(p) ((void)(p))
+#endif
+
+static unsigned
+bit_length(uint64_t v)
+{
+    unsigned b = 0;
+    while (v != 0) {
+        b++;
+        v >>= 1;
+    }
+    return b;
+}
+
 /*
- * Radix sort of peer indices by (kind, id): LSD over the 8 bytes of the
- * (positive) id, skipping bytes that are the same in every key, then a
- * stable pass by kind. O(n) for a large cache where qsort's indirect
- * compares dominate an encode. Returns MTS_ENOMEM (the caller falls back
- * to qsort) when the scratch arrays cannot be had.
+ * LSD radix sort of the record indices idx[0..n) by (kind, id). When the
+ * kind, the id (below 2^bits(max id)) and the index fit in 64 bits
+ * together, each key is one word, kind | id | index from the top, and
+ * only the kind and id digits are sorted (11 bits a pass, a pass skipped
+ * when one bucket holds every key): 8 bytes moved per peer and pass.
+ * Otherwise 16-byte items (id, index, kind), 8 bits a pass, and a stable
+ * pass by kind. O(n), where qsort's indirect compares miss the cache at
+ * large n. MTS_ENOMEM (the caller falls back to qsort) without scratch.
  */
+#define RADIX_BITS 11
+#define RADIX_BUCKETS (1u << RADIX_BITS)
+
 typedef struct radix_item {
     uint64_t id;
     uint32_t idx; /* records are addressed by 32 bits (MAX_RECORDS) */
@@ -1288,12 +1450,10 @@ typedef struct radix_item {
 } radix_item;
 
 static int
-radix_order(size_t *idx, size_t n, const peer_rec *peers)
+radix_order_wide(uint32_t *idx, size_t n, const mts_session *s)
 {
     radix_item *a, *b, *t;
     size_t count[256], kcount[3] = { 0, 0, 0 };
-    if (n < 64)
-        return MTS_ENOMEM; /* not worth it: let qsort do small tails */
     a = mts__calloc(n, sizeof(*a));
     b = mts__calloc(n, sizeof(*b));
     if (a == NULL || b == NULL) {
@@ -1302,9 +1462,10 @@ radix_order(size_t *idx, size_t n, const peer_rec *peers)
         return MTS_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        a[i].id = (uint64_t)peers[idx[i]].id;
-        a[i].idx = (uint32_t)idx[i];
-        a[i].kind = peers[idx[i]].kind;
+        const peer_rec *r = PEER(s, idx[i]);
+        a[i].id = (uint64_t)r->id;
+        a[i].idx = idx[i];
+        a[i].kind = r->kind;
     }
     for (unsigned shift = 0; shift < 64; shift += 8) {
         size_t sum = 0;
@@ -1337,28 +1498,107 @@ radix_order(size_t *idx, size_t n, const peer_rec *peers)
     return 0;
 }
 
+static int
+radix_order(uint32_t *idx, size_t n, const mts_session *s)
+{
+    unsigned ib = bit_length(n - 1);
+    unsigned idb = bit_length((uint64_t)s->peer_max_id);
+    unsigned total = idb + 2, passes, width, shift0;
+    uint64_t *a, *b, *t, imask, dmask;
+    uint32_t *count;
+    if (n < 64)
+        return MTS_ENOMEM; /* not worth it: let qsort do small sets */
+    if (ib + total > 64)
+        return radix_order_wide(idx, n, s);
+    passes = (total + RADIX_BITS - 1) / RADIX_BITS;
+    width = (total + passes - 1) / passes;
+    shift0 = ib;
+    dmask = ((uint64_t)1 << width) - 1;
+    imask = ((uint64_t)1 << ib) - 1;
+    a = mts_malloc(n * sizeof(*a));
+    b = mts_malloc(n * sizeof(*b));
+    count = mts__calloc((size_t)passes * RADIX_BUCKETS, sizeof(*count));
+    if (a == NULL || b == NULL || count == NULL) {
+        mts_free(a);
+        mts_free(b);
+        mts_free(count);
+        return MTS_ENOMEM;
+    }
+    /* keys and every pass's histogram in one read of the records */
+    for (size_t i = 0; i < n; i++) {
+        const peer_rec *r = PEER(s, idx[i]);
+        uint64_t k = ((uint64_t)r->kind << (ib + idb)) |
+                     ((uint64_t)r->id << ib) | (uint64_t)i;
+        a[i] = k;
+        for (unsigned p = 0; p < passes; p++)
+            count[p * RADIX_BUCKETS + ((k >> (shift0 + p * width)) & dmask)]++;
+    }
+    for (unsigned p = 0; p < passes; p++) {
+        uint32_t *c = count + (size_t)p * RADIX_BUCKETS;
+        unsigned shift = shift0 + p * width;
+        uint32_t sum = 0;
+        if (c[(a[0] >> shift) & dmask] == n)
+            continue; /* every key has this digit: nothing to order */
+        for (size_t d = 0; d <= dmask; d++) {
+            uint32_t x = c[d];
+            c[d] = sum;
+            sum += x;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[c[(a[i] >> shift) & dmask]++] = a[i];
+        t = a;
+        a = b;
+        b = t;
+    }
+    /* the low bits are positions in idx[]: map them to record indices */
+    for (size_t i = 0; i < n; i++)
+        b[i] = idx[a[i] & imask];
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint32_t)b[i];
+    mts_free(a);
+    mts_free(b);
+    mts_free(count);
+    return 0;
+}
+
 int
-mts__peer_order(size_t **out, const mts_session *s)
+mts__peer_order32(uint32_t **out, const mts_session *s)
 {
     size_t n = s->npeers, head = s->peers_sorted, tail = n - head;
-    size_t *idx = mts__calloc(n ? n : 1, sizeof(size_t));
-    size_t *merged;
+    uint32_t *idx, *merged;
+    *out = NULL;
+    if (tail == 0)
+        return 0; /* already canonical: no order, no sort */
+    idx = mts_malloc(n * sizeof(*idx));
     if (idx == NULL)
         return MTS_ENOMEM;
+    if (s->kind_sorted == 7) {
+        /* Each kind is in id order already: a stable split by kind. */
+        size_t at[3];
+        at[0] = 0;
+        at[1] = s->kind_count[0];
+        at[2] = at[1] + s->kind_count[1];
+        for (size_t i = 0; i < n; i++)
+            idx[at[PEER(s, i)->kind]++] = (uint32_t)i;
+        MTS_ASSERT(at[2] == n);
+        *out = idx;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    if (tail == 0) { /* already canonical: no sort at all */
+        idx[i] = (uint32_t)i;
+    if (head == 0 || tail > n / 2) {
+        /* mostly unsorted: sort everything */
+        if (radix_order(idx, n, s) != 0)
+            qsort_r(idx, n, sizeof(*idx), peer_idx_cmp32,
+                    (void *)(uintptr_t)s);
         *out = idx;
         return 0;
     }
-    /* Sort only the unsorted tail, then merge it with the sorted head. */
-    if (radix_order(idx + head, tail, s->peers) != 0)
-        qsort_r(idx + head, tail, sizeof(size_t), peer_idx_cmp, s->peers);
-    if (head == 0) {
-        *out = idx;
-        return 0;
-    }
-    merged = mts__calloc(n, sizeof(size_t));
+    /* A few peers after a sorted head: sort the tail, then merge. */
+    if (radix_order(idx + head, tail, s) != 0)
+        qsort_r(idx + head, tail, sizeof(*idx), peer_idx_cmp32,
+                (void *)(uintptr_t)s);
+    merged = mts_malloc(n * sizeof(*merged));
     if (merged == NULL) {
         mts_free(idx);
         return MTS_ENOMEM;
@@ -1366,7 +1606,7 @@ mts__peer_order(size_t **out, const mts_session *s)
     {
         size_t a = 0, b = head, o = 0;
         while (a < head && b < n)
-            merged[o++] = peer_idx_cmp(&idx[a], &idx[b], s->peers) <= 0
+            merged[o++] = peer_cmp(PEER(s, idx[a]), PEER(s, idx[b])) <= 0
                               ? idx[a++]
                               : idx[b++];
         while (a < head)
@@ -1376,6 +1616,143 @@ mts__peer_order(size_t **out, const mts_session *s)
     }
     mts_free(idx);
     *out = merged;
+    return 0;
+}
+
+int
+mts__peer_order(size_t **out, const mts_session *s)
+{
+    size_t n = s->npeers;
+    uint32_t *o32;
+    size_t *idx = mts__calloc(n ? n : 1, sizeof(size_t));
+    if (idx == NULL)
+        return MTS_ENOMEM;
+    if (mts__peer_order32(&o32, s) != 0) {
+        mts_free(idx);
+        return MTS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = o32 != NULL ? o32[i] : i;
+    mts_free(o32);
+    *out = idx;
+    return 0;
+}
+
+mts__peer_rec *const *
+mts__session_peer_chunks(const mts_session *s, size_t *n)
+{
+    *n = s->npeers;
+    return s->pchunk;
+}
+
+uint64_t
+mts__session_peer_string_bytes(const mts_session *s)
+{
+    return s->kind_str_bytes[0] + s->kind_str_bytes[1] + s->kind_str_bytes[2];
+}
+
+int
+mts__session_peer_kinds(const mts_session *s, size_t count[3],
+                        uint64_t string_bytes[3])
+{
+    for (int k = 0; k < 3; k++) {
+        count[k] = s->kind_count[k];
+        string_bytes[k] = s->kind_str_bytes[k];
+    }
+    if (s->peers_sorted == s->npeers)
+        return 2;
+    return s->kind_sorted == 7;
+}
+
+int
+mts__peers_load_begin(mts_session *s, size_t count, size_t string_bytes,
+                      mts__peer_rec *const **chunks, char **strings)
+{
+    size_t cap = 16;
+    uint32_t *slots;
+    MTS_ASSERT(s->npeers == 0);
+    if (count > MAX_RECORDS || peers_grow(s, count ? count : 1) != 0)
+        return MTS_ENOMEM;
+    while (cap < count * 2) {
+        if (cap > SIZE_MAX / 4)
+            return MTS_ENOMEM;
+        cap *= 2;
+    }
+    if (s->peer_idx.slots == NULL || s->peer_idx.mask + 1 < cap) {
+        slots = mts__calloc(cap, sizeof(*slots));
+        if (slots == NULL)
+            return MTS_ENOMEM;
+        mts_free(s->peer_idx.slots);
+        s->peer_idx.slots = slots;
+        s->peer_idx.mask = cap - 1;
+    }
+    touch(s); /* the records' stamp (mts__peers_load_index) */
+    s->bulk_indexed = 0;
+    *strings = NULL;
+    if (string_bytes != 0) {
+        str_block *b;
+        if (string_bytes > SIZE_MAX - sizeof(*b) ||
+            (b = mts_malloc(sizeof(*b) + string_bytes)) == NULL)
+            return MTS_ENOMEM;
+        b->size = string_bytes;
+        b->next = s->str_blocks;
+        s->str_blocks = b;
+        *strings = b->data;
+    }
+    *chunks = s->pchunk;
+    return 0;
+}
+
+/* Distance (in records) at which the index build prefetches slots. */
+#define INDEX_PREFETCH 16
+
+void
+mts__peers_load_index(mts_session *s, size_t from, size_t n)
+{
+    uint32_t *slots = s->peer_idx.slots;
+    size_t mask = s->peer_idx.mask;
+    uint64_t ahead[INDEX_PREFETCH];
+    uint32_t stamp = (uint32_t)s->gen;
+    MTS_ASSERT(s->npeers == 0 && from == s->bulk_indexed &&
+               n <= s->cap_peers && (n == 0 || n * 2 <= mask + 1));
+    /* Keys are unique (the decoder checked the order), so an insert only
+     * looks for an empty slot and never reads another record; the slot a
+     * few records ahead is fetched meanwhile, so the cache misses of a big
+     * index overlap instead of coming one after another. */
+    for (size_t i = from; i < n && i < from + INDEX_PREFETCH; i++) {
+        const peer_rec *f = PEER(s, i);
+        ahead[i % INDEX_PREFETCH] = peer_hash(f->kind, f->id);
+        PREFETCH_W(&slots[ahead[i % INDEX_PREFETCH] & mask]);
+    }
+    for (size_t i = from; i < n; i++) {
+        peer_rec *r = PEER(s, i);
+        size_t j = (size_t)ahead[i % INDEX_PREFETCH] & mask;
+        if (i + INDEX_PREFETCH < n) {
+            const peer_rec *f = PEER(s, i + INDEX_PREFETCH);
+            uint64_t h = peer_hash(f->kind, f->id);
+            ahead[i % INDEX_PREFETCH] = h;
+            PREFETCH_W(&slots[h & mask]);
+        }
+        while (slots[j] != 0)
+            j = (j + 1) & mask;
+        slots[j] = (uint32_t)(i + 1);
+        r->stamp = stamp;
+        s->kind_count[r->kind]++;
+        s->kind_last[r->kind] = r->id;
+        if (r->id > s->peer_max_id)
+            s->peer_max_id = r->id;
+    }
+    s->bulk_indexed = n;
+}
+
+int
+mts__peers_load_end(mts_session *s, size_t n, const uint64_t string_len[3])
+{
+    mts__peers_load_index(s, s->bulk_indexed, n);
+    s->npeers = n;
+    s->peers_sorted = n;
+    s->kind_sorted = 7;
+    memcpy(s->kind_str_bytes, string_len, sizeof(s->kind_str_bytes));
     return 0;
 }
 
@@ -1507,7 +1884,7 @@ mts_session_dup(mts_session **out, const mts_session *s)
         goto fail;
     for (size_t i = 0; i < s->npeers; i++) {
         mts_peer p;
-        peer_export(&p, &s->peers[i]);
+        peer_export(&p, PEER(s, i));
         if ((rc = mts_session_put_peer(d, &p, NULL)) != 0)
             goto fail;
     }
@@ -1565,11 +1942,11 @@ mts_session_equal(const mts_session *a, const mts_session *b)
             return 0;
     }
     for (size_t i = 0; i < a->npeers; i++) {
-        const peer_rec *x = &a->peers[i], *y;
+        const peer_rec *x = PEER(a, i), *y;
         size_t slot;
         if (!peer_lookup(b, (mts_peer_kind)x->kind, x->id, &slot))
             return 0;
-        y = &b->peers[b->peer_idx.slots[slot] - 1];
+        y = PEER(b, b->peer_idx.slots[slot] - 1);
         if (x->access_hash != y->access_hash ||
             x->channel_kind != y->channel_kind || x->flags != y->flags ||
             !str_eq(x->username, y->username) || !str_eq(x->phone, y->phone))
@@ -1595,7 +1972,7 @@ mts_session_stats(const mts_session *s, mts_stats *out)
         out->dcs_with_key += s->dcs[i].has_key;
     out->peers_total = s->npeers;
     for (size_t i = 0; i < s->npeers; i++) {
-        const peer_rec *p = &s->peers[i];
+        const peer_rec *p = PEER(s, i);
         switch (p->kind) {
         case MTS_PEER_USER:
             out->users++;

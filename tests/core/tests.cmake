@@ -33,3 +33,7 @@ mts_add_test(NAME core_storage_rev
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_storage_rev.c
              LABELS unit)
 target_link_libraries(core_storage_rev PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_bulk SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_bulk.c
+             LABELS unit)
+target_link_libraries(core_bulk PRIVATE mts_fixtures)
