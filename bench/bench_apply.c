@@ -90,21 +90,6 @@ set_why(target *t, const char *what, int rc, const mts_error *err)
     t->on = 0;
 }
 
-static void
-skip_row(const char *variant, size_t n, const char *why)
-{
-    char unit[420];
-    size_t i;
-    int len = snprintf(unit, sizeof(unit), "skipped: %s", why);
-    (void)len;
-    for (i = 0; unit[i] != '\0'; i++)
-        if (unit[i] == '\t' || unit[i] == '\n')
-            unit[i] = ' ';
-    fprintf(g_out, "apply\t%s\t%zu\t0\tnan\tnan\tnan\t%s\n", variant, n, unit);
-    fflush(g_out);
-    printf("  %-12s %-28s %8zu  %s\n", "apply", variant, n, unit);
-}
-
 static off_t
 size_of(const char *path)
 {
@@ -351,7 +336,7 @@ report(size_set *z, int calls)
     size_t n = z->n;
     for (int k = 0; k < T_COUNT; k++) {
         if (!t[k].on) {
-            skip_row(g_variant[k], n, t[k].why);
+            bench_skip_row(g_out, "apply", g_variant[k], n, t[k].why);
             continue;
         }
         bench_value(g_out, "apply_mean", g_variant[k], n,

@@ -298,4 +298,26 @@ bench_value(FILE *f, const char *workload, const char *variant, size_t peers,
     bench_row(f, workload, variant, peers, &v, 1, unit);
 }
 
+/* A row without samples: runs 0, nan times, unit "skipped: <why>" (tabs
+ * and newlines in why become spaces). Also echoed to stdout. */
+static inline void
+bench_skip_row(FILE *f,
+               const char *workload,
+               const char *variant,
+               size_t peers,
+               const char *why)
+{
+    char unit[520];
+    int len = snprintf(unit, sizeof(unit), "skipped: %s", why);
+    (void)len;
+    for (size_t i = 0; unit[i] != '\0'; i++)
+        if (unit[i] == '\t' || unit[i] == '\n')
+            unit[i] = ' ';
+    fprintf(f, "%s\t%s\t%zu\t0\tnan\tnan\tnan\t%s\n", workload, variant, peers,
+            unit);
+    fflush(f);
+    printf("  %-12s %-28s %8zu  %s\n", workload, variant, peers, unit);
+    fflush(stdout);
+}
+
 #endif /* MTS_BENCH_COMMON_H */

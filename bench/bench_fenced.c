@@ -136,18 +136,7 @@ open_store(mts_storage **out, int b, const char *name, mts_error *err)
 static void
 skip_row(const char *workload, int b, size_t peers, const char *why)
 {
-    char unit[520];
-    size_t i;
-    int len = snprintf(unit, sizeof(unit), "skipped: %s", why);
-    (void)len;
-    for (i = 0; unit[i] != '\0'; i++)
-        if (unit[i] == '\t' || unit[i] == '\n')
-            unit[i] = ' ';
-    fprintf(g_out, "%s\t%s\t%zu\t0\tnan\tnan\tnan\t%s\n", workload,
-            g_backend[b], peers, unit);
-    fflush(g_out);
-    printf("  %-14s %-26s %8zu  %s\n", workload, g_backend[b], peers, unit);
-    fflush(stdout);
+    bench_skip_row(g_out, workload, g_backend[b], peers, why);
 }
 
 static void
@@ -182,12 +171,13 @@ typedef struct series {
     char why[480];
 } series;
 
+/* n samples on st; NULL: none, the rows say why. */
 static void
-series_init(series *s, mts_storage *st, int n)
+series_init(series *s, mts_storage *st, int n, const char *why)
 {
     s->st = st;
     s->on = st != NULL;
-    s->why[0] = '\0';
+    snprintf(s->why, sizeof(s->why), "%s", st != NULL ? "" : why);
     if ((s->t = calloc((size_t)n, sizeof(double))) == NULL) {
         fprintf(stderr, "bench: out of memory\n");
         exit(1);
@@ -339,13 +329,37 @@ drop_store(mts_storage *st, int b, const char *name)
     local_remove(b, name);
 }
 
+/* fn on the unfenced store ust and the fenced one fst (NULL: skipped,
+ * with uwhy / fwhy), warm untimed then n timed calls each in turn; the
+ * rows "<what>_unfenced" and "<what>_fenced". */
+static void
+compare(const backend_run *r,
+        mts_storage *ust,
+        const char *uwhy,
+        mts_storage *fst,
+        const char *fwhy,
+        op_fn fn,
+        int warm,
+        int n,
+        const char *what)
+{
+    series su, sf;
+    char wu[48], wf[48];
+    series_init(&su, ust, n, uwhy);
+    series_init(&sf, fst, n, fwhy);
+    alternate(&sf, &su, fn, warm, n, what);
+    snprintf(wu, sizeof(wu), "%s_unfenced", what);
+    snprintf(wf, sizeof(wf), "%s_fenced", what);
+    series_row(&su, wu, r->b, PEERS, n);
+    series_row(&sf, wf, r->b, PEERS, n);
+}
+
 /* Saves and apply calls, fenced against unfenced. Returns 0 when neither
  * store could be used (every row of the backend is then skipped). */
 static int
 bench_writes(const backend_run *r)
 {
     mts_storage *fst = NULL, *ust = NULL;
-    series sf, su, af, au;
     char fwhy[480] = "", uwhy[480] = "";
     int frc, urc;
     double t0 = bench_now();
@@ -359,21 +373,10 @@ bench_writes(const backend_run *r)
         drop_store(fst, r->b, "held");
         return 0;
     }
-    series_init(&su, urc == 0 ? ust : NULL, r->runs);
-    series_init(&sf, frc == 0 ? fst : NULL, r->runs);
-    snprintf(su.why, sizeof(su.why), "%s", uwhy);
-    snprintf(sf.why, sizeof(sf.why), "%s", fwhy);
-    alternate(&sf, &su, op_save, SAVE_WARMUP, r->runs, "save");
-    series_row(&su, "save_unfenced", r->b, PEERS, r->runs);
-    series_row(&sf, "save_fenced", r->b, PEERS, r->runs);
-
-    series_init(&au, urc == 0 ? ust : NULL, r->calls);
-    series_init(&af, frc == 0 ? fst : NULL, r->calls);
-    snprintf(au.why, sizeof(au.why), "%s", uwhy);
-    snprintf(af.why, sizeof(af.why), "%s", fwhy);
-    alternate(&af, &au, op_apply, WARMUP, r->calls, "apply");
-    series_row(&au, "apply_unfenced", r->b, PEERS, r->calls);
-    series_row(&af, "apply_fenced", r->b, PEERS, r->calls);
+    compare(r, urc == 0 ? ust : NULL, uwhy, frc == 0 ? fst : NULL, fwhy,
+            op_save, SAVE_WARMUP, r->runs, "save");
+    compare(r, urc == 0 ? ust : NULL, uwhy, frc == 0 ? fst : NULL, fwhy,
+            op_apply, WARMUP, r->calls, "apply");
 
     if (frc == 0)
         (void)mts_lease_release(fst, NULL);
@@ -397,12 +400,9 @@ bench_lease_calls(const backend_run *r)
     local_remove(r->b, "lease");
     if ((rc = open_store(&st, r->b, "lease", &err)) != 0)
         set_why(why, sizeof(why), "open", rc, &err);
-    series_init(&acq, rc == 0 ? st : NULL, n);
-    series_init(&ren, rc == 0 ? st : NULL, n);
-    series_init(&rel, rc == 0 ? st : NULL, n);
-    snprintf(acq.why, sizeof(acq.why), "%s", why);
-    snprintf(ren.why, sizeof(ren.why), "%s", why);
-    snprintf(rel.why, sizeof(rel.why), "%s", why);
+    series_init(&acq, rc == 0 ? st : NULL, n, why);
+    series_init(&ren, rc == 0 ? st : NULL, n, why);
+    series_init(&rel, rc == 0 ? st : NULL, n, why);
     for (int i = -WARMUP; i < n && acq.on && ren.on && rel.on; i++) {
         mts_lease l = MTS_LEASE_INIT;
         double t0 = bench_now();
@@ -479,10 +479,8 @@ bench_refused(const backend_run *r)
         else if ((rc = op_save(taker, 0, &err)) != 0)
             set_why(why, sizeof(why), "seeding save", rc, &err);
     }
-    series_init(&ap, rc == 0 ? stale : NULL, r->calls);
-    series_init(&sv, rc == 0 ? stale : NULL, r->runs);
-    snprintf(ap.why, sizeof(ap.why), "%s", why);
-    snprintf(sv.why, sizeof(sv.why), "%s", why);
+    series_init(&ap, rc == 0 ? stale : NULL, r->calls, why);
+    series_init(&sv, rc == 0 ? stale : NULL, r->runs, why);
     for (int i = -WARMUP; i < r->calls; i++)
         one(&ap, op_apply, i, MTS_EFENCED, "stale apply");
     for (int i = -SAVE_WARMUP; i < r->runs; i++)

@@ -18,6 +18,15 @@ mkdir -p "$dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The start every chart's gnuplot script shares: an SVG of 860 x height
+# pixels written to $dir/<name>.svg, with its title.
+svg_head() { # name height title
+    printf 'set encoding utf8\n'
+    printf 'set terminal svg size 860,%s dynamic noenhanced font "sans,12" background "white"\n' "$2"
+    printf 'set output "%s"\n' "$dir/$1.svg"
+    printf 'set title "%s"\n' "$3"
+}
+
 # plot NAME TITLE YLABEL SERIES...: each SERIES is "file|workload|variant|
 # title" and becomes one line, from the measured (not skipped) rows of that
 # workload and variant in bench/out/<file>.tsv.
@@ -48,10 +57,7 @@ plot() {
         return 0
     fi
     gnuplot <<END
-set encoding utf8
-set terminal svg size 860,560 dynamic noenhanced font "sans,12" background "white"
-set output "$dir/$name.svg"
-set title "$title"
+$(svg_head "$name" 560 "$title")
 set logscale xy
 set xlabel "cached peers"
 set ylabel "$ylabel"
@@ -127,10 +133,7 @@ fenced_bars() {
         return 0
     fi
     gnuplot <<END
-set encoding utf8
-set terminal svg size 860,480 dynamic noenhanced font "sans,12" background "white"
-set output "$dir/fenced.svg"
-set title "Fleet: a write with a lease held, over the same write without one (medians, durable)"
+$(svg_head fenced 480 "Fleet: a write with a lease held, over the same write without one (medians, durable)")
 set datafile missing "-"
 set style data histograms
 set style histogram clustered gap 1

@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "hrana.h"
+#include "lease_text.h"
 #include "sql_schema.h"
 
 typedef enum libsql_mode {
@@ -208,8 +209,7 @@ ensure_schema(libsql_backend *b, int create, int *empty, mts_error *err)
 static mts__sqlv
 name_param(const libsql_backend *b)
 {
-    mts__sqlv v = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
-    return v;
+    return mts__sqlv_text(b->name);
 }
 
 /* What the server holds is no longer known (a failed write, a delete). */
@@ -421,22 +421,6 @@ typedef struct lease_row {
     int64_t changes; /* changes() of the statement before the read */
 } lease_row;
 
-/* "2026-11-25T10:00:00.123Z" from Unix ms. */
-static void
-fmt_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, size, "(never)");
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
-}
-
 /* The LEASE_STATE row of statement `stmt` (none: x->found 0). */
 static int
 lease_from_res(lease_row *x,
@@ -517,30 +501,8 @@ lease_verdict(libsql_backend *b,
               const lease_row *x,
               mts_error *err)
 {
-    char t[64];
-    fmt_time(t, sizeof(t), x->l.expires_ms);
-    if (!b->leased) {
-        if (!x->l.held)
-            return 0;
-        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
-                        b->display, what, x->l.owner, t);
-    }
-    if (lease_ours(b, x) && x->l.held)
-        return 0;
-    if (lease_ours(b, x))
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease (epoch %llu) expired at "
-                        "%s; renew it",
-                        b->display, what, (unsigned long long)b->epoch, t);
-    if (!x->found)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease record is gone", b->display,
-                        what);
-    return mts__err(err, MTS_EFENCED,
-                    "%s: %s: fenced: epoch %llu is over; the lease is now "
-                    "%s's (epoch %llu)",
-                    b->display, what, (unsigned long long)b->epoch, x->l.owner,
-                    (unsigned long long)x->l.epoch);
+    return mts__lease_verdict(err, b->display, what, b->leased, b->owner,
+                              b->epoch, x->found ? &x->l : NULL);
 }
 
 /* The lease guard of a write stopped it: say why (a second request). When
@@ -573,12 +535,37 @@ add_guard_lease(libsql_backend *b, mts__hrana_tx *tx)
     p[0] = name_param(b);
     if (!b->leased)
         return add_stmt(tx, MTS__SQL_GUARD_LEASE_FREE, p, 1, 0);
-    p[1].type = MTS__SQL_TEXT;
-    p[1].p = b->owner;
-    p[1].n = strlen(b->owner);
-    p[2].type = MTS__SQL_INT;
-    p[2].i = (int64_t)b->epoch;
+    p[1] = mts__sqlv_text(b->owner);
+    p[2] = mts__sqlv_int((int64_t)b->epoch);
     return add_stmt(tx, MTS__SQL_GUARD_LEASE_HELD, p, 3, 0);
+}
+
+/* One lease statement (its parameters p[0..n)), then the lease row read
+ * back, in one write transaction: the row into *x. */
+static int
+lease_stmt(lease_row *x,
+           libsql_backend *b,
+           mts__sql_stmt stmt,
+           const mts__sqlv *p,
+           size_t n,
+           mts_error *err)
+{
+    mts__sqlv key = name_param(b);
+    mts__hrana_tx *tx;
+    mts__hrana_res *res = NULL;
+    int rc;
+    if (mts__hrana_tx_new(&tx, 1) != 0)
+        return mts__err_oom(err);
+    if ((rc = add_stmt(tx, stmt, p, n, 0)) != 0 ||
+        (rc = add_stmt(tx, MTS__SQL_LEASE_STATE, &key, 1, 1)) != 0) {
+        mts__hrana_tx_free(tx);
+        return emit_failed(b, rc, err);
+    }
+    if ((rc = run_tx(b, tx, &res, err)) != 0)
+        return rc;
+    rc = lease_from_res(x, b, res, 1, err);
+    mts__hrana_res_free(res);
+    return rc;
 }
 
 static int
@@ -588,44 +575,24 @@ remote_lease_acquire(libsql_backend *b,
                      mts_lease *info,
                      mts_error *err)
 {
-    mts__sqlv p[3], key = name_param(b);
-    mts__hrana_tx *tx;
-    mts__hrana_res *res = NULL;
+    mts__sqlv p[3];
     lease_row x;
-    char t[64];
     int rc;
 
     if ((rc = ensure_schema(b, 1, NULL, err)) != 0)
         return rc;
-    memset(p, 0, sizeof(p));
-    p[0] = key;
-    p[1].type = MTS__SQL_TEXT;
-    p[1].p = owner;
-    p[1].n = strlen(owner);
-    p[2].type = MTS__SQL_INT;
-    p[2].i = (int64_t)ttl_ms;
-    if (mts__hrana_tx_new(&tx, 1) != 0)
-        return mts__err_oom(err);
-    if ((rc = add_stmt(tx, MTS__SQL_LEASE_ACQUIRE, p, 3, 0)) != 0 ||
-        (rc = add_stmt(tx, MTS__SQL_LEASE_STATE, &key, 1, 1)) != 0) {
-        mts__hrana_tx_free(tx);
-        return emit_failed(b, rc, err);
-    }
-    if ((rc = run_tx(b, tx, &res, err)) != 0)
-        return rc;
-    rc = lease_from_res(&x, b, res, 1, err);
-    mts__hrana_res_free(res);
-    if (rc != 0)
+    p[0] = name_param(b);
+    p[1] = mts__sqlv_text(owner);
+    p[2] = mts__sqlv_int((int64_t)ttl_ms);
+    if ((rc = lease_stmt(&x, b, MTS__SQL_LEASE_ACQUIRE, p, 3, err)) != 0)
         return rc;
     if (!x.found)
         return mts__err(err, MTS_EBACKEND,
                         "%s: lease acquire: no lease row after the write",
                         b->display);
-    if (x.changes != 1 || strcmp(x.l.owner, owner) != 0) {
-        fmt_time(t, sizeof(t), x.l.expires_ms);
-        return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
-                        b->display, x.l.owner, t);
-    }
+    if (x.changes != 1 || strcmp(x.l.owner, owner) != 0)
+        return mts__lease_held(err, b->display, NULL, x.l.owner,
+                               x.l.expires_ms);
     b->leased = 1;
     snprintf(b->owner, sizeof(b->owner), "%s", owner);
     b->epoch = x.l.epoch;
@@ -645,50 +612,26 @@ remote_lease_keep(libsql_backend *b,
                   mts_error *err)
 {
     const char *what = ttl_ms ? "lease renew" : "lease release";
-    mts__sqlv p[4], key = name_param(b), *q = p;
-    mts__hrana_tx *tx;
-    mts__hrana_res *res = NULL;
+    mts__sqlv p[4], *q = p;
     lease_row x;
     int rc;
 
     if ((rc = ensure_schema(b, 1, NULL, err)) != 0)
         return rc;
-    memset(p, 0, sizeof(p));
     if (ttl_ms) {
-        p[0].type = MTS__SQL_INT;
-        p[0].i = (int64_t)ttl_ms;
+        p[0] = mts__sqlv_int((int64_t)ttl_ms);
         q = p + 1;
     }
-    q[0] = key;
-    q[1].type = MTS__SQL_TEXT;
-    q[1].p = b->owner;
-    q[1].n = strlen(b->owner);
-    q[2].type = MTS__SQL_INT;
-    q[2].i = (int64_t)b->epoch;
-    if (mts__hrana_tx_new(&tx, 1) != 0)
-        return mts__err_oom(err);
-    if ((rc = ttl_ms ? add_stmt(tx, MTS__SQL_LEASE_RENEW, p, 4, 0)
-                     : add_stmt(tx, MTS__SQL_LEASE_RELEASE, p, 3, 0)) != 0 ||
-        (rc = add_stmt(tx, MTS__SQL_LEASE_STATE, &key, 1, 1)) != 0) {
-        mts__hrana_tx_free(tx);
-        return emit_failed(b, rc, err);
-    }
-    if ((rc = run_tx(b, tx, &res, err)) != 0)
-        return rc;
-    rc = lease_from_res(&x, b, res, 1, err);
-    mts__hrana_res_free(res);
+    q[0] = name_param(b);
+    q[1] = mts__sqlv_text(b->owner);
+    q[2] = mts__sqlv_int((int64_t)b->epoch);
+    rc = ttl_ms ? lease_stmt(&x, b, MTS__SQL_LEASE_RENEW, p, 4, err)
+                : lease_stmt(&x, b, MTS__SQL_LEASE_RELEASE, p, 3, err);
     if (rc != 0)
         return rc;
     if (x.changes != 1 || !lease_ours(b, &x))
-        return x.found
-                   ? mts__err(err, MTS_EFENCED,
-                              "%s: %s: fenced: epoch %llu is over; the "
-                              "lease is now %s's (epoch %llu)",
-                              b->display, what, (unsigned long long)b->epoch,
-                              x.l.owner, (unsigned long long)x.l.epoch)
-                   : mts__err(err, MTS_EFENCED,
-                              "%s: %s: fenced: the lease record is gone",
-                              b->display, what);
+        return mts__lease_fenced(err, b->display, what, b->epoch,
+                                 x.found ? &x.l : NULL, 0);
     if (ttl_ms == 0) {
         b->leased = 0;
         return 0;

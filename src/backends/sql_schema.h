@@ -45,6 +45,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -81,6 +82,22 @@ typedef struct mts__sqlv {
     const void *p; /* MTS__SQL_TEXT, MTS__SQL_BLOB */
     size_t n;      /* MTS__SQL_TEXT, MTS__SQL_BLOB */
 } mts__sqlv;
+
+/* A text parameter (the bytes of the NUL-terminated s, borrowed). */
+static inline mts__sqlv
+mts__sqlv_text(const char *s)
+{
+    mts__sqlv v = { MTS__SQL_TEXT, 0, s, strlen(s) };
+    return v;
+}
+
+/* An integer parameter. */
+static inline mts__sqlv
+mts__sqlv_int(int64_t i)
+{
+    mts__sqlv v = { MTS__SQL_INT, i, NULL, 0 };
+    return v;
+}
 
 /* ---- statements -------------------------------------------------------- */
 

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lease_text.h"
 #include "sql_schema.h"
 
 /* How long a write waits for another writer before MTS_ELOCKED. */
@@ -381,8 +382,7 @@ end_tx(sqlite_backend *b, int rc, mts_error *err)
 static mts__sqlv
 name_param(const sqlite_backend *b)
 {
-    mts__sqlv v = { MTS__SQL_TEXT, 0, b->name, strlen(b->name) };
-    return v;
+    return mts__sqlv_text(b->name);
 }
 
 typedef struct int_row {
@@ -509,22 +509,6 @@ lease_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "2026-11-25T10:00:00.123Z" from Unix ms. */
-static void
-fmt_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, size, "(never)");
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
-}
-
 /* Inside a transaction: the session's lease row and the time now. */
 static int
 read_lease(sqlite_backend *b, lease_row *x, int64_t *now, mts_error *err)
@@ -546,15 +530,10 @@ write_lease(sqlite_backend *b, const char *owner, uint64_t epoch,
             int64_t expires_ms, mts_error *err)
 {
     mts__sqlv p[4];
-    memset(p, 0, sizeof(p));
     p[0] = name_param(b);
-    p[1].type = MTS__SQL_TEXT;
-    p[1].p = owner;
-    p[1].n = strlen(owner);
-    p[2].type = MTS__SQL_INT;
-    p[2].i = (int64_t)epoch;
-    p[3].type = MTS__SQL_INT;
-    p[3].i = expires_ms;
+    p[1] = mts__sqlv_text(owner);
+    p[2] = mts__sqlv_int((int64_t)epoch);
+    p[3] = mts__sqlv_int(expires_ms);
     return run(b, MTS__SQL_LEASE_PUT, p, 4, NULL, NULL, err);
 }
 
@@ -576,33 +555,11 @@ fence_check(sqlite_backend *b, const char *what, mts_error *err)
 {
     lease_row x;
     int64_t now;
-    char t[64];
     int rc = read_lease(b, &x, &now, err);
     if (rc != 0)
         return rc;
-    fmt_time(t, sizeof(t), x.l.expires_ms);
-    if (!b->leased) {
-        if (!x.l.held)
-            return 0;
-        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
-                        b->display, what, x.l.owner, t);
-    }
-    if (lease_ours(b, &x) && x.l.held)
-        return 0;
-    if (lease_ours(b, &x))
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease (epoch %llu) expired at "
-                        "%s; renew it",
-                        b->display, what, (unsigned long long)b->epoch, t);
-    if (!x.found)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease record is gone", b->display,
-                        what);
-    return mts__err(err, MTS_EFENCED,
-                    "%s: %s: fenced: epoch %llu is over; the lease is now "
-                    "%s's (epoch %llu)",
-                    b->display, what, (unsigned long long)b->epoch,
-                    x.l.owner, (unsigned long long)x.l.epoch);
+    return mts__lease_verdict(err, b->display, what, b->leased, b->owner,
+                              b->epoch, x.found ? &x.l : NULL);
 }
 
 /* BEGIN IMMEDIATE, then the lease check of a write (rolled back when it
@@ -623,17 +580,14 @@ lease_acquire(sqlite_backend *b, const char *owner, uint32_t ttl_ms,
     lease_row x;
     int64_t now = 0;
     uint64_t epoch = 1;
-    char t[64];
     int rc = begin_write(b, err);
     if (rc == 0)
         rc = read_lease(b, &x, &now, err);
     if (rc == 0 && x.found) {
         int same = strcmp(x.l.owner, owner) == 0;
-        if (x.l.held && !same) {
-            fmt_time(t, sizeof(t), x.l.expires_ms);
-            rc = mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
-                          b->display, x.l.owner, t);
-        }
+        if (x.l.held && !same)
+            rc = mts__lease_held(err, b->display, NULL, x.l.owner,
+                                 x.l.expires_ms);
         /* a renewal keeps the epoch; any other acquisition raises it */
         epoch = x.l.held && same ? x.l.epoch : x.l.epoch + 1;
     }
@@ -663,21 +617,12 @@ lease_keep(sqlite_backend *b, uint32_t ttl_ms, mts_lease *info,
     const char *what = ttl_ms ? "lease renew" : "lease release";
     lease_row x;
     int64_t now = 0, expires = 0;
-    char t[64];
     int rc = begin_write(b, err);
     if (rc == 0)
         rc = read_lease(b, &x, &now, err);
-    if (rc == 0 && !lease_ours(b, &x)) {
-        fmt_time(t, sizeof(t), x.l.expires_ms);
-        rc = x.found ? mts__err(err, MTS_EFENCED,
-                                "%s: %s: fenced: epoch %llu is over; the "
-                                "lease is now %s's (epoch %llu)",
-                                b->display, what, (unsigned long long)b->epoch,
-                                x.l.owner, (unsigned long long)x.l.epoch)
-                     : mts__err(err, MTS_EFENCED,
-                                "%s: %s: fenced: the lease record is gone",
-                                b->display, what);
-    }
+    if (rc == 0 && !lease_ours(b, &x))
+        rc = mts__lease_fenced(err, b->display, what, b->epoch,
+                               x.found ? &x.l : NULL, 0);
     if (rc == 0) {
         expires = ttl_ms ? now + (int64_t)ttl_ms
                          : (x.l.expires_ms < now ? x.l.expires_ms : now);

@@ -148,3 +148,20 @@ fx_read(const char *rel, size_t *len)
     }
     return d;
 }
+
+mts_session *
+fx_load(mts_storage *st)
+{
+    mts_session *s = NULL;
+    mts_error err = MTS_ERROR_INIT;
+    int rc;
+    if (st == NULL) {
+        t_fail(__FILE__, __LINE__, "no handle to load from");
+        return NULL;
+    }
+    rc = mts_storage_load(&s, st, &err);
+    if (rc != 0)
+        t_fail(__FILE__, __LINE__, "load %s: %s: %s", mts_storage_name(st),
+               mts_errname(rc), err.message);
+    return s;
+}

@@ -14,5 +14,8 @@ mts_session *fx_session(const char *name);
 mts_session *fx_big(size_t n);
 /* Read a file under tests/; exits the test on failure. Caller frees. */
 unsigned char *fx_read(const char *rel, size_t *len);
+/* Load through st; fails the case ("load <store>: <code>: <message>", or
+ * no handle at all) and returns NULL on error. Caller frees. */
+mts_session *fx_load(mts_storage *st);
 
 #endif

@@ -26,18 +26,6 @@ fresh(void)
     return st;
 }
 
-static mts_session *
-load_ok(mts_storage *st)
-{
-    mts_session *s = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts_storage_load(&s, st, &err);
-    if (rc != 0)
-        t_fail(__FILE__, __LINE__, "load: %s %s", mts_errname(rc),
-               err.message);
-    return s;
-}
-
 static void
 c_empty_load(void)
 {
@@ -60,11 +48,11 @@ c_save_load(void)
     if (st == NULL)
         return;
     T_EQ_INT(mts_storage_save(st, a, NULL), 0);
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(a, got));
     mts_session_free(got);
     T_EQ_INT(mts_storage_save(st, b, NULL), 0); /* overwrite */
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(b, got));
     mts_session_free(got);
     mts_session_free(a);
@@ -84,7 +72,7 @@ c_delete(void)
     T_EQ_INT(mts_storage_delete(st, NULL), 0);
     T_EQ_INT(mts_storage_load(&got, st, NULL), MTS_ENOTFOUND);
     T_EQ_INT(mts_storage_save(st, a, NULL), 0); /* usable again */
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(a, got));
     mts_session_free(got);
     mts_session_free(a);
@@ -126,7 +114,7 @@ c_update_kinds(void)
     c.channel_pts = 3;
     T_EQ_INT(mts_storage_apply_update_state(st, &c, NULL), 0);
 
-    got = load_ok(st);
+    got = fx_load(st);
     if (got != NULL) {
         mts_session_update_state(got, &us);
         T_EQ_INT(us.pts, 500);
@@ -153,7 +141,7 @@ c_update_kinds(void)
     c.channels = chans;
     c.channel_count = 2;
     T_EQ_INT(mts_storage_apply_update_state(st, &c, NULL), 0);
-    got = load_ok(st);
+    got = fx_load(st);
     if (got != NULL) {
         mts_session_update_state(got, &us);
         T_EQ_INT(us.pts, 1);
@@ -212,7 +200,7 @@ c_granular_on_empty(void)
     T_EQ_INT(mts_storage_update_dc(st, &dc, NULL), 0);
     T_EQ_INT(mts_storage_set_home_dc(st, 4, NULL), 0);
 
-    got = load_ok(st);
+    got = fx_load(st);
     if (got != NULL) {
         T_EQ_INT(mts_session_home_dc(got), 4);
         T_EQ_U64(mts_session_dc_count(got), 2);
@@ -272,7 +260,7 @@ c_invalid_unchanged(void)
     T_EQ_INT(mts_storage_update_dc(st, &dc, &err), MTS_EINVAL);
     T_CONTAINS(err.message, "port");
     T_EQ_INT(mts_storage_set_home_dc(st, -1, &err), MTS_EINVAL);
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(a, got));
     mts_session_free(got);
     mts_session_free(a);
@@ -304,7 +292,7 @@ c_persistence(void)
     T_EQ_INT(cur->reopen(&st2, cur->ctx), 0);
     if (st2 == NULL)
         return;
-    got = load_ok(st2);
+    got = fx_load(st2);
     if (got != NULL) {
         T_EQ_INT(mts_session_channel_pts(got, 31337, &pts), 0);
         T_EQ_INT(pts, 4);
@@ -369,7 +357,7 @@ c_threads(void)
         pthread_join(th[i], NULL);
         T_EQ_INT(w[i].failures, 0);
     }
-    got = load_ok(st);
+    got = fx_load(st);
     if (got != NULL) {
         T_EQ_U64(mts_session_channel_count(got), THREADS / 2 * EACH);
         T_EQ_U64(mts_session_peer_count(got), THREADS / 2 * EACH);
@@ -386,7 +374,7 @@ c_big(void)
     if (st == NULL)
         return;
     T_EQ_INT(mts_storage_save(st, a, NULL), 0);
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(a, got));
     mts_session_free(got);
     mts_session_free(a);
@@ -486,7 +474,7 @@ c_rev_basics(void)
     T_EQ_INT(mts_storage_save_if(st, a, r2, NULL, &err), 0);
     r3 = rev_now(st);
     T_CHECK(r3 != 0 && r3 != r2 && r3 != r1);
-    got = load_ok(st);
+    got = fx_load(st);
     T_CHECK(got && mts_session_equal(a, got));
     mts_session_free(got);
     /* delete: nothing stored, revision 0; save_if(0) creates again */
@@ -601,7 +589,7 @@ c_rev_other_writers(void)
         /* the revision now stored is accepted */
         T_EQ_INT(mts_storage_save_if(st, mine, r2, &r3, &err), 0);
         T_CHECK(r3 != 0 && r3 != r2 && r3 != r1);
-        after = load_ok(st);
+        after = fx_load(st);
         T_CHECK(after && mts_session_equal(mine, after));
         mts_session_free(after);
         mts_storage_free(st);
@@ -636,7 +624,7 @@ c_rev_granular(void)
     if (n > 0) {
         expect_conflict(st, a, seen[0], seen[n - 1]);
         T_EQ_INT(mts_storage_save_if(st, a, seen[n - 1], NULL, NULL), 0);
-        got = load_ok(st);
+        got = fx_load(st);
         T_CHECK(got && mts_session_equal(a, got));
         mts_session_free(got);
     }

@@ -25,14 +25,8 @@ open_store(mts_storage **out, void *ctx)
 static void
 test_race(void)
 {
-    enum { PROCS = 8, EACH = 40 };
-    race_result r;
     snprintf(store, sizeof(store), "%s/race.session", t_tmpdir());
-    race_increments(&r, open_store, NULL, PROCS, EACH);
-    fprintf(stderr, "  %d x %d increments: %ld conflicts, %ld busy\n", PROCS,
-            EACH, r.conflicts, r.locked);
-    T_EQ_INT(r.failed_children, 0);
-    T_EQ_INT(r.final, PROCS * EACH);
+    race_check(open_store, NULL, 8, 40);
 }
 
 /* With the journal in use (a handle that appends, then saves
@@ -40,10 +34,8 @@ test_race(void)
 static void
 test_journal_then_race(void)
 {
-    enum { PROCS = 4, EACH = 25 };
     mts_storage *st;
     mts_update_change c = MTS_UPDATE_CHANGE_INIT;
-    race_result r;
     snprintf(store, sizeof(store), "%s/race-journal.session", t_tmpdir());
     T_EQ_INT(mts_file_open(&st, store, NULL, NULL), 0);
     c.kind = MTS_UPDATE_PRIMARY;
@@ -52,9 +44,7 @@ test_journal_then_race(void)
     c.state.pts = 6;
     T_EQ_INT(mts_storage_apply_update_state(st, &c, NULL), 0); /* append */
     mts_storage_free(st);
-    race_increments(&r, open_store, NULL, PROCS, EACH);
-    T_EQ_INT(r.failed_children, 0);
-    T_EQ_INT(r.final, PROCS * EACH);
+    race_check(open_store, NULL, 4, 25);
 }
 
 /* A handle in optimistic mode (it called save_if) takes the lock for each
@@ -148,34 +138,10 @@ test_interleaved_appends(void)
 static void
 test_leases(void)
 {
-    mts_storage *holder, *other, *taker;
     mts_session *s;
-    mts_lease l = MTS_LEASE_INIT;
-    mts_error err = MTS_ERROR_INIT;
-    uint64_t rev = 0, r2 = 0;
-    struct timespec nap = { 0, 120 * 1000000L };
     snprintf(store, sizeof(store), "%s/lease.session", t_tmpdir());
     T_EQ_INT(mts_session_new(&s, MTS_NEW_DEFAULT), 0);
-    T_EQ_INT(mts_file_open(&holder, store, NULL, NULL), 0);
-    T_EQ_INT(mts_file_open(&other, store, NULL, NULL), 0);
-    T_EQ_INT(mts_file_open(&taker, store, NULL, NULL), 0);
-    T_EQ_INT(mts_lease_acquire(&l, holder, "w1", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, 0, &rev, &err), 0);
-    T_EQ_INT(mts_storage_save_if(other, s, rev, NULL, &err), MTS_ELOCKED);
-    T_CONTAINS(err.message, "held by w1");
-    T_EQ_INT(mts_storage_save_if(holder, s, rev, &r2, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, rev, NULL, &err), MTS_ECONFLICT);
-    T_EQ_INT(mts_lease_renew(&l, holder, 50, &err), 0);
-    nanosleep(&nap, NULL);
-    T_EQ_INT(mts_lease_acquire(&l, taker, "w2", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, r2, NULL, &err), MTS_EFENCED);
-    T_EQ_INT(mts_storage_save_if(other, s, r2, NULL, &err), MTS_ELOCKED);
-    T_EQ_INT(mts_storage_load_rev(NULL, &rev, holder, &err), 0);
-    T_EQ_U64(rev, r2); /* nothing written */
-    T_EQ_INT(mts_storage_save_if(taker, s, r2, NULL, &err), 0);
-    mts_storage_free(taker);
-    mts_storage_free(other);
-    mts_storage_free(holder);
+    race_lease_fencing(open_store, NULL, s);
     mts_session_free(s);
 }
 

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/test_clock.h"
 #include "../file/helpers.h"
 #include "mtsession/mtsession.h"
 #include "mtsession/sys/alloc.h"
@@ -38,30 +39,6 @@
 #include "t.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Temp files left in the directory of path. */
 static int
@@ -228,7 +205,7 @@ test_acquire_renew_release(void)
     mts_lease l = MTS_LEASE_INIT, m = MTS_LEASE_INIT;
     mts_error err = MTS_ERROR_INIT;
     mts_session *s = h_session(1);
-    int64_t now = wall_ms();
+    int64_t now = tc_wall_ms();
     struct stat sb;
 
     store_path(path, sizeof(path), "basic");
@@ -285,7 +262,7 @@ test_acquire_renew_release(void)
     T_EQ_INT(m.held, 0);
     T_EQ_U64(m.epoch, 1);
     T_EQ_STR(m.owner, "worker-a");
-    T_CHECK(m.expires_ms <= wall_ms());
+    T_CHECK(m.expires_ms <= tc_wall_ms());
     /* released, a is a handle without a lease again */
     T_EQ_INT(mts_lease_renew(&l, a, 1000, &err), MTS_EINVAL);
 
@@ -419,7 +396,7 @@ test_record_vector(void)
     T_EQ_STR(l.owner, "worker-1");
     T_EQ_U64(l.epoch, 7);
     T_EQ_INT(l.expires_ms, 1764000000123LL);
-    T_EQ_INT(l.held, l.expires_ms > wall_ms());
+    T_EQ_INT(l.held, l.expires_ms > tc_wall_ms());
     /* a new owner takes the expired lease: epoch 8 in the same layout */
     T_EQ_INT(mts_lease_acquire(&l, st, "worker-1", 60000, &err), 0);
     T_EQ_U64(l.epoch, 8);
@@ -453,7 +430,7 @@ test_expiry_and_takeover_fence(void)
     T_EQ_INT(mts_storage_save(a, s, &err), 0);
     T_EQ_INT(set_pts(a, 10, &err), 0); /* the fold that starts a journal */
     T_EQ_INT(set_pts(a, 11, &err), 0); /* a journal record */
-    sleep_ms(300);
+    tc_sleep_ms(300);
     /* expired, nobody took it: writes are refused until a renews */
     check_all_fenced(a, path, "expired at 20");
     T_EQ_INT(set_pts(a, 12, &err), MTS_EFENCED);
@@ -466,7 +443,7 @@ test_expiry_and_takeover_fence(void)
     T_EQ_INT(mts_storage_set_home_dc(a, 3, &err), 0);
     T_EQ_INT(mts_lease_acquire(&m, b, "b", 30000, &err), MTS_ELOCKED);
     T_CONTAINS(err.message, "session held by a until 20");
-    sleep_ms(300);
+    tc_sleep_ms(300);
     /* expired: another owner gets in, with the next epoch */
     T_EQ_INT(mts_lease_acquire(&m, b, "b", 30000, &err), 0);
     T_EQ_U64(m.epoch, 2);
@@ -548,7 +525,7 @@ test_same_owner_other_tenure(void)
     b = open_store(path);
     T_EQ_INT(mts_lease_acquire(&l, a1, "host-1", 100, &err), 0);
     T_EQ_U64(l.epoch, 1);
-    sleep_ms(150);
+    tc_sleep_ms(150);
     T_EQ_INT(mts_lease_acquire(&l, b, "other", 30000, &err), 0);
     T_EQ_INT(mts_lease_release(b, &err), 0);
     T_EQ_INT(mts_lease_acquire(&l, a2, "host-1", 30000, &err), 0);
@@ -581,9 +558,9 @@ test_unleased_handles(void)
     a = open_store(path);
     /* u writes without a lease and keeps the lock: no lease meanwhile */
     T_EQ_INT(mts_storage_save(u, s, &err), 0);
-    t0 = mono_ms();
+    t0 = tc_mono_ms();
     T_EQ_INT(mts_lease_acquire(&l, a, "a", 30000, &err), MTS_ELOCKED);
-    T_CHECK(mono_ms() - t0 >= 1900); /* it waited for the lock */
+    T_CHECK(tc_mono_ms() - t0 >= 1900); /* it waited for the lock */
     T_CONTAINS(err.message, "is locked by pid");
     T_EQ_INT(mts_lease_show(&l, a, &err), MTS_ENOTFOUND);
     mts_storage_free(u);
@@ -593,10 +570,10 @@ test_unleased_handles(void)
     v = open_store(path);
     T_EQ_INT(set_pts(v, 1, &err), MTS_ELOCKED);
     T_CONTAINS(err.message, "s.session: session held by a until 20");
-    t0 = mono_ms();
+    t0 = tc_mono_ms();
     T_EQ_INT(set_pts(a, 2, &err), 0);
     T_EQ_INT(mts_lease_renew(&l, a, 30000, &err), 0);
-    T_CHECK(mono_ms() - t0 < 1000);
+    T_CHECK(tc_mono_ms() - t0 < 1000);
     T_EQ_INT(stored_pts(path), 2);
 
     /* released: v writes, and holds the lock for its life again */
@@ -612,7 +589,7 @@ test_unleased_handles(void)
     T_EQ_U64(l.epoch, 2);
     v = open_store(path);
     T_EQ_INT(set_pts(v, 5, &err), MTS_ELOCKED);
-    sleep_ms(150);
+    tc_sleep_ms(150);
     T_EQ_INT(set_pts(v, 6, &err), 0);
     T_EQ_INT(stored_pts(path), 6);
     mts_storage_free(v);
@@ -639,7 +616,7 @@ test_unleased_then_leased(void)
     T_EQ_INT(mts_lease_acquire(&l, a, "a", 100, &err), 0);
     T_EQ_INT(set_pts(a, 3, &err), 0);
     T_EQ_INT(stored_pts(path), 3);
-    sleep_ms(150);
+    tc_sleep_ms(150);
     T_EQ_INT(mts_lease_acquire(&l, b, "b", 30000, &err), 0);
     T_EQ_U64(l.epoch, 2);
     T_EQ_INT(set_pts(b, 4, &err), 0);
@@ -727,7 +704,7 @@ test_expired_then_unleased_then_renew(void)
     T_EQ_INT(mts_storage_save(a, s1, &err), 0);
     T_EQ_INT(set_pts(a, 1, &err), 0);
     T_EQ_INT(set_pts(a, 2, &err), 0);
-    sleep_ms(150);
+    tc_sleep_ms(150);
     u = open_store(path);
     T_EQ_INT(mts_storage_save(u, s3, &err), 0);
     mts_storage_free(u);

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/test_clock.h"
 #include "../file/helpers.h"
 #include "mtsession/mtsession.h"
 #include "t.h"
@@ -45,22 +46,6 @@
 #define MAX_SEEN    100000
 /* The stopped holder's time-to-live; it renews every 100 ms. */
 #define STOPPER_TTL_MS 1000
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-sleep_us(long us)
-{
-    struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static int
 set_pts(mts_storage *st, int32_t pts, mts_error *err)
@@ -127,7 +112,7 @@ worker(int i, const char *path, int64_t deadline)
     snprintf(owner, sizeof(owner), "worker-%d", i);
     if (mts_file_open(&st, path, NULL, &err) != 0)
         _exit(3);
-    while (now_ns() < deadline && r.nlog < MAX_LOG - 20 &&
+    while (tc_mono_ns() < deadline && r.nlog < MAX_LOG - 20 &&
            r.nten < MAX_TENURES) {
         mts_lease l = MTS_LEASE_INIT;
         uint32_t ttl = 40 + (uint32_t)(rand_r(&seed) % 60);
@@ -135,7 +120,7 @@ worker(int i, const char *path, int64_t deadline)
         int k, rc, lost = 0;
         rc = mts_lease_acquire(&l, st, owner, ttl, &err);
         if (rc == MTS_ELOCKED) {
-            sleep_us(rand_r(&seed) % 3000);
+            tc_sleep_us(rand_r(&seed) % 3000);
             continue;
         }
         if (rc != 0) {
@@ -145,7 +130,7 @@ worker(int i, const char *path, int64_t deadline)
         }
         t.worker = i;
         t.epoch = l.epoch;
-        t.start = t.end = now_ns();
+        t.start = t.end = tc_mono_ns();
         k = 1 + rand_r(&seed) % 6;
         for (int j = 0; j < k && !lost; j++) {
             wlog *w = &r.log[r.nlog++];
@@ -153,9 +138,9 @@ worker(int i, const char *path, int64_t deadline)
             w->stale = 0;
             w->epoch = l.epoch;
             w->value = (i + 1) * 1000000 + ++seq;
-            w->t0 = now_ns();
+            w->t0 = tc_mono_ns();
             w->rc = set_pts(st, w->value, &err);
-            w->t1 = now_ns();
+            w->t1 = tc_mono_ns();
             if (w->rc == 0) {
                 t.end = w->t0;
             } else if (w->rc == MTS_EFENCED) {
@@ -165,9 +150,9 @@ worker(int i, const char *path, int64_t deadline)
                 r.unexpected++;
                 lost = 1;
             }
-            sleep_us(rand_r(&seed) % (ttl * 250));
+            tc_sleep_us(rand_r(&seed) % (ttl * 250));
             if (!lost && rand_r(&seed) % 3 == 0) {
-                int64_t t0 = now_ns();
+                int64_t t0 = tc_mono_ns();
                 rc = mts_lease_renew(&l, st, ttl, &err);
                 if (rc == 0)
                     t.end = t0;
@@ -180,18 +165,18 @@ worker(int i, const char *path, int64_t deadline)
         if (!lost && rand_r(&seed) % 5 == 0) {
             /* stall past the lease, then write: never accepted */
             wlog *w = &r.log[r.nlog++];
-            sleep_us((long)ttl * 1000 + 20000);
+            tc_sleep_us((long)ttl * 1000 + 20000);
             w->worker = i;
             w->stale = 1;
             w->epoch = l.epoch;
             w->value = (i + 1) * 1000000 + ++seq;
-            w->t0 = now_ns();
+            w->t0 = tc_mono_ns();
             w->rc = set_pts(st, w->value, &err);
-            w->t1 = now_ns();
+            w->t1 = tc_mono_ns();
             if (w->rc != MTS_EFENCED)
                 r.stale_accepted++;
         } else if (!lost) {
-            int64_t t0 = now_ns();
+            int64_t t0 = tc_mono_ns();
             rc = mts_lease_release(st, &err);
             if (rc == 0)
                 t.end = t0;
@@ -199,7 +184,7 @@ worker(int i, const char *path, int64_t deadline)
                 r.unexpected++;
         }
         r.ten[r.nten++] = t;
-        sleep_us(rand_r(&seed) % 2000);
+        tc_sleep_us(rand_r(&seed) % 2000);
     }
     mts_storage_free(st);
     log_path(out, sizeof(out), "race", i);
@@ -242,7 +227,7 @@ test_race(void)
     mts_storage_set_readonly(rd);
     init_pts = load_pts(rd, &rc);
 
-    deadline = now_ns() + (int64_t)RACE_MS * 1000000;
+    deadline = tc_mono_ns() + (int64_t)RACE_MS * 1000000;
     fflush(NULL);
     for (int i = 0; i < WORKERS; i++) {
         pids[i] = fork();
@@ -252,13 +237,13 @@ test_race(void)
     }
     /* The parent reads all along: never a value nobody was allowed to
      * write. */
-    while (now_ns() < deadline) {
+    while (tc_mono_ns() < deadline) {
         int32_t v = load_pts(rd, &rc);
         if (rc != 0)
             load_errors++;
         else if (nseen < MAX_SEEN && (nseen == 0 || seen[nseen - 1] != v))
             seen[nseen++] = v;
-        sleep_us(1000);
+        tc_sleep_us(1000);
     }
     for (int i = 0; i < WORKERS; i++) {
         int status = 0;
@@ -382,24 +367,24 @@ stopper(const char *path, int ready_fd, int64_t deadline)
     if (mts_file_open(&st, path, NULL, &err) != 0 ||
         mts_lease_acquire(&l, st, "stopper", STOPPER_TTL_MS, &err) != 0)
         _exit(3);
-    last_renew = now_ns();
+    last_renew = tc_mono_ns();
     if (write(ready_fd, "r", 1) != 1)
         _exit(3);
-    while (now_ns() < deadline && n < MAX_LOG - 2) {
+    while (tc_mono_ns() < deadline && n < MAX_LOG - 2) {
         attempt *w = &a[n++];
         w->renew = 0;
-        w->t0 = now_ns();
+        w->t0 = tc_mono_ns();
         w->rc = set_pts(st, 900000 + ++k, &err);
-        w->t1 = now_ns();
-        if (now_ns() - last_renew > 100000000) {
+        w->t1 = tc_mono_ns();
+        if (tc_mono_ns() - last_renew > 100000000) {
             w = &a[n++];
             w->renew = 1;
-            w->t0 = now_ns();
+            w->t0 = tc_mono_ns();
             w->rc = mts_lease_renew(&l, st, STOPPER_TTL_MS, &err);
-            w->t1 = now_ns();
+            w->t1 = tc_mono_ns();
             last_renew = w->t0;
         }
-        sleep_us(1000);
+        tc_sleep_us(1000);
     }
     mts_storage_free(st);
     log_path(out, sizeof(out), "stopper", 0);
@@ -445,12 +430,12 @@ test_stopped_holder(void)
     T_CHECK(pid >= 0);
     if (pid == 0) {
         close(pipefd[0]);
-        stopper(path, pipefd[1], now_ns() + 2200000000LL);
+        stopper(path, pipefd[1], tc_mono_ns() + 2200000000LL);
     }
     close(pipefd[1]);
     T_EQ_INT(read(pipefd[0], &c, 1), 1);
     close(pipefd[0]);
-    sleep_us(150000); /* it writes and renews */
+    tc_sleep_us(150000); /* it writes and renews */
 
     /* Stop it outside its critical section: hold the lock meanwhile. */
     fd = open(lockp, O_RDWR | O_CLOEXEC);
@@ -462,11 +447,11 @@ test_stopped_holder(void)
     T_EQ_INT(kill(pid, SIGSTOP), 0);
     T_EQ_INT(waitpid(pid, &status, WUNTRACED), pid);
     T_CHECK(WIFSTOPPED(status));
-    t_stop = now_ns();
+    t_stop = tc_mono_ns();
     close(fd);
 
     /* Past its time-to-live another owner takes over and writes. */
-    sleep_us(STOPPER_TTL_MS * 1000 + 300000);
+    tc_sleep_us(STOPPER_TTL_MS * 1000 + 300000);
     T_EQ_INT(mts_file_open(&st, path, NULL, &err), 0);
     T_EQ_INT(mts_lease_acquire(&l, st, "taker", 30000, &err), 0);
     T_EQ_U64(l.epoch, 2);
@@ -474,7 +459,7 @@ test_stopped_holder(void)
     snap0 = t_read_file(path, &ns0);
     j0 = t_read_file(jp, &nj0);
     r0 = t_read_file(rp, &nr0);
-    t_cont = now_ns();
+    t_cont = tc_mono_ns();
     T_EQ_INT(kill(pid, SIGCONT), 0);
     T_EQ_INT(waitpid(pid, &status, 0), pid);
     T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

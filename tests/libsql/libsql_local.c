@@ -113,18 +113,6 @@ test_conformance_sealed(void)
     conf_run(&b);
 }
 
-static mts_session *
-load_or_fail(mts_storage *st)
-{
-    mts_session *s = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts_storage_load(&s, st, &err);
-    if (rc != 0)
-        t_fail(__FILE__, __LINE__, "load %s: %s: %s", mts_storage_name(st),
-               mts_errname(rc), err.message);
-    return s;
-}
-
 static long long
 raw_int(const char *path, const char *sql, const char *arg)
 {
@@ -159,7 +147,7 @@ test_interchange_with_sqlite(void)
     mts_storage_free(ls);
 
     T_EQ_INT(mts_sqlite_open(&sq, path, "alice", NULL), 0);
-    got = load_or_fail(sq);
+    got = fx_load(sq);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     mts_storage_free(sq);
@@ -174,7 +162,7 @@ test_interchange_with_sqlite(void)
     T_EQ_INT(mts_storage_save(sq, small, NULL), 0);
     mts_storage_free(sq);
     T_EQ_INT(mts_libsql_open_local(&ls, path, "bob", NULL), 0);
-    got = load_or_fail(ls);
+    got = fx_load(ls);
     T_CHECK(got != NULL && mts_session_equal(got, small));
     mts_session_free(got);
     mts_storage_free(ls);
@@ -212,14 +200,14 @@ test_sealed_local(void)
     mts_storage_free(sq);
     so.secret = the_secret();
     T_EQ_INT(mts_sqlite_open_ex(&sq, path, "x", &so, NULL), 0);
-    got = load_or_fail(sq);
+    got = fx_load(sq);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     /* rekey through libsql: the old key no longer opens it */
     T_EQ_INT(mts_libsql_rekey(ls, other, &err), 0);
     T_EQ_INT(mts_storage_load(&got, sq, &err), MTS_EBADKEY);
     T_CONTAINS(err.message, "wrong key");
-    got = load_or_fail(ls);
+    got = fx_load(ls);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     T_EQ_INT(mts_libsql_rekey(sq, other, &err), MTS_EINVAL);

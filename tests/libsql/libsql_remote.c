@@ -24,54 +24,28 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <sqlite3.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conformance.h"
 #include "fixtures.h"
 #include "hrana.h"
+#include "remote_helpers.h"
 #include "t.h"
 
-extern char **environ;
-
-static char url[256];
-static const char *token;
-
-static const char *
-env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0') {
-        fprintf(stderr, "  %s is not set: run this test through ctest\n", name);
-        exit(1);
-    }
-    return v;
-}
-
+/* The shared server's address (rh_setup), and curl for the hook calls. */
 static void
 setup(void)
 {
-    FILE *f;
-    int port = 0;
-    if (url[0] != '\0')
-        return;
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* for the hook calls below */
-    token = env("MTS_HRANA_TOKEN");
-    f = fopen(env("MTS_HRANA_PORT_FILE"), "r");
-    if (f == NULL || fscanf(f, "%d", &port) != 1 || port <= 0) {
-        fprintf(stderr, "  no port in %s: is the server running?\n",
-                getenv("MTS_HRANA_PORT_FILE"));
-        exit(1);
+    static int curl_ready;
+    if (!curl_ready) {
+        curl_global_init(CURL_GLOBAL_DEFAULT); /* for the hook calls below */
+        curl_ready = 1;
     }
-    fclose(f);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    rh_setup();
 }
 
 static double
@@ -80,18 +54,6 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A session name no other case or run uses. */
-static const char *
-unique_name(const char *prefix)
-{
-    static char buf[8][96];
-    static int next, counter;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof(buf[0]), "%s-%ld-%d-%ld", prefix, (long)getpid(),
-             ++counter, (long)time(NULL));
-    return p;
 }
 
 /* ---- the server's test hooks --------------------------------------------- */
@@ -117,7 +79,7 @@ hook(const char *base, const char *path, const char *json, char *out)
     long status = 0;
     CURL *c = curl_easy_init();
     snprintf(u, sizeof(u), "%s%s", base, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", rh_token);
     h = curl_slist_append(h, auth);
     h = curl_slist_append(h, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, u);
@@ -156,55 +118,6 @@ reset_hooks(const char *base)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static mts_storage *
-remote(const char *name)
-{
-    mts_storage *st = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts_libsql_open_remote(&st, url, token, name, &err);
-    if (rc != 0)
-        t_fail(__FILE__, __LINE__, "open_remote: %s", err.message);
-    return st;
-}
-
-static mts_session *
-load_or_fail(mts_storage *st)
-{
-    mts_session *s = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc;
-    if (st == NULL) {
-        t_fail(__FILE__, __LINE__, "no handle to load from");
-        return NULL;
-    }
-    rc = mts_storage_load(&s, st, &err);
-    if (rc != 0)
-        t_fail(__FILE__, __LINE__, "load %s: %s: %s", mts_storage_name(st),
-               mts_errname(rc), err.message);
-    return s;
-}
-
-/* Run SQL on the server directly, through the Hrana client. */
-static int
-raw_sql(const char *base, const char *sql)
-{
-    mts__hrana *h = NULL;
-    mts__hrana_tx *tx = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts__hrana_new(&h, base, token, &err);
-    if (rc == 0)
-        rc = mts__hrana_tx_new(&tx, 1);
-    if (rc == 0)
-        rc = mts__hrana_tx_add(tx, sql, NULL, 0, 0);
-    if (rc == 0)
-        rc = mts__hrana_tx_run(NULL, h, tx, &err);
-    if (rc != 0)
-        fprintf(stderr, "  raw sql failed: %s\n", err.message);
-    mts__hrana_tx_free(tx);
-    mts__hrana_free(h);
-    return rc;
-}
-
 /* ---- conformance --------------------------------------------------------- */
 
 static char conf_name[96];
@@ -213,15 +126,15 @@ static int
 open_remote_conf(mts_storage **out, void *ctx)
 {
     (void)ctx;
-    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("conf"));
-    return mts_libsql_open_remote(out, url, token, conf_name, NULL);
+    snprintf(conf_name, sizeof(conf_name), "%s", rh_unique_name("conf"));
+    return mts_libsql_open_remote(out, rh_url, rh_token, conf_name, NULL);
 }
 
 static int
 reopen_remote_conf(mts_storage **out, void *ctx)
 {
     (void)ctx;
-    return mts_libsql_open_remote(out, url, token, conf_name, NULL);
+    return mts_libsql_open_remote(out, rh_url, rh_token, conf_name, NULL);
 }
 
 static char replica_path[4096];
@@ -231,19 +144,19 @@ open_replica_conf(mts_storage **out, void *ctx)
 {
     static int n;
     (void)ctx;
-    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("rconf"));
+    snprintf(conf_name, sizeof(conf_name), "%s", rh_unique_name("rconf"));
     snprintf(replica_path, sizeof(replica_path), "%s/replica-conf-%d.db",
              t_tmpdir(), ++n);
-    return mts_libsql_open_replica(out, replica_path, url, token, conf_name,
-                                   NULL);
+    return mts_libsql_open_replica(out, replica_path, rh_url, rh_token,
+                                   conf_name, NULL);
 }
 
 static int
 reopen_replica_conf(mts_storage **out, void *ctx)
 {
     (void)ctx;
-    return mts_libsql_open_replica(out, replica_path, url, token, conf_name,
-                                   NULL);
+    return mts_libsql_open_replica(out, replica_path, rh_url, rh_token,
+                                   conf_name, NULL);
 }
 
 static void
@@ -256,7 +169,7 @@ test_conformance_remote(void)
     conf_run(&b);
     fprintf(stderr, "  remote conformance: %.2f s\n", now_s() - t0);
     /* every call closed its stream in the same request */
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
 }
 
 static void
@@ -266,7 +179,7 @@ test_conformance_replica(void)
                        NULL, 0 };
     setup();
     conf_run(&b);
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
 }
 
 /* ---- sealed -------------------------------------------------------------- */
@@ -292,7 +205,7 @@ remote_sealed(const char *base, const char *name, mts_secret *secret)
     mts_storage *st = NULL;
     mts_error err = MTS_ERROR_INIT;
     o.secret = secret;
-    if (mts_libsql_open_remote_ex(&st, base, token, name, &o, &err) != 0)
+    if (mts_libsql_open_remote_ex(&st, base, rh_token, name, &o, &err) != 0)
         t_fail(__FILE__, __LINE__, "open_remote_ex: %s", err.message);
     return st;
 }
@@ -303,8 +216,9 @@ open_remote_sealed_conf(mts_storage **out, void *ctx)
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     (void)ctx;
     o.secret = key_a;
-    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("sconf"));
-    return mts_libsql_open_remote_ex(out, url, token, conf_name, &o, NULL);
+    snprintf(conf_name, sizeof(conf_name), "%s", rh_unique_name("sconf"));
+    return mts_libsql_open_remote_ex(out, rh_url, rh_token, conf_name, &o,
+                                     NULL);
 }
 
 static int
@@ -313,7 +227,8 @@ reopen_remote_sealed_conf(mts_storage **out, void *ctx)
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     (void)ctx;
     o.secret = key_a;
-    return mts_libsql_open_remote_ex(out, url, token, conf_name, &o, NULL);
+    return mts_libsql_open_remote_ex(out, rh_url, rh_token, conf_name, &o,
+                                     NULL);
 }
 
 static int
@@ -323,11 +238,11 @@ open_replica_sealed_conf(mts_storage **out, void *ctx)
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     (void)ctx;
     o.secret = key_a;
-    snprintf(conf_name, sizeof(conf_name), "%s", unique_name("srconf"));
+    snprintf(conf_name, sizeof(conf_name), "%s", rh_unique_name("srconf"));
     snprintf(replica_path, sizeof(replica_path), "%s/sealed-replica-%d.db",
              t_tmpdir(), ++n);
-    return mts_libsql_open_replica_ex(out, replica_path, url, token, conf_name,
-                                      &o, NULL);
+    return mts_libsql_open_replica_ex(out, replica_path, rh_url, rh_token,
+                                      conf_name, &o, NULL);
 }
 
 static int
@@ -336,8 +251,8 @@ reopen_replica_sealed_conf(mts_storage **out, void *ctx)
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     (void)ctx;
     o.secret = key_a;
-    return mts_libsql_open_replica_ex(out, replica_path, url, token, conf_name,
-                                      &o, NULL);
+    return mts_libsql_open_replica_ex(out, replica_path, rh_url, rh_token,
+                                      conf_name, &o, NULL);
 }
 
 static void
@@ -351,7 +266,7 @@ test_conformance_sealed(void)
     make_keys();
     conf_run(&r);
     conf_run(&p);
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
 }
 
 /* A value from the server's database file, read with plain sqlite3. */
@@ -361,8 +276,8 @@ server_int(const char *sql, const char *arg)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     long long v = -999;
-    if (sqlite3_open_v2(env("MTS_HRANA_DB"), &db, SQLITE_OPEN_READONLY, NULL) ==
-            SQLITE_OK &&
+    if (sqlite3_open_v2(rh_env("MTS_HRANA_DB"), &db, SQLITE_OPEN_READONLY,
+                        NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
@@ -377,7 +292,7 @@ server_int(const char *sql, const char *arg)
 static void
 test_sealed_remote(void)
 {
-    const char *name = unique_name("sealed");
+    const char *name = rh_unique_name("sealed");
     mts_storage *st, *plain, *wrong, *again;
     mts_session *full = fx_session("full"), *got = NULL;
     mts_peer p = MTS_PEER_INIT;
@@ -385,7 +300,7 @@ test_sealed_remote(void)
     char sql[512];
     setup();
     make_keys();
-    st = remote_sealed(url, name, key_a);
+    st = remote_sealed(rh_url, name, key_a);
     T_EQ_INT(mts_storage_save(st, full, &err), 0);
     /* the server's file: sealed secrets, clear peers */
     T_EQ_INT(server_int("SELECT count(*) FROM dcs WHERE session = ? AND "
@@ -400,20 +315,20 @@ test_sealed_remote(void)
                         "username = 'chan'",
                         name),
              1);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
 
-    plain = remote(name);
+    plain = rh_remote(name);
     T_EQ_INT(mts_storage_load(&got, plain, &err), MTS_EENCRYPTED);
     T_CONTAINS(err.message, "libsql:");
     T_EQ_INT(mts_storage_save(plain, full, &err), MTS_EENCRYPTED);
     p.id = 11;
     T_EQ_INT(mts_storage_cache_peer(plain, &p, &err), MTS_EENCRYPTED);
-    wrong = remote_sealed(url, name, key_b);
+    wrong = remote_sealed(rh_url, name, key_b);
     T_EQ_INT(mts_storage_load(&got, wrong, &err), MTS_EBADKEY);
     T_EQ_INT(mts_storage_set_home_dc(wrong, 3, &err), MTS_EBADKEY);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
 
@@ -423,26 +338,26 @@ test_sealed_remote(void)
              "WHERE session = '%s' AND dc_id = 4) WHERE session = '%s' AND "
              "dc_id = 1",
              name, name);
-    T_EQ_INT(raw_sql(url, sql), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, sql), 0);
     T_EQ_INT(mts_storage_load(&got, st, &err), MTS_ECORRUPT);
     T_CONTAINS(err.message, "column server_salt");
     T_EQ_INT(mts_storage_save(st, full, &err), 0);
 
     /* rekey: the old key fails, the new one works */
     T_EQ_INT(mts_libsql_rekey(st, key_b, &err), 0);
-    again = remote_sealed(url, name, key_a);
+    again = remote_sealed(rh_url, name, key_a);
     T_EQ_INT(mts_storage_load(&got, again, &err), MTS_EBADKEY);
     mts_storage_free(again);
-    got = load_or_fail(wrong); /* wrong was opened with key_b */
+    got = fx_load(wrong); /* wrong was opened with key_b */
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     /* a handle with a key seals a plain session on its first write */
     {
-        const char *n2 = unique_name("convert");
-        mts_storage *pl = remote(n2), *sk = remote_sealed(url, n2, key_a);
+        const char *n2 = rh_unique_name("convert");
+        mts_storage *pl = rh_remote(n2), *sk = remote_sealed(rh_url, n2, key_a);
         mts_dc dc;
         T_EQ_INT(mts_storage_save(pl, full, NULL), 0);
         T_EQ_INT(server_int("SELECT count(*) FROM dcs WHERE session = ? AND "
@@ -455,14 +370,14 @@ test_sealed_remote(void)
                             "typeof(server_salt) <> 'blob'",
                             n2),
                  0);
-        got = load_or_fail(sk);
+        got = fx_load(sk);
         T_CHECK(got != NULL && mts_session_equal(got, full));
         mts_session_free(got);
         T_EQ_INT(mts_storage_load(&got, pl, &err), MTS_EENCRYPTED);
         mts_storage_free(pl);
         mts_storage_free(sk);
     }
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
     mts_storage_free(st);
     mts_storage_free(plain);
     mts_storage_free(wrong);
@@ -472,7 +387,7 @@ test_sealed_remote(void)
 static void
 test_sealed_replica(void)
 {
-    const char *name = unique_name("sealrep");
+    const char *name = rh_unique_name("sealrep");
     char path[4096];
     mts_libsql_options o = MTS_LIBSQL_OPTIONS_INIT;
     mts_storage *rep = NULL, *sq = NULL;
@@ -482,7 +397,8 @@ test_sealed_replica(void)
     make_keys();
     snprintf(path, sizeof(path), "%s/sealed-replica.db", t_tmpdir());
     o.secret = key_a;
-    T_EQ_INT(mts_libsql_open_replica_ex(&rep, path, url, token, name, &o, &err),
+    T_EQ_INT(mts_libsql_open_replica_ex(&rep, path, rh_url, rh_token, name, &o,
+                                        &err),
              0);
     T_EQ_INT(mts_storage_save(rep, full, &err), 0);
     /* the local file is sealed too */
@@ -491,16 +407,16 @@ test_sealed_replica(void)
     mts_storage_free(sq);
     /* rekey both */
     T_EQ_INT(mts_libsql_rekey(rep, key_b, &err), 0);
-    got = load_or_fail(rep);
+    got = fx_load(rep);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     T_EQ_INT(mts_libsql_sync(rep, &err), 0);
-    got = load_or_fail(rep);
+    got = fx_load(rep);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     {
-        mts_storage *r = remote_sealed(url, name, key_b);
-        got = load_or_fail(r);
+        mts_storage *r = remote_sealed(rh_url, name, key_b);
+        got = fx_load(r);
         T_CHECK(got != NULL && mts_session_equal(got, full));
         mts_session_free(got);
         mts_storage_free(r);
@@ -526,31 +442,34 @@ logged(const char *name, const char *op)
 static void
 test_incremental_remote(void)
 {
-    const char *name = unique_name("incr");
+    const char *name = rh_unique_name("incr");
     mts_storage *st, *other, *check;
     mts_session *big = fx_big(2000), *s = NULL, *got;
     mts_peer p;
     setup();
-    st = remote(name);
-    other = remote(name);
-    check = remote(name);
+    st = rh_remote(name);
+    other = rh_remote(name);
+    check = rh_remote(name);
     T_EQ_INT(mts_storage_save(st, big, NULL), 0);
-    T_EQ_INT(raw_sql(url, "CREATE TABLE IF NOT EXISTS mts_test_wlog "
-                          "(session TEXT, op TEXT)"),
+    T_EQ_INT(rh_raw_sql(rh_url, "CREATE TABLE IF NOT EXISTS mts_test_wlog "
+                                "(session TEXT, op TEXT)"),
              0);
-    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w1 AFTER "
-                          "UPDATE ON peers BEGIN INSERT INTO mts_test_wlog "
-                          "VALUES (NEW.session, 'update'); END"),
+    T_EQ_INT(rh_raw_sql(rh_url,
+                        "CREATE TRIGGER IF NOT EXISTS mts_test_w1 AFTER "
+                        "UPDATE ON peers BEGIN INSERT INTO mts_test_wlog "
+                        "VALUES (NEW.session, 'update'); END"),
              0);
-    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w2 AFTER "
-                          "INSERT ON peers BEGIN INSERT INTO mts_test_wlog "
-                          "VALUES (NEW.session, 'insert'); END"),
+    T_EQ_INT(rh_raw_sql(rh_url,
+                        "CREATE TRIGGER IF NOT EXISTS mts_test_w2 AFTER "
+                        "INSERT ON peers BEGIN INSERT INTO mts_test_wlog "
+                        "VALUES (NEW.session, 'insert'); END"),
              0);
-    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_w3 AFTER "
-                          "DELETE ON peers BEGIN INSERT INTO mts_test_wlog "
-                          "VALUES (OLD.session, 'delete'); END"),
+    T_EQ_INT(rh_raw_sql(rh_url,
+                        "CREATE TRIGGER IF NOT EXISTS mts_test_w3 AFTER "
+                        "DELETE ON peers BEGIN INSERT INTO mts_test_wlog "
+                        "VALUES (OLD.session, 'delete'); END"),
              0);
-    s = load_or_fail(st);
+    s = fx_load(st);
     if (s == NULL)
         goto done;
     for (size_t i = 500; i < 600; i++) {
@@ -569,7 +488,7 @@ test_incremental_remote(void)
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
     T_EQ_INT(logged(name, "delete"), 5);
     T_EQ_INT(logged(name, "insert"), 0);
-    got = load_or_fail(check);
+    got = fx_load(check);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
 
@@ -585,29 +504,29 @@ test_incremental_remote(void)
     p.access_hash ^= 1;
     T_EQ_INT(mts_session_put_peer(s, &p, NULL), 0);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    got = load_or_fail(check);
+    got = fx_load(check);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     T_CHECK(logged(name, "insert") >= 1995);
 
     /* this handle's granular writes are undone by the next save */
-    T_EQ_INT(raw_sql(url, "DELETE FROM mts_test_wlog"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DELETE FROM mts_test_wlog"), 0);
     p.id = 5555;
     p.access_hash = 3;
     T_EQ_INT(mts_storage_cache_peer(st, &p, NULL), 0);
     T_EQ_INT(mts_storage_set_home_dc(st, 4, NULL), 0);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    got = load_or_fail(check);
+    got = fx_load(check);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     T_EQ_INT(logged(name, "insert"), 1);
     T_EQ_INT(logged(name, "delete"), 1);
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
 done:
-    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w1"), 0);
-    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w2"), 0);
-    T_EQ_INT(raw_sql(url, "DROP TRIGGER IF EXISTS mts_test_w3"), 0);
-    T_EQ_INT(raw_sql(url, "DROP TABLE IF EXISTS mts_test_wlog"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DROP TRIGGER IF EXISTS mts_test_w1"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DROP TRIGGER IF EXISTS mts_test_w2"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DROP TRIGGER IF EXISTS mts_test_w3"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DROP TABLE IF EXISTS mts_test_wlog"), 0);
     mts_session_free(s);
     mts_session_free(big);
     mts_storage_free(st);
@@ -652,9 +571,9 @@ test_int64_and_blobs(void)
     T_EQ_INT(mts_session_set_future_auth_token(s, tok, sizeof(tok)), 0);
     T_EQ_INT(mts_session_set_channel_pts(s, INT64_MAX, -1), 0);
 
-    st = remote(unique_name("values"));
+    st = rh_remote(rh_unique_name("values"));
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     if (got != NULL) {
         mts_peer q;
@@ -674,24 +593,24 @@ test_int64_and_blobs(void)
 static void
 test_server_file_is_sqlite(void)
 {
-    const char *name = unique_name("file");
+    const char *name = rh_unique_name("file");
     mts_storage *st, *sq = NULL;
     mts_session *full = fx_session("full"), *small = fx_session("small"), *got;
     setup();
-    st = remote(name);
+    st = rh_remote(name);
     T_EQ_INT(mts_storage_save(st, full, NULL), 0);
-    T_EQ_INT(mts_sqlite_open(&sq, env("MTS_HRANA_DB"), name, NULL), 0);
+    T_EQ_INT(mts_sqlite_open(&sq, rh_env("MTS_HRANA_DB"), name, NULL), 0);
     if (sq == NULL) {
         mts_storage_free(st);
         mts_session_free(full);
         mts_session_free(small);
         return;
     }
-    got = load_or_fail(sq);
+    got = fx_load(sq);
     T_CHECK(got != NULL && mts_session_equal(got, full));
     mts_session_free(got);
     T_EQ_INT(mts_storage_save(sq, small, NULL), 0);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, small));
     mts_session_free(got);
     mts_storage_free(sq);
@@ -710,7 +629,7 @@ test_auth_failure(void)
     mts_error err = MTS_ERROR_INIT;
     setup();
     T_EQ_INT(
-        mts_libsql_open_remote(&st, url, "wrong-secret-token", "auth", NULL),
+        mts_libsql_open_remote(&st, rh_url, "wrong-secret-token", "auth", NULL),
         0);
     T_EQ_INT(mts_storage_save(st, s, &err), MTS_EBACKEND);
     T_EQ_INT(err.native, 401);
@@ -720,7 +639,7 @@ test_auth_failure(void)
     T_CHECK(strstr(mts_storage_name(st), "secret") == NULL);
     mts_storage_free(st);
     /* no token at all */
-    T_EQ_INT(mts_libsql_open_remote(&st, url, NULL, "auth", NULL), 0);
+    T_EQ_INT(mts_libsql_open_remote(&st, rh_url, NULL, "auth", NULL), 0);
     T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EBACKEND);
     T_EQ_INT(err.native, 401);
     mts_storage_free(st);
@@ -734,21 +653,21 @@ test_retry_then_success(void)
     mts_storage *st;
     mts_session *s = fx_session("full"), *got;
     setup();
-    st = remote(unique_name("retry"));
+    st = rh_remote(rh_unique_name("retry"));
     T_EQ_INT(mts__libsql_tune(st, &fast, NULL), 0);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0); /* schema checked */
-    reset_hooks(url);
-    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":429,\"count\":3}", NULL),
+    reset_hooks(rh_url);
+    T_EQ_INT(hook(rh_url, "/_test/fail", "{\"status\":429,\"count\":3}", NULL),
              200);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    T_EQ_INT(stat_value(url, "injected"), 3);
-    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":503,\"count\":2}", NULL),
+    T_EQ_INT(stat_value(rh_url, "injected"), 3);
+    T_EQ_INT(hook(rh_url, "/_test/fail", "{\"status\":503,\"count\":2}", NULL),
              200);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, s));
-    T_EQ_INT(stat_value(url, "injected"), 5);
+    T_EQ_INT(stat_value(rh_url, "injected"), 5);
     mts_session_free(got);
-    reset_hooks(url);
+    reset_hooks(rh_url);
     mts_session_free(s);
     mts_storage_free(st);
 }
@@ -763,10 +682,10 @@ test_retry_gives_up(void)
     mts_error err = MTS_ERROR_INIT;
     double t0, dt;
     setup();
-    st = remote(unique_name("busy"));
+    st = rh_remote(rh_unique_name("busy"));
     T_EQ_INT(mts__libsql_tune(st, &capped, NULL), 0);
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    T_EQ_INT(hook(url, "/_test/fail", "{\"status\":429,\"count\":-1}", NULL),
+    T_EQ_INT(hook(rh_url, "/_test/fail", "{\"status\":429,\"count\":-1}", NULL),
              200);
     t0 = now_s();
     T_EQ_INT(mts_storage_save(st, s, &err), MTS_EBACKEND);
@@ -781,8 +700,8 @@ test_retry_gives_up(void)
     dt = now_s() - t0;
     T_CONTAINS(err.message, "gave up after 2 tries");
     T_CHECK(dt < 1.0);
-    reset_hooks(url);
-    got = load_or_fail(st);
+    reset_hooks(rh_url);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     mts_session_free(s);
@@ -799,17 +718,18 @@ test_timeout(void)
     mts_error err = MTS_ERROR_INIT;
     double t0, dt;
     setup();
-    st = remote(unique_name("timeout"));
+    st = rh_remote(rh_unique_name("timeout"));
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
     T_EQ_INT(mts__libsql_tune(st, &quick, NULL), 0);
-    T_EQ_INT(hook(url, "/_test/delay", "{\"ms\":1500,\"count\":1}", NULL), 200);
+    T_EQ_INT(hook(rh_url, "/_test/delay", "{\"ms\":1500,\"count\":1}", NULL),
+             200);
     t0 = now_s();
     T_EQ_INT(mts_storage_load(&got, st, &err), MTS_EIO);
     dt = now_s() - t0;
     T_EQ_INT(err.native, CURLE_OPERATION_TIMEDOUT);
     T_CHECK(dt < 1.2);
-    reset_hooks(url);
-    got = load_or_fail(st);
+    reset_hooks(rh_url);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     mts_session_free(s);
@@ -823,16 +743,16 @@ test_v2_fallback(void)
     mts_storage *st;
     mts_session *s = fx_session("full"), *got;
     setup();
-    reset_hooks(url);
-    T_EQ_INT(hook(url, "/_test/v3", "{\"enabled\":false}", NULL), 200);
-    st = remote(unique_name("v2"));
+    reset_hooks(rh_url);
+    T_EQ_INT(hook(rh_url, "/_test/v3", "{\"enabled\":false}", NULL), 200);
+    st = rh_remote(rh_unique_name("v2"));
     T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
-    T_EQ_INT(stat_value(url, "POST /v3/pipeline"), 1); /* tried once */
-    T_CHECK(stat_value(url, "POST /v2/pipeline") >= 3);
-    reset_hooks(url);
+    T_EQ_INT(stat_value(rh_url, "POST /v3/pipeline"), 1); /* tried once */
+    T_CHECK(stat_value(rh_url, "POST /v2/pipeline") >= 3);
+    reset_hooks(rh_url);
     mts_session_free(s);
     mts_storage_free(st);
 }
@@ -842,17 +762,18 @@ test_v2_fallback(void)
 static void
 test_sql_error(void)
 {
-    const char *name = unique_name("sqlerr");
+    const char *name = rh_unique_name("sqlerr");
     mts_storage *st;
     mts_session *a = fx_session("full"), *b = fx_session("full"), *got;
     mts_peer p = MTS_PEER_INIT;
     mts_error err = MTS_ERROR_INIT;
     setup();
-    st = remote(name);
+    st = rh_remote(name);
     T_EQ_INT(mts_storage_save(st, a, NULL), 0);
-    T_EQ_INT(raw_sql(url, "CREATE TRIGGER IF NOT EXISTS mts_test_boom "
-                          "BEFORE INSERT ON peers WHEN NEW.username = 'boom' "
-                          "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"),
+    T_EQ_INT(rh_raw_sql(rh_url,
+                        "CREATE TRIGGER IF NOT EXISTS mts_test_boom "
+                        "BEFORE INSERT ON peers WHEN NEW.username = 'boom' "
+                        "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"),
              0);
     p.id = 4242;
     p.access_hash = 1;
@@ -869,82 +790,18 @@ test_sql_error(void)
     T_EQ_INT(mts_session_put_peer(b, &p, NULL), 0);
     T_EQ_INT(mts_storage_save(st, b, &err), MTS_EBACKEND);
     T_CONTAINS(err.message, "boom refused");
-    got = load_or_fail(st);
+    got = fx_load(st);
     T_CHECK(got != NULL && mts_session_equal(got, a));
     mts_session_free(got);
-    T_EQ_INT(raw_sql(url, "DROP TRIGGER mts_test_boom"), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, "DROP TRIGGER mts_test_boom"), 0);
     T_EQ_INT(mts_storage_save(st, b, NULL), 0);
-    T_EQ_INT(stat_value(url, "open_streams"), 0);
+    T_EQ_INT(stat_value(rh_url, "open_streams"), 0);
     mts_session_free(a);
     mts_session_free(b);
     mts_storage_free(st);
 }
 
 /* ---- replica ------------------------------------------------------------- */
-
-typedef struct server {
-    pid_t pid;
-    int in;  /* its stdin: closing it stops the server too */
-    int out; /* its stdout: the port */
-    char url[64];
-} server;
-
-/* Start a private server (this test stops it) on a fresh database. */
-static int
-server_start(server *sv, const char *db)
-{
-    posix_spawn_file_actions_t fa;
-    int in[2], out[2], rc;
-    char line[32] = "";
-    size_t n = 0;
-    const char *node = env("MTS_HRANA_NODE"), *script = env("MTS_HRANA_SERVER");
-    char *argv[] = {
-        (char *)node,  (char *)script,        "--db", (char *)db, "--token",
-        (char *)token, "--exit-on-stdin-eof", NULL
-    };
-    if (pipe(in) != 0 || pipe(out) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    rc = posix_spawn(&sv->pid, node, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    sv->in = in[1];
-    sv->out = out[0];
-    if (rc != 0)
-        return -1;
-    while (n < sizeof(line) - 1 && strchr(line, '\n') == NULL) {
-        struct pollfd pf = { sv->out, POLLIN, 0 };
-        ssize_t r;
-        if (poll(&pf, 1, 15000) <= 0)
-            return -1;
-        r = read(sv->out, line + n, sizeof(line) - 1 - n);
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%d", atoi(line));
-    return 0;
-}
-
-static void
-server_stop(server *sv)
-{
-    int status;
-    if (sv->pid <= 0)
-        return;
-    kill(sv->pid, SIGTERM);
-    while (waitpid(sv->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    close(sv->in);
-    close(sv->out);
-    sv->pid = 0;
-}
 
 static void
 test_cleanup(void)
@@ -957,7 +814,7 @@ test_cleanup(void)
 static void
 test_replica(void)
 {
-    server sv = { 0, -1, -1, "" };
+    rh_server sv = RH_SERVER_INIT;
     char db[4096], path[4096], path2[4096];
     mts_storage *r1 = NULL, *r2 = NULL, *rep = NULL, *rep2 = NULL;
     mts_session *a = fx_session("full"), *got = NULL, *want;
@@ -968,20 +825,21 @@ test_replica(void)
     snprintf(db, sizeof(db), "%s/private-server.db", t_tmpdir());
     snprintf(path, sizeof(path), "%s/replica.db", t_tmpdir());
     snprintf(path2, sizeof(path2), "%s/replica2.db", t_tmpdir());
-    if (server_start(&sv, db) != 0) {
+    if (rh_server_start(&sv, rh_env("MTS_HRANA_NODE"),
+                        rh_env("MTS_HRANA_SERVER"), db, rh_token) != 0) {
         t_fail(__FILE__, __LINE__, "could not start a private server");
-        server_stop(&sv);
+        rh_server_stop(&sv);
         mts_session_free(a);
         return;
     }
-    T_EQ_INT(mts_libsql_open_remote(&r1, sv.url, token, "acc", NULL), 0);
-    T_EQ_INT(mts_libsql_open_remote(&r2, sv.url, token, "acc", NULL), 0);
+    T_EQ_INT(mts_libsql_open_remote(&r1, sv.url, rh_token, "acc", NULL), 0);
+    T_EQ_INT(mts_libsql_open_remote(&r2, sv.url, rh_token, "acc", NULL), 0);
     T_EQ_INT(mts_storage_save(r1, a, NULL), 0);
 
     /* the first load pulls the remote state */
-    T_EQ_INT(mts_libsql_open_replica(&rep, path, sv.url, token, "acc", NULL),
+    T_EQ_INT(mts_libsql_open_replica(&rep, path, sv.url, rh_token, "acc", NULL),
              0);
-    got = load_or_fail(rep);
+    got = fx_load(rep);
     T_CHECK(got != NULL && mts_session_equal(got, a));
     mts_session_free(got);
 
@@ -990,44 +848,45 @@ test_replica(void)
     p.id = 777;
     p.access_hash = -777;
     T_EQ_INT(mts_storage_cache_peer(rep, &p, NULL), 0);
-    want = load_or_fail(r2);
+    want = fx_load(r2);
     T_CHECK(want != NULL &&
             mts_session_get_peer(&p, want, MTS_PEER_CHANNEL, 777) == 0 &&
             p.access_hash == -777);
-    got = load_or_fail(rep); /* and the local copy has it too */
+    got = fx_load(rep); /* and the local copy has it too */
     T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
     mts_session_free(got);
     mts_session_free(want);
 
     /* another handle changes the server: loads stay local until sync */
     T_EQ_INT(mts_storage_set_home_dc(r2, 5, NULL), 0);
-    got = load_or_fail(rep);
+    got = fx_load(rep);
     home = got != NULL ? mts_session_home_dc(got) : -1;
     T_CHECK(home != 5);
     mts_session_free(got);
     T_EQ_INT(mts_libsql_sync(rep, &err), 0);
-    want = load_or_fail(r2);
-    got = load_or_fail(rep);
+    want = fx_load(r2);
+    got = fx_load(rep);
     T_CHECK(got != NULL && mts_session_home_dc(got) == 5);
     T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
     mts_session_free(got);
 
     /* a replica that synced before the server went away */
-    T_EQ_INT(mts_libsql_open_replica(&rep2, path2, sv.url, token, "acc", NULL),
-             0);
+    T_EQ_INT(
+        mts_libsql_open_replica(&rep2, path2, sv.url, rh_token, "acc", NULL),
+        0);
     T_EQ_INT(mts_libsql_sync(rep2, NULL), 0);
 
-    server_stop(&sv);
-    got = load_or_fail(rep);
+    rh_server_stop(&sv);
+    got = fx_load(rep);
     T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
     mts_session_free(got);
-    got = load_or_fail(rep2);
+    got = fx_load(rep2);
     T_CHECK(got != NULL && want != NULL && mts_session_equal(got, want));
     mts_session_free(got);
     /* writes need the server; a refused write leaves the replica as it was */
     T_EQ_INT(mts_storage_set_home_dc(rep, 9, &err), MTS_EIO);
     T_EQ_INT(mts_libsql_sync(rep, &err), MTS_EIO);
-    got = load_or_fail(rep);
+    got = fx_load(rep);
     T_CHECK(got != NULL && mts_session_home_dc(got) == 5);
     mts_session_free(got);
     mts_session_free(want);
@@ -1035,7 +894,7 @@ test_replica(void)
     /* the server's file holds what the replica wrote */
     mts_storage_free(r1);
     T_EQ_INT(mts_sqlite_open(&r1, db, "acc", NULL), 0);
-    got = load_or_fail(r1);
+    got = fx_load(r1);
     T_CHECK(got != NULL &&
             mts_session_get_peer(&p, got, MTS_PEER_CHANNEL, 777) == 0);
     mts_session_free(got);

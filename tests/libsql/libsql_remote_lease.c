@@ -28,68 +28,9 @@
 #include <unistd.h>
 
 #include "fixtures.h"
-#include "hrana.h"
+#include "remote_helpers.h"
 #include "t.h"
-
-static char url[256];
-static const char *token;
-
-static const char *
-env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0') {
-        fprintf(stderr, "  %s is not set: run this test through ctest\n", name);
-        exit(1);
-    }
-    return v;
-}
-
-static void
-setup(void)
-{
-    FILE *f;
-    int port = 0;
-    if (url[0] != '\0')
-        return;
-    token = env("MTS_HRANA_TOKEN");
-    f = fopen(env("MTS_HRANA_PORT_FILE"), "r");
-    if (f == NULL || fscanf(f, "%d", &port) != 1 || port <= 0) {
-        fprintf(stderr, "  no port in %s: is the server running?\n",
-                getenv("MTS_HRANA_PORT_FILE"));
-        exit(1);
-    }
-    fclose(f);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-}
-
-/* A session name no other case or run uses. */
-static const char *
-unique_name(const char *prefix)
-{
-    static char buf[8][96];
-    static int next, counter;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof(buf[0]), "%s-%ld-%d-%ld", prefix, (long)getpid(),
-             ++counter, (long)time(NULL));
-    return p;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
+#include "test_clock.h"
 
 /* The backend's time format: "2026-11-25T10:00:00.123Z". */
 static const char *
@@ -106,56 +47,13 @@ fmt_time(int64_t ms)
 }
 
 static mts_storage *
-remote(const char *name)
-{
-    mts_storage *st = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    if (mts_libsql_open_remote(&st, url, token, name, &err) != 0)
-        t_fail(__FILE__, __LINE__, "open_remote: %s", err.message);
-    return st;
-}
-
-static mts_storage *
 replica(const char *path, const char *name)
 {
     mts_storage *st = NULL;
     mts_error err = MTS_ERROR_INIT;
-    if (mts_libsql_open_replica(&st, path, url, token, name, &err) != 0)
+    if (mts_libsql_open_replica(&st, path, rh_url, rh_token, name, &err) != 0)
         t_fail(__FILE__, __LINE__, "open_replica: %s", err.message);
     return st;
-}
-
-static mts_session *
-load(mts_storage *st)
-{
-    mts_session *s = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts_storage_load(&s, st, &err);
-    if (rc != 0)
-        t_fail(__FILE__, __LINE__, "load %s: %s: %s", mts_storage_name(st),
-               mts_errname(rc), err.message);
-    return s;
-}
-
-/* Run one statement on the server directly (an operator's fix). */
-static int
-raw_sql(const char *sql)
-{
-    mts__hrana *h = NULL;
-    mts__hrana_tx *tx = NULL;
-    mts_error err = MTS_ERROR_INIT;
-    int rc = mts__hrana_new(&h, url, token, &err);
-    if (rc == 0)
-        rc = mts__hrana_tx_new(&tx, 1);
-    if (rc == 0)
-        rc = mts__hrana_tx_add(tx, sql, NULL, 0, 0);
-    if (rc == 0)
-        rc = mts__hrana_tx_run(NULL, h, tx, &err);
-    if (rc != 0)
-        fprintf(stderr, "  raw_sql: %s\n", err.message);
-    mts__hrana_tx_free(tx);
-    mts__hrana_free(h);
-    return rc;
 }
 
 /* Expire a session's lease on the server now (as docs/FLEET.md tells an
@@ -168,7 +66,7 @@ expire_now(const char *name)
              "UPDATE leases SET expires_ms = expires_ms - 86400000 "
              "WHERE session = '%s'",
              name);
-    T_EQ_INT(raw_sql(sql), 0);
+    T_EQ_INT(rh_raw_sql(rh_url, sql), 0);
 }
 
 /* The message of err is exactly "<store name>: <rest>". */
@@ -198,18 +96,18 @@ test_acquire_show_renew_release(void)
     mts_error err = MTS_ERROR_INIT;
     mts_session *s = fx_session("small"), *got;
     int64_t before, after, first_exp;
-    setup();
-    name = unique_name("lease");
-    a = remote(name);
-    b = remote(name);
+    rh_setup();
+    name = rh_unique_name("lease");
+    a = rh_remote(name);
+    b = rh_remote(name);
 
     /* never leased */
     T_EQ_INT(mts_lease_show(&shown, a, &err), MTS_ENOTFOUND);
     CHECK_MSG(err, a, "never leased");
 
-    before = wall_ms();
+    before = tc_wall_ms();
     T_EQ_INT(mts_lease_acquire(&l, a, "alpha", 60000, &err), 0);
-    after = wall_ms();
+    after = tc_wall_ms();
     T_EQ_STR(l.owner, "alpha");
     T_EQ_U64(l.epoch, 1);
     T_EQ_INT(l.held, 1);
@@ -233,7 +131,7 @@ test_acquire_show_renew_release(void)
     T_EQ_U64(shown.epoch, 1);
 
     /* the same owner again: a renewal, same epoch */
-    nap_ms(5);
+    tc_sleep_ms(5);
     T_EQ_INT(mts_lease_acquire(&l, a, "alpha", 60000, &err), 0);
     T_EQ_U64(l.epoch, 1);
     T_CHECK(l.expires_ms > first_exp);
@@ -249,18 +147,19 @@ test_acquire_show_renew_release(void)
     T_EQ_INT(mts_storage_save(b, s, &err), MTS_ELOCKED);
     CHECK_MSG(err, b, "save: session held by alpha until %s",
               fmt_time(l.expires_ms));
-    got = load(b);
+    got = fx_load(b);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
 
     /* release: expires now, the epoch stays; the handle holds nothing */
-    before = wall_ms();
+    before = tc_wall_ms();
     T_EQ_INT(mts_lease_release(a, &err), 0);
     T_EQ_INT(mts_lease_show(&shown, b, &err), 0);
     T_EQ_STR(shown.owner, "alpha");
     T_EQ_U64(shown.epoch, 1);
     T_EQ_INT(shown.held, 0);
-    T_CHECK(shown.expires_ms >= before - 50 && shown.expires_ms <= wall_ms());
+    T_CHECK(shown.expires_ms >= before - 50 &&
+            shown.expires_ms <= tc_wall_ms());
     T_EQ_INT(mts_lease_renew(&l, a, 1000, &err), MTS_EINVAL);
     CHECK_MSG(err, a, "this handle holds no lease");
     T_EQ_INT(mts_lease_release(a, &err), MTS_EINVAL);
@@ -276,7 +175,7 @@ test_acquire_show_renew_release(void)
     T_EQ_INT(mts_storage_delete(a, &err), MTS_ELOCKED);
     CHECK_MSG(err, a, "delete: session held by beta until %s",
               fmt_time(l.expires_ms));
-    got = load(a);
+    got = fx_load(a);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     /* the holder's delete keeps the lease row and its epoch */
@@ -306,13 +205,13 @@ test_expired_renew(void)
     mts_session *s = fx_session("small");
     mts_peer p = MTS_PEER_INIT;
     int64_t exp;
-    setup();
-    name = unique_name("expired");
-    a = remote(name);
+    rh_setup();
+    name = rh_unique_name("expired");
+    a = rh_remote(name);
     T_EQ_INT(mts_lease_acquire(&l, a, "alpha", 150, &err), 0);
     T_EQ_U64(l.epoch, 1);
     T_EQ_INT(mts_storage_save(a, s, &err), 0);
-    nap_ms(300);
+    tc_sleep_ms(300);
     T_EQ_INT(mts_lease_show(&l, a, &err), 0);
     T_EQ_INT(l.held, 0);
     exp = l.expires_ms;
@@ -357,11 +256,11 @@ test_stale_holder_fenced(void)
     const char *over = "fenced: epoch 1 is over; the lease is now beta's "
                        "(epoch 2)";
     int rc;
-    setup();
-    name = unique_name("stale");
-    a = remote(name);
-    b = remote(name);
-    c = remote(name);
+    rh_setup();
+    name = rh_unique_name("stale");
+    a = rh_remote(name);
+    b = rh_remote(name);
+    c = rh_remote(name);
     memset(k, 0x5c, sizeof(k));
     T_EQ_INT(mts_secret_from_key(&key, k, NULL), 0);
 
@@ -414,7 +313,7 @@ test_stale_holder_fenced(void)
     T_EQ_INT(mts_storage_save(a, other, &err), MTS_EFENCED);
 
     /* nothing of it reached the server: same session, same revision */
-    got = load(c);
+    got = fx_load(c);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     {
@@ -431,7 +330,7 @@ test_stale_holder_fenced(void)
     rc = mts_storage_cache_peer(c, &p, &err);
     T_EQ_INT(rc, MTS_ELOCKED);
     T_CONTAINS(err.message, "cache peer: session held by beta until ");
-    got = load(c);
+    got = fx_load(c);
     T_CHECK(got != NULL &&
             mts_session_peer_count(got) == mts_session_peer_count(s) + 1);
     mts_session_free(got);
@@ -457,11 +356,11 @@ test_replica_lease(void)
     mts_error err = MTS_ERROR_INIT;
     mts_session *s = fx_session("small"), *other = fx_session("full"), *got;
     mts_peer p = MTS_PEER_INIT;
-    setup();
-    name = unique_name("replease");
+    rh_setup();
+    name = rh_unique_name("replease");
     snprintf(path, sizeof(path), "%s/replica-lease.db", t_tmpdir());
     r = replica(path, name);
-    b = remote(name);
+    b = rh_remote(name);
     T_EQ_INT(mts_lease_acquire(&l, r, "rep", 60000, &err), 0);
     T_EQ_U64(l.epoch, 1);
     T_EQ_INT(mts_storage_save(r, s, &err), 0);
@@ -485,10 +384,10 @@ test_replica_lease(void)
     p.access_hash = 78;
     T_EQ_INT(mts_storage_cache_peer(r, &p, &err), MTS_EFENCED);
     /* neither the server nor the file changed */
-    got = load(b);
+    got = fx_load(b);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
-    got = load(r);
+    got = fx_load(r);
     T_CHECK(got != NULL && mts_session_equal(got, s));
     mts_session_free(got);
     T_EQ_INT(mts_lease_release(b, &err), 0);
@@ -582,10 +481,10 @@ test_optimistic_remote(void)
 {
     const char *name;
     mts_storage *x, *y;
-    setup();
-    name = unique_name("optimistic");
-    x = remote(name);
-    y = remote(name);
+    rh_setup();
+    name = rh_unique_name("optimistic");
+    x = rh_remote(name);
+    y = rh_remote(name);
     check_optimistic(x, y, 0);
     mts_storage_free(x);
     mts_storage_free(y);
@@ -599,15 +498,15 @@ test_optimistic_replica(void)
     mts_storage *x, *y, *file;
     mts_session *got;
     mts_error err = MTS_ERROR_INIT;
-    setup();
-    name = unique_name("optrep");
+    rh_setup();
+    name = rh_unique_name("optrep");
     snprintf(path, sizeof(path), "%s/replica-opt.db", t_tmpdir());
     x = replica(path, name);
-    y = remote(name);
+    y = rh_remote(name);
     check_optimistic(x, y, 1);
     /* the file holds what the replica's last save_if wrote */
     T_EQ_INT(mts_sqlite_open(&file, path, name, &err), 0);
-    got = load(file);
+    got = fx_load(file);
     {
         mts_session *s = fx_session("small");
         T_CHECK(got != NULL && mts_session_equal(got, s));

@@ -14,6 +14,18 @@ if(MTS_HAVE_LIBSQL)
     set(MTS_HRANA_RUN ${CMAKE_CURRENT_BINARY_DIR}/hrana-run)
     set(MTS_HRANA_TOKEN "mts-hrana-test-token")
 
+    # Shared by the remote tests: the server's address, a private server,
+    # handles and loads that fail the case (remote_helpers.h).
+    add_library(mts_libsql_remote_helpers STATIC
+        ${MTS_LIBSQL_TEST_DIR}/remote_helpers.c)
+    target_compile_definitions(mts_libsql_remote_helpers PRIVATE _GNU_SOURCE)
+    target_include_directories(mts_libsql_remote_helpers
+        PUBLIC ${MTS_LIBSQL_TEST_DIR}
+        PRIVATE ${PROJECT_SOURCE_DIR}/src/backends ${PROJECT_SOURCE_DIR}/src/core)
+    target_link_libraries(mts_libsql_remote_helpers PUBLIC mtsession_static
+        mts_harness)
+    mts_apply_test_warnings(mts_libsql_remote_helpers)
+
     mts_add_test(NAME libsql_local
         SOURCES ${MTS_LIBSQL_TEST_DIR}/libsql_local.c
         LABELS conformance libsql TIMEOUT 300)
@@ -29,7 +41,8 @@ if(MTS_HAVE_LIBSQL)
     mts_add_test(NAME libsql_lease_contention
         SOURCES ${MTS_LIBSQL_TEST_DIR}/libsql_lease_contention.c
         LABELS lease libsql TIMEOUT 120)
-    target_link_libraries(libsql_lease_contention PRIVATE mts_fixtures)
+    target_link_libraries(libsql_lease_contention PRIVATE
+        mts_lease_contention mts_libsql_remote_helpers)
     set_tests_properties(libsql_lease_contention PROPERTIES
         ENVIRONMENT "MTS_HRANA_NODE=${MTS_NODE};MTS_HRANA_SERVER=${MTS_HRANA_DIR}/server.mjs")
     if(MTS_NODE)
@@ -57,7 +70,7 @@ if(MTS_HAVE_LIBSQL)
         target_include_directories(libsql_remote PRIVATE
             ${PROJECT_SOURCE_DIR}/src/backends)
         target_link_libraries(libsql_remote PRIVATE mts_conformance
-            CURL::libcurl SQLite::SQLite3)
+            mts_libsql_remote_helpers CURL::libcurl SQLite::SQLite3)
         set_tests_properties(libsql_remote PROPERTIES
             FIXTURES_REQUIRED "hrana_server;hrana_faithful"
             ENVIRONMENT "MTS_HRANA_PORT_FILE=${MTS_HRANA_RUN}/port;MTS_HRANA_DB=${MTS_HRANA_RUN}/db.sqlite;MTS_HRANA_TOKEN=${MTS_HRANA_TOKEN};MTS_HRANA_NODE=${MTS_NODE};MTS_HRANA_SERVER=${MTS_HRANA_DIR}/server.mjs")
@@ -67,9 +80,8 @@ if(MTS_HAVE_LIBSQL)
         mts_add_test(NAME libsql_remote_lease
             SOURCES ${MTS_LIBSQL_TEST_DIR}/libsql_remote_lease.c
             LABELS lease libsql TIMEOUT 120)
-        target_include_directories(libsql_remote_lease PRIVATE
-            ${PROJECT_SOURCE_DIR}/src/backends)
-        target_link_libraries(libsql_remote_lease PRIVATE mts_conformance)
+        target_link_libraries(libsql_remote_lease PRIVATE mts_conformance
+            mts_libsql_remote_helpers)
         set_tests_properties(libsql_remote_lease PROPERTIES
             FIXTURES_REQUIRED "hrana_server;hrana_faithful"
             ENVIRONMENT "MTS_HRANA_PORT_FILE=${MTS_HRANA_RUN}/port;MTS_HRANA_TOKEN=${MTS_HRANA_TOKEN}")

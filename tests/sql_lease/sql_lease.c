@@ -26,22 +26,7 @@
 #include "helpers.h"
 #include "sql_schema.h"
 #include "t.h"
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
+#include "test_clock.h"
 
 typedef int (*open_fn)(mts_storage **, const char *, const char *,
                        mts_error *);
@@ -68,7 +53,7 @@ check_basic(const char *path)
     mts_lease l = MTS_LEASE_INIT, m = MTS_LEASE_INIT;
     mts_error err = MTS_ERROR_INIT;
     mts_session *s = fx_session("small"), *got = NULL;
-    int64_t now = wall_ms();
+    int64_t now = tc_wall_ms();
 
     T_EQ_INT(mts_lease_show(&l, a, &err), MTS_ENOTFOUND);
     T_CONTAINS(err.message, "never leased");
@@ -190,14 +175,14 @@ check_fencing(const char *path)
     T_EQ_INT(mts_lease_acquire(&l, a, "old", 80, &err), 0);
     T_EQ_U64(l.epoch, 1);
     T_EQ_INT(mts_storage_save(a, s, &err), 0);
-    nap_ms(120);
+    tc_sleep_ms(120);
     /* expired but untaken: refused until renewed */
     T_EQ_INT(mts_storage_set_home_dc(a, 3, &err), MTS_EFENCED);
     T_CONTAINS(err.message, "expired at");
     T_EQ_INT(mts_lease_renew(&l, a, 80, &err), 0);
     T_EQ_U64(l.epoch, 1);
     T_EQ_INT(mts_storage_set_home_dc(a, mts_session_home_dc(s), &err), 0);
-    nap_ms(120);
+    tc_sleep_ms(120);
 
     /* taken over after expiry: epoch + 1 */
     T_EQ_INT(mts_lease_acquire(&l, b, "new", 30000, &err), 0);

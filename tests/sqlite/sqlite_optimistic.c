@@ -7,7 +7,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "helpers.h"
 #include "race.h"
@@ -24,14 +23,9 @@ open_store(mts_storage **out, void *ctx)
 static void
 test_race(void)
 {
-    enum { PROCS = 8, EACH = 40 };
     race_result r;
     snprintf(db, sizeof(db), "%s", h_path("race.db"));
-    race_increments(&r, open_store, (void *)"counter", PROCS, EACH);
-    fprintf(stderr, "  %d x %d increments: %ld conflicts, %ld busy\n", PROCS,
-            EACH, r.conflicts, r.locked);
-    T_EQ_INT(r.failed_children, 0);
-    T_EQ_INT(r.final, PROCS * EACH);
+    race_check(open_store, (void *)"counter", 8, 40);
     /* another session in the same file is not disturbed */
     race_increments(&r, open_store, (void *)"other", 2, 10);
     T_EQ_INT(r.final, 20);
@@ -73,34 +67,10 @@ test_rev_zero_row(void)
 static void
 test_leases(void)
 {
-    mts_storage *holder, *other, *taker;
     mts_session *s;
-    mts_lease l = MTS_LEASE_INIT;
-    mts_error err = MTS_ERROR_INIT;
-    uint64_t rev = 0, r2 = 0;
-    struct timespec nap = { 0, 120 * 1000000L };
     snprintf(db, sizeof(db), "%s", h_path("lease.db"));
     T_EQ_INT(mts_session_new(&s, MTS_NEW_DEFAULT), 0);
-    T_EQ_INT(mts_sqlite_open(&holder, db, "acct", NULL), 0);
-    T_EQ_INT(mts_sqlite_open(&other, db, "acct", NULL), 0);
-    T_EQ_INT(mts_sqlite_open(&taker, db, "acct", NULL), 0);
-    T_EQ_INT(mts_lease_acquire(&l, holder, "w1", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, 0, &rev, &err), 0);
-    T_EQ_INT(mts_storage_save_if(other, s, rev, NULL, &err), MTS_ELOCKED);
-    T_CONTAINS(err.message, "held by w1");
-    T_EQ_INT(mts_storage_save_if(holder, s, rev, &r2, &err), 0);
-    /* a short lease runs out and passes to another owner */
-    T_EQ_INT(mts_lease_renew(&l, holder, 50, &err), 0);
-    nanosleep(&nap, NULL);
-    T_EQ_INT(mts_lease_acquire(&l, taker, "w2", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, r2, NULL, &err), MTS_EFENCED);
-    T_EQ_INT(mts_storage_save_if(other, s, r2, NULL, &err), MTS_ELOCKED);
-    T_EQ_INT(mts_storage_load_rev(NULL, &rev, holder, &err), 0);
-    T_EQ_U64(rev, r2); /* nothing written */
-    T_EQ_INT(mts_storage_save_if(taker, s, r2, NULL, &err), 0);
-    mts_storage_free(taker);
-    mts_storage_free(other);
-    mts_storage_free(holder);
+    race_lease_fencing(open_store, (void *)"acct", s);
     mts_session_free(s);
 }
 
