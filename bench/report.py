@@ -478,6 +478,36 @@ def main():
                       met(ok)])
     else:
         trows.append(["`apply_update_state` is a single-row write", "-", met(None)])
+    # T7-T9: against Telethon's SQLite session, like with like
+    def versus(label, ours, theirs, goal):
+        rs = []
+        for n in SIZES:
+            a, b = ours(n), theirs(n)
+            if a and b:
+                rs.append((n, b / a))
+        trows.append([label,
+                      ", ".join("%s: %.1f×" % (n_label(n), r) for n, r in rs)
+                      or "-",
+                      met(all(r >= goal for _, r in rs) if rs else None)])
+
+    def per_entity(n):
+        v = g("sql_save", "telethon_process", n)
+        return v / n if v else None
+
+    versus("caching entities ≥ 50× faster than Telethon (`put_peer` per peer "
+           "vs `process_entities` per entity)",
+           lambda n: g("peer_put", "insert", n), per_entity, 50)
+    versus("looking a peer up by id ≥ 50× faster than Telethon (`get_peer` vs "
+           "`get_entity_rows_by_id`)",
+           lambda n: g("peer_get", "mtsession", n),
+           lambda n: g("peer_get", "telethon", n), 50)
+    versus("durable update-state change ≥ 5× faster than Telethon "
+           "(`set_update_state` + `save()`): file backend",
+           lambda n: g("apply", "file", n),
+           lambda n: g("apply", "telethon", n), 5)
+    versus("… the same on the SQLite backend",
+           lambda n: g("apply", "sqlite", n),
+           lambda n: g("apply", "telethon", n), 5)
     R.table(["Target", "Measured (this run)", "Status"], trows)
 
     # ---- 1 codec -----------------------------------------------------------
@@ -714,13 +744,15 @@ def main():
         dd, ld, lf = g("file_load", "decode", n), g("file_load", "mtsession", n), g("file_load", "floor", n)
         if e and s and fl:
             R.p("- **File save** at %s: %s against a floor of %s, %s more; "
-                "encoding alone, timed in the same runs, takes %s. %s In a profile of encoding 1M peers "
-                "(perf, outside this suite) the largest part, about 40%%, is "
-                "sorting the peers into the format's canonical (kind, id) "
-                "order (`mts__peer_order`: `qsort_r` of indices comparing "
-                "through the peer array, which misses the cache at large N); "
-                "then the byte-at-a-time buffer writes and the peer_at reads "
-                "in sorted order (about 20%%) and CRC-32C (about 6%%)."
+                "encoding alone, timed in the same runs, takes %s. %s The "
+                "encoder writes the peers straight from the session's record "
+                "chunks in the format's canonical (kind, id) order (a session "
+                "that was loaded, or built in order, is known to be sorted; "
+                "others get one O(n) key sort) and computes CRC-32C with the "
+                "hardware instruction in three interleaved lanes. What the "
+                "floor does not pay for is that pass over the peers and, on "
+                "this virtual machine, the first touch of the memory the "
+                "encoding goes through."
                 % (n_label(n), t(s), t(fl), t(s - fl) if s > fl else "nothing",
                    t(e),
                    "The gap to the floor is `mts_encode`, not the I/O."
@@ -728,15 +760,20 @@ def main():
                    "Encoding explains only part of the gap."))
         if dd and ld and lf:
             R.p("- **Load** at %s: %s against %s for memcpy-and-scan (%.0f×); "
-                "decoding is %s of it. In a profile of decoding 1M peers "
-                "(perf, outside this suite) about 60%% of the time is "
-                "`mts_session_put_peer`, almost all of it in the hash-index "
-                "probe (a cache miss on the slot array and one on the peer "
-                "record per insert); about 10%% is an snprintf of the field "
-                "path (\"peers[i]\") that `decode_peers` formats for every "
-                "peer before it is known to be needed; CRC-32C is about 3%%. "
-                "Building an index of 1M entries in random memory order is "
-                "what separates a load from a copy here."
+                "decoding is %s of it. The decoder reads the peer section in "
+                "one pass (no error text is formatted unless an entry fails), "
+                "writes the records and strings in bulk and builds the hash "
+                "index in batches of 2048 with the slots prefetched, the "
+                "table sized once for the final count. The rest is memory "
+                "the floor does not touch: a loaded session holds about 50 "
+                "bytes of new memory per peer (records, index, strings), and "
+                "on this virtual machine the first touch of fresh memory "
+                "costs about 0.9 ms per MB, while the floor's buffer is "
+                "reused by malloc from one run to the next. Decoding 1M peers "
+                "into memory that was touched before takes about 20 ms "
+                "(outside this suite), 5× the floor; building an index of 1M "
+                "entries (about 10 ms of it) is what separates a load from a "
+                "copy."
                 % (n_label(n), t(ld), t(lf), ld / lf, t(dd)))
     fr_all = [(nn, ratio(g("apply", "file", nn), g("apply", "floor", nn))) for nn in SIZES]
     fr_all = [(nn, r) for nn, r in fr_all if r is not None]
@@ -780,6 +817,36 @@ def main():
                 "copy) takes %s, %s a full save into an empty database: the "
                 "handle then reads every stored key and upserts every row."
                 % (t(oth), x(oth, fu))) if oth and fu else ""))
+    tp, pi = g("sql_save", "telethon_process", big), g("peer_put", "insert", big)
+    tg, pgm = g("peer_get", "telethon", big), g("peer_get", "mtsession", big)
+    ta, fa = g("apply", "telethon", big), g("apply", "file", big)
+    tfl = g("apply", "floor_py", big)
+    if tp and pi and tg and pgm:
+        R.p("- **Against Telethon, caching and lookups**: `put_peer` is an "
+            "insert into the in-memory index (%s per peer at %s), Telethon's "
+            "`process_entities` an SQL insert per entity (%s), and its "
+            "lookup an SQL query (%s against %s). Up to 100k peers the ratios "
+            "pass 50× with room; at 1M the index and the records no longer "
+            "fit in the caches, each insert or lookup takes a cache and TLB "
+            "miss in a working set of about 50 MB, and the ratios fall to "
+            "%.0f× and %.0f×."
+            % (t(pi), n_label(big), t(tp / big), t(pgm), t(tg),
+               (tp / big) / pi, tg / pgm))
+    if ta and fa:
+        R.p("- **Against Telethon, a durable update-state change**: the file "
+            "backend's call is one append and one fdatasync, at its floor "
+            "(section 3); Telethon's `save()` is a commit in SQLite's "
+            "rollback-journal mode, %s, %s the Python floor of one sync "
+            "measured alongside (%s). The ratio between the two (%s) is "
+            "therefore about the number of syncs Telethon's commit costs "
+            "against the one of the file backend, and no durable store can "
+            "make a change for less than one sync. Going further means fewer "
+            "than one sync per change: "
+            "the file backend's group-commit mode (`MTS_FILE_GROUP_COMMIT`, "
+            "docs/FORMAT.md) does that, giving up the durability of the "
+            "last few acknowledged changes on a power cut."
+            % (t(ta), x(ta, tfl) if tfl else "-", t(tfl) if tfl else "-",
+               x(ta, fa)))
     fp1 = g("sql_save", "floor_plain", big)
     fk1 = g("sql_save", "floor_keyed", big)
     fu1 = g("sql_save", "full", big)
