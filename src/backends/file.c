@@ -95,14 +95,16 @@
  * writers in several processes take turns.
  *
  * Every system call on files goes through os.h so tests can fail any of
- * them. Resolving a link (readlink, realpath) and listing the directory
- * for crash leftovers use the C library directly.
+ * them. Resolving a link (readlink, realpath), listing the directory
+ * for crash leftovers and the writeback hint of a big save
+ * (sync_file_range, whose result is ignored) use the C library directly.
  *
  * Thread-safety: the storage wrapper serialises calls on one handle; the
  * only state shared between handles is the atomic temp-name counter.
  */
 #include "internal.h"
 #include "journal.h"
+#include "lease_text.h"
 #include "mtsession/seal.h"
 #include "os.h"
 
@@ -134,6 +136,8 @@
 #define LOCK_PAUSE_MAX_MS 20
 /* Largest lock file content read: "<pid> <16 hex digits>\n". */
 #define LOCK_TEXT_MAX 64
+/* A streamed save starts the writeback of every this many bytes. */
+#define WRITEBACK_STEP ((uint64_t)1 << 20)
 /* Defaults of mts_file_options. */
 #define JOURNAL_MAX_DEFAULT ((size_t)1 << 20)
 #define JOURNAL_MAX_MIN 64
@@ -411,15 +415,20 @@ write_all(int fd, const uint8_t *data, size_t len, const char *path,
     return 0;
 }
 
+/* Writes the new file's bytes to fd (the temp file `tmp`); 0 or an error
+ * that names tmp. */
+typedef int (*fill_fn)(int fd, const char *tmp, void *arg, mts_error *err);
+
 /*
- * Replace `path` (in directory `dir`) with data: temp file, write, fsync,
- * close, rename, fsync of the directory. The directory is opened before
- * the rename so that every failure up to and including the rename leaves
- * the old file in place; only the directory fsync can fail after it.
+ * Replace `path` (in directory `dir`) with what fill writes: temp file,
+ * write, fsync, close, rename, fsync of the directory. The directory is
+ * opened before the rename so that every failure up to and including the
+ * rename leaves the old file in place; only the directory fsync can fail
+ * after it.
  */
 static int
-write_atomic(const char *path, const char *dir, const uint8_t *data,
-             size_t len, mts_error *err)
+write_atomic_with(const char *path, const char *dir, fill_fn fill, void *arg,
+                  mts_error *err)
 {
     /* ".tmp." + pid + "." + counter + "." + 16 hex digits + NUL. */
     size_t tmp_size = strlen(path) + 80;
@@ -441,7 +450,7 @@ write_atomic(const char *path, const char *dir, const uint8_t *data,
             return rc;
         }
     }
-    rc = write_all(fd, data, len, tmp, err);
+    rc = fill(fd, tmp, arg, err);
     if (rc != 0)
         goto fail;
     if (mts__os_fsync(fd) != 0) {
@@ -487,6 +496,94 @@ fail:
     (void)mts__os_unlink(tmp);
     mts_free(tmp);
     return rc;
+}
+
+typedef struct bytes_fill {
+    const uint8_t *data;
+    size_t len;
+} bytes_fill;
+
+static int
+fill_bytes(int fd, const char *tmp, void *arg, mts_error *err)
+{
+    const bytes_fill *b = arg;
+    return write_all(fd, b->data, b->len, tmp, err);
+}
+
+/* write_atomic_with of data[0, len), in as few writes as it takes. */
+static int
+write_atomic(const char *path, const char *dir, const uint8_t *data,
+             size_t len, mts_error *err)
+{
+    bytes_fill b;
+    b.data = data;
+    b.len = len;
+    return write_atomic_with(path, dir, fill_bytes, &b, err);
+}
+
+/* A plain snapshot encoded straight into the temp file, a chunk at a time
+ * (mts__encode_stream): a big session never has its whole encoding in
+ * memory. A session under MTS__ENCODE_CHUNK bytes is one write. */
+typedef struct stream_fill {
+    const mts_session *s;
+    uint64_t gen; /* the GENERATION section, 0 for none */
+    int fd;
+    const char *tmp;
+    mts_error *err;
+    uint64_t pos;     /* fd's file offset: what write() has written */
+    uint64_t written; /* bytes written so far, at any offset */
+    uint64_t started; /* written when writeback was last started */
+} stream_fill;
+
+/* A chunk at its offset: write() when it follows the last one (always,
+ * for a session of one chunk), else pwrite() (the encoder fills the
+ * regions of a big PEERS section side by side). */
+static int
+stream_sink(const uint8_t *chunk, size_t len, uint64_t offset, void *payload)
+{
+    stream_fill *f = payload;
+    size_t done = 0;
+    if (offset == f->pos) {
+        int rc = write_all(f->fd, chunk, len, f->tmp, f->err);
+        if (rc != 0)
+            return rc;
+        f->pos += len;
+        done = len;
+    }
+    while (done < len) {
+        ssize_t n = mts__os_pwrite(f->fd, chunk + done, len - done,
+                                   (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? io_err(f->err, errno, "write", f->tmp)
+                         : mts__err_native(f->err, MTS_EIO, EIO,
+                                           "write %s: no progress (0 bytes "
+                                           "written)",
+                                           f->tmp);
+        done += (size_t)n;
+    }
+    f->written += len;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start writing what is written back to the disk while the rest is
+     * encoded, so the fsync waits only for the tail. Only a hint: the
+     * fsync is what makes the file durable, so a failure is ignored. */
+    if (f->written - f->started >= WRITEBACK_STEP) {
+        (void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        f->started = f->written;
+    }
+#endif
+    return 0;
+}
+
+static int
+fill_stream(int fd, const char *tmp, void *arg, mts_error *err)
+{
+    stream_fill *f = arg;
+    f->fd = fd;
+    f->tmp = tmp;
+    f->err = err;
+    return mts__encode_stream(f->s, f->gen, 0, stream_sink, f, err);
 }
 
 int
@@ -1115,21 +1212,27 @@ save_snapshot(file_backend *fb, const mts_session *s, mts_error *err)
     size_t len = 0;
     uint64_t id = 0;
     int rc;
-    if (fb->secret != NULL)
+    if (fb->secret == NULL) {
+        /* plain: streamed into the temp file, its id chosen here */
+        stream_fill f;
+        memset(&f, 0, sizeof(f));
+        f.s = s;
+        f.gen = fb->journaling ? new_id() : 0;
+        id = f.gen;
+        rc = write_atomic_with(fb->path, fb->dir, fill_stream, &f, err);
+    } else {
+        /* sealed: the envelope seals the whole plain file at once */
         rc = mts_encode_sealed(&data, &len, s, fb->secret, err);
-    else
-        rc = mts_encode(&data, &len, s, err);
-    if (rc == 0 && fb->journaling && fb->secret == NULL)
-        rc = mts__snapshot_add_generation(&data, &len, new_id(), err);
-    if (rc != 0) {
-        if (data != NULL)
-            free_secret(data, len);
-        return rc;
+        if (rc != 0) {
+            if (data != NULL)
+                free_secret(data, len);
+            return rc;
+        }
+        if (fb->journaling)
+            id = mts__snapshot_id(data, len); /* its nonce */
+        rc = write_atomic(fb->path, fb->dir, data, len, err);
+        free_secret(data, len);
     }
-    if (fb->journaling)
-        id = mts__snapshot_id(data, len); /* a sealed file: its nonce */
-    rc = write_atomic(fb->path, fb->dir, data, len, err);
-    free_secret(data, len);
     if (rc != 0) {
         /* After a failed directory sync the new file is in place: the
          * journal no longer extends what is there. Look again before the
@@ -1277,22 +1380,6 @@ wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ms as "2026-11-25T16:21:22.123Z". */
-static void
-fmt_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, size, "(time %lld ms)", (long long)ms);
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
-}
-
 static void
 sleep_ms(long ms)
 {
@@ -1355,10 +1442,7 @@ lease_write(file_backend *fb, const mts_lease *l, mts_error *err)
 static int
 held_err(mts_error *err, const file_backend *fb, const mts_lease *l)
 {
-    char t[40];
-    fmt_time(t, sizeof(t), l->expires_ms);
-    return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
-                    fb->path, l->owner, t);
+    return mts__lease_held(err, fb->path, NULL, l->owner, l->expires_ms);
 }
 
 /*
@@ -1370,24 +1454,11 @@ static int
 fenced_err(mts_error *err, file_backend *fb, const char *what,
            const mts_lease *l)
 {
-    char t[40];
     journal_close(fb, true);
     fb->token = 0;
-    if (l == NULL)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease record is gone", fb->path,
-                        what);
-    fmt_time(t, sizeof(t), l->expires_ms);
-    if (strcmp(l->owner, fb->owner) == 0 && l->epoch == fb->epoch)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease (epoch %llu) expired at "
-                        "%s; renew it",
-                        fb->path, what, (unsigned long long)fb->epoch, t);
-    return mts__err(err, MTS_EFENCED,
-                    "%s: %s: fenced: epoch %llu is over; the lease is now "
-                    "%s's (epoch %llu)",
-                    fb->path, what, (unsigned long long)fb->epoch, l->owner,
-                    (unsigned long long)l->epoch);
+    return mts__lease_fenced(err, fb->path, what, fb->epoch, l,
+                             l != NULL && strcmp(l->owner, fb->owner) == 0 &&
+                                 l->epoch == fb->epoch);
 }
 
 /* Whether the record `l` is this handle's lease (live or not). */

@@ -27,6 +27,15 @@
  * the CRC as it goes; the decoder checks each entry with plain comparisons
  * and loads the records in bulk, formatting an error message only for the
  * entry it refuses.
+ *
+ * One encoder serves mts_encode (one buffer of the exact size) and
+ * mts__encode_stream (the file backend's save: chunks of a few hundred KB
+ * handed to a sink with their file offsets, so a big session never has its
+ * whole encoding in memory). The length field needs no pass (the size is
+ * kept by the session) and the CRC comes last, so the stream writes in
+ * order, except for big PEERS sections with mixed kinds: those go out
+ * through one buffer per kind into the kind's region of the file, and the
+ * regions' CRCs are combined.
  */
 #include "internal.h"
 
@@ -188,14 +197,6 @@ write_peers(uint8_t *w, size_t room, mts__peer_rec *const *recs, size_t n,
     return w;
 }
 
-static void
-put_section(mts__buf *b, uint16_t tag, uint64_t len)
-{
-    mts__buf_u16le(b, tag);
-    mts__buf_u16le(b, (uint16_t)(tag == TAG_TOKEN ? 0 : SECTION_CRITICAL));
-    mts__buf_u32le(b, (uint32_t)len);
-}
-
 /*
  * The PEERS entries when the peers of each kind are in id order in the
  * array but the kinds are mixed (mts__session_peer_kinds answered 1): one
@@ -249,6 +250,392 @@ write_peers_split(uint8_t *w, size_t room, mts__peer_rec *const *recs,
     return lim[2];
 }
 
+/*
+ * The encoder's output: a buffer of `cap` bytes that is handed to `sink`
+ * with its file offset whenever it is full and once at the end
+ * (mts__encode_stream), or that is the whole output (mts_encode: cap is
+ * the exact size, sink is NULL and is never called). crc is the CRC of
+ * everything this writer wrote before buf + crc_at; it is brought forward
+ * as chunks are sent, and every CRC_CHUNK bytes inside the PEERS loop,
+ * while the bytes are still in the cache. After the first error (rc)
+ * nothing more is written or sent.
+ */
+typedef struct sw {
+    uint8_t *buf;
+    size_t cap, len;
+    size_t crc_at;
+    uint32_t crc;
+    bool crc_done; /* the checksum itself is being written */
+    bool bug;      /* rc is ours: the session's counts were wrong */
+    int rc;
+    uint64_t sent; /* the file offset of buf[0] */
+    mts__encode_sink sink;
+    void *payload;
+} sw;
+
+/* An internal invariant failed (never for input: the session's counts
+ * and strings are checked when they are set). */
+static void
+sw_bug(sw *w)
+{
+    MTS_ASSERT(0 && "encoder invariant");
+    w->bug = true;
+    w->rc = MTS_EINVAL;
+}
+
+static int
+sw_flush(sw *w)
+{
+    int rc;
+    if (w->rc != 0)
+        return w->rc;
+    if (!w->crc_done && w->len > w->crc_at)
+        w->crc = mts_crc32c(w->crc, w->buf + w->crc_at, w->len - w->crc_at);
+    w->crc_at = 0;
+    if (w->len == 0)
+        return 0;
+    if (w->sink == NULL) {
+        /* mts_encode's buffer has the exact size: it never fills early */
+        sw_bug(w);
+        return w->rc;
+    }
+    rc = w->sink(w->buf, w->len, w->sent, w->payload);
+    if (rc != 0)
+        return w->rc = rc < 0 ? rc : MTS_EIO;
+    w->sent += w->len;
+    w->len = 0;
+    return 0;
+}
+
+static void
+sw_put(sw *w, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    while (n > 0 && w->rc == 0) {
+        size_t k = w->cap - w->len;
+        if (k == 0) {
+            (void)sw_flush(w);
+            continue;
+        }
+        if (k > n)
+            k = n;
+        memcpy(w->buf + w->len, p, k);
+        w->len += k;
+        p += k;
+        n -= k;
+    }
+}
+
+static void
+sw_u8(sw *w, uint8_t v)
+{
+    sw_put(w, &v, 1);
+}
+
+static void
+sw_u16(sw *w, uint16_t v)
+{
+    uint8_t p[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+    sw_put(w, p, 2);
+}
+
+static void
+sw_u32(sw *w, uint32_t v)
+{
+    uint8_t p[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                     (uint8_t)(v >> 24) };
+    sw_put(w, p, 4);
+}
+
+static void
+sw_u64(sw *w, uint64_t v)
+{
+    uint8_t p[8];
+    put_le64(p, v);
+    sw_put(w, p, 8);
+}
+
+static void
+put_section(sw *w, uint16_t tag, uint64_t len)
+{
+    sw_u16(w, tag);
+    /* TOKEN and GENERATION may be skipped by a reader that does not know
+     * them; everything before them is needed */
+    sw_u16(w, (uint16_t)(tag >= TAG_TOKEN ? 0 : SECTION_CRITICAL));
+    sw_u32(w, (uint32_t)len);
+}
+
+/* One PEERS entry through a copy that sw_put splits across chunks: for
+ * an entry that does not fit in what is left of the buffer. */
+static void
+sw_peer_split(sw *w, const mts__peer_rec *r, size_t ul, size_t pl)
+{
+    uint8_t tmp[PEER_MIN_LEN + 2 * 255];
+    if (ul > 255 || pl > 255) { /* the model refuses such strings */
+        sw_bug(w);
+        return;
+    }
+    tmp[0] = r->kind;
+    put_le64(tmp + 1, (uint64_t)r->id);
+    put_le64(tmp + 9, (uint64_t)r->access_hash);
+    tmp[17] = r->flags;
+    tmp[18] = r->channel_kind;
+    tmp[19] = (uint8_t)ul;
+    if (ul != 0)
+        memcpy(tmp + 20, r->username, ul);
+    tmp[20 + ul] = (uint8_t)pl;
+    if (pl != 0)
+        memcpy(tmp + 21 + ul, r->phone, pl);
+    sw_put(w, tmp, PEER_MIN_LEN + ul + pl);
+}
+
+/*
+ * The records recs[order[i]] (or recs[i] when order is NULL), i < n,
+ * through the buffer: in place while they fit, taking the CRC every
+ * CRC_CHUNK bytes, fetching ahead in sorted order as write_peers does.
+ * The buffer's state is kept in locals (stores through uint8_t * would
+ * otherwise reload it every entry).
+ */
+static void
+sw_peers(sw *w, mts__peer_rec *const *recs, size_t n, const uint32_t *order)
+{
+    uint8_t *buf = w->buf;
+    size_t len = w->len, cap = w->cap, crc_at = w->crc_at;
+    uint32_t crc = w->crc;
+    for (size_t i = 0; i < n; i++) {
+        const mts__peer_rec *r =
+            mts__peer_in(recs, order != NULL ? order[i] : i);
+        size_t ul, pl, need;
+        uint8_t *o;
+        if (order != NULL && i + PEER_PREFETCH < n) {
+            const mts__peer_rec *f =
+                mts__peer_in(recs, order[i + PEER_PREFETCH / 2]);
+            PREFETCH(mts__peer_in(recs, order[i + PEER_PREFETCH]));
+            if (f->username != NULL)
+                PREFETCH(f->username);
+            if (f->phone != NULL)
+                PREFETCH(f->phone);
+        }
+        ul = r->username != NULL ? strlen(r->username) : 0;
+        pl = r->phone != NULL ? strlen(r->phone) : 0;
+        need = PEER_MIN_LEN + ul + pl;
+        if (cap - len < need) {
+            w->len = len;
+            w->crc_at = crc_at;
+            w->crc = crc;
+            sw_peer_split(w, r, ul, pl); /* sends the full buffer */
+            if (w->rc != 0)
+                return;
+            len = w->len;
+            crc_at = w->crc_at;
+            crc = w->crc;
+            continue;
+        }
+        o = buf + len;
+        o[0] = r->kind;
+        put_le64(o + 1, (uint64_t)r->id);
+        put_le64(o + 9, (uint64_t)r->access_hash);
+        o[17] = r->flags;
+        o[18] = r->channel_kind;
+        o[19] = (uint8_t)ul;
+        if (ul != 0)
+            memcpy(o + 20, r->username, ul);
+        o[20 + ul] = (uint8_t)pl;
+        if (pl != 0)
+            memcpy(o + 21 + ul, r->phone, pl);
+        len += need;
+        if (len - crc_at >= CRC_CHUNK) {
+            crc = mts_crc32c(crc, buf + crc_at, len - crc_at);
+            crc_at = len;
+        }
+    }
+    w->len = len;
+    w->crc_at = crc_at;
+    w->crc = crc;
+}
+
+/* CRC-32C of A||B from crc(A), crc(B) and |B| (zlib's crc32_combine, for
+ * the Castagnoli polynomial): multiply crc(A) by x^(8|B|) mod P. */
+#define CRC32C_POLY 0x82F63B78u
+
+/* The first error of a region's writer becomes w's. */
+static void
+sw_take_error(sw *w, const sw *o)
+{
+    if (o != w && o->rc != 0 && w->rc == 0) {
+        w->rc = o->rc;
+        w->bug = o->bug;
+    }
+}
+
+static uint32_t
+crc_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t m = (uint32_t)1 << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+    }
+    return p;
+}
+
+static uint32_t
+crc_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    uint32_t x2n = (uint32_t)1 << 30; /* x^1, then x^(2^k) */
+    uint32_t p = (uint32_t)1 << 31;   /* x^0 */
+    uint64_t n = len_b * 8;
+    for (; n != 0; n >>= 1) {
+        if (n & 1)
+            p = crc_mulmod(x2n, p);
+        x2n = crc_mulmod(x2n, x2n);
+    }
+    return crc_mulmod(p, crc_a) ^ crc_b;
+}
+
+/*
+ * Peers of mixed kinds, each kind in id order, when they do not fit in the
+ * buffer: one pass over the array, as write_peers_split, each kind through
+ * its own buffer sent at its own file offset (the sizes of the kinds'
+ * regions are known), so no second pass and no index. w goes on after the
+ * last region, its CRC the combination of the three regions'.
+ */
+static void
+sw_peers_regions(sw *w, mts__peer_rec *const *recs, size_t n,
+                 const size_t kcount[3], const uint64_t kbytes[3],
+                 mts_error *err)
+{
+    sw r[3], *ws[3];
+    uint64_t len[3], start = w->sent + w->len, end;
+    size_t left[3];
+    for (int k = 0; k < 3; k++) {
+        len[k] = (uint64_t)PEER_MIN_LEN * kcount[k] + kbytes[k];
+        left[k] = kcount[k];
+    }
+    /* users: on in w, which is then sent; the others: a buffer each */
+    ws[0] = w;
+    ws[1] = &r[1];
+    ws[2] = &r[2];
+    end = start;
+    for (int k = 1; k < 3; k++) {
+        end += len[k - 1];
+        memset(&r[k], 0, sizeof(r[k]));
+        r[k].sink = w->sink;
+        r[k].payload = w->payload;
+        r[k].sent = end;
+        r[k].cap = len[k] < w->cap ? (size_t)len[k] : w->cap;
+        if (r[k].cap != 0 && (r[k].buf = mts_malloc(r[k].cap)) == NULL &&
+            w->rc == 0)
+            w->rc = mts__err_oom(err);
+    }
+    end += len[2];
+    for (size_t i = 0; i < n && w->rc == 0; i++) {
+        const mts__peer_rec *rec = mts__peer_in(recs, i);
+        size_t ul, pl, need;
+        unsigned k = rec->kind;
+        sw *o;
+        uint8_t *p;
+        if (k > 2 || left[k] == 0) { /* the counts rule this out */
+            sw_bug(w);
+            break;
+        }
+        left[k]--;
+        o = ws[k];
+        ul = rec->username != NULL ? strlen(rec->username) : 0;
+        pl = rec->phone != NULL ? strlen(rec->phone) : 0;
+        need = PEER_MIN_LEN + ul + pl;
+        if (o->cap - o->len < need) {
+            sw_peer_split(o, rec, ul, pl);
+            sw_take_error(w, o);
+            continue;
+        }
+        p = o->buf + o->len;
+        p[0] = rec->kind;
+        put_le64(p + 1, (uint64_t)rec->id);
+        put_le64(p + 9, (uint64_t)rec->access_hash);
+        p[17] = rec->flags;
+        p[18] = rec->channel_kind;
+        p[19] = (uint8_t)ul;
+        if (ul != 0)
+            memcpy(p + 20, rec->username, ul);
+        p[20 + ul] = (uint8_t)pl;
+        if (pl != 0)
+            memcpy(p + 21 + ul, rec->phone, pl);
+        o->len += need;
+        if (o->len - o->crc_at >= CRC_CHUNK) {
+            o->crc = mts_crc32c(o->crc, o->buf + o->crc_at,
+                                o->len - o->crc_at);
+            o->crc_at = o->len;
+        }
+    }
+    if (w->rc == 0 && (left[0] | left[1] | left[2]) != 0)
+        sw_bug(w);
+    for (int k = 0; k < 3 && w->rc == 0; k++) {
+        (void)sw_flush(ws[k]);
+        sw_take_error(w, ws[k]);
+    }
+    if (w->rc == 0 &&
+        (w->sent != start + len[0] || r[1].sent != start + len[0] + len[1] ||
+         r[2].sent != end))
+        sw_bug(w);
+    if (w->rc == 0) {
+        w->crc = crc_combine(crc_combine(w->crc, r[1].crc, len[1]), r[2].crc,
+                             len[2]);
+        w->sent = end;
+    }
+    for (int k = 1; k < 3; k++)
+        if (r[k].buf != NULL) {
+            mts__wipe(r[k].buf, r[k].cap);
+            mts_free(r[k].buf);
+        }
+}
+
+/*
+ * The PEERS entries, after the section header and count. When the whole
+ * payload fits in the buffer (always for mts_encode), they are written in
+ * place as before; otherwise they stream through the buffer: in array
+ * order, in `order`, or, when each kind is sorted but the kinds are mixed,
+ * each kind through its own buffer to its own region of the file
+ * (sw_peers_regions: one pass, where a pass per kind or a list of the
+ * other kinds' indices would read the records twice or more).
+ */
+static int
+encode_peers(sw *w, const mts_session *s, int kinds, const size_t kcount[3],
+             const uint64_t kbytes[3], const uint32_t *order, mts_error *err)
+{
+    size_t npeer;
+    mts__peer_rec *const *recs = mts__session_peer_chunks(s, &npeer);
+    uint64_t bytes = peers_payload_size(s) - 4;
+
+    if (w->rc != 0)
+        return w->rc;
+    if (bytes <= w->cap - w->len) {
+        uint8_t *p = w->buf + w->len;
+        uint8_t *e = kinds == 1
+                         ? write_peers_split(p, w->cap - w->len, recs, npeer,
+                                             kcount, kbytes)
+                         : write_peers(p, w->cap - w->len, recs, npeer, order,
+                                       w->buf, &w->crc_at, &w->crc);
+        MTS_ASSERT(e != NULL && (uint64_t)(e - p) == bytes);
+        if (e == NULL || (uint64_t)(e - p) != bytes)
+            return w->rc = mts__err(err, MTS_EINVAL,
+                                    "encode: the peers need more bytes than "
+                                    "counted");
+        w->len += (size_t)(e - p);
+        return 0;
+    }
+    if (kinds == 1)
+        sw_peers_regions(w, recs, npeer, kcount, kbytes, err);
+    else
+        sw_peers(w, recs, npeer, order);
+    return w->rc;
+}
+
 static int
 cmp_chan(const void *a, const void *b)
 {
@@ -265,21 +652,37 @@ cmp_min(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int
-mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
-           mts_error *err)
+#define GENERATION_SECTION_LEN (SECTION_HEADER_LEN + 8)
+
+/* The size of the file, checked against the format's maximum. */
+static int
+encode_total(uint64_t *total, const mts_session *s, uint64_t gen,
+             mts_error *err)
 {
-    mts__buf b;
-    uint64_t total = mts_encoded_size(s);
+    *total = mts_encoded_size(s) + (gen != 0 ? GENERATION_SECTION_LEN : 0);
+    if (*total > MTS_INPUT_MAX)
+        return mts__err(err, MTS_ELIMIT,
+                        "encode: the session needs %llu bytes, more than the "
+                        "format's maximum of %zu",
+                        (unsigned long long)*total, (size_t)MTS_INPUT_MAX);
+    return 0;
+}
+
+/*
+ * Every byte of the file of `total` bytes into w, the checksum included;
+ * the caller sends what is left in the buffer. The one encoder behind
+ * mts_encode and mts__encode_stream, so both give the same bytes. A sink
+ * error is returned as the sink gave it, with err left to the sink.
+ */
+static int
+encode_to(sw *w, const mts_session *s, uint64_t gen, uint64_t total,
+          mts_error *err)
+{
     size_t nchan = mts_session_channel_count(s);
     size_t nmin = mts_session_min_peer_count(s);
-    size_t npeer = mts_session_peer_count(s);
     mts_channel_pts *chans = NULL;
     mts_min_peer *mins = NULL;
     uint32_t *order = NULL;
-    mts__peer_rec *const *recs;
-    size_t crc_at = 0;
-    uint32_t crc = 0;
     size_t kcount[3];
     uint64_t kbytes[3];
     int kinds;
@@ -291,16 +694,6 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     int is_bot = 0, has_api, has_user;
     int rc;
 
-    if (out == NULL || out_len == NULL || s == NULL)
-        return mts__err(err, MTS_EINVAL, "encode: NULL argument");
-    if (total > MTS_INPUT_MAX)
-        return mts__err(err, MTS_ELIMIT,
-                        "encode: the session needs %llu bytes, more than the "
-                        "format's maximum of %zu",
-                        (unsigned long long)total, (size_t)MTS_INPUT_MAX);
-    mts__buf_init(&b, MTS_INPUT_MAX);
-    if (mts__buf_reserve_exact(&b, (size_t)total) != 0)
-        return mts__err_oom(err);
     chans = mts__calloc(nchan ? nchan : 1, sizeof(*chans));
     mins = mts__calloc(nmin ? nmin : 1, sizeof(*mins));
     /* the peers' order: as they are, split by kind, or sorted */
@@ -311,40 +704,40 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
         goto done;
     }
 
-    /* header; total length and CRC are patched in at the end */
-    mts__buf_u8(&b, MTS_FORMAT_VERSION_CURRENT);
-    mts__buf_put(&b, V2_MAGIC, V2_MAGIC_LEN);
-    mts__buf_u32le(&b, (uint32_t)total);
-    mts__buf_u32le(&b, 0);
+    /* header */
+    sw_u8(w, MTS_FORMAT_VERSION_CURRENT);
+    sw_put(w, V2_MAGIC, V2_MAGIC_LEN);
+    sw_u32(w, (uint32_t)total);
+    sw_u32(w, 0);
 
     /* INFO */
     has_api = mts_session_api_id(s, &api_id) == 0;
     has_user = mts_session_user(s, &user_id, &is_bot) == 0;
-    put_section(&b, TAG_INFO, INFO_LEN);
-    mts__buf_u32le(&b, (uint32_t)mts_session_home_dc(s));
-    mts__buf_u8(&b, (uint8_t)(mts_session_test_mode(s) != 0));
-    mts__buf_u8(&b, (uint8_t)has_api);
-    mts__buf_u32le(&b, (uint32_t)(has_api ? api_id : 0));
-    mts__buf_u8(&b, (uint8_t)has_user);
-    mts__buf_u64le(&b, (uint64_t)(has_user ? user_id : 0));
-    mts__buf_u8(&b, (uint8_t)(has_user && is_bot));
+    put_section(w, TAG_INFO, INFO_LEN);
+    sw_u32(w, (uint32_t)mts_session_home_dc(s));
+    sw_u8(w, (uint8_t)(mts_session_test_mode(s) != 0));
+    sw_u8(w, (uint8_t)has_api);
+    sw_u32(w, (uint32_t)(has_api ? api_id : 0));
+    sw_u8(w, (uint8_t)has_user);
+    sw_u64(w, (uint64_t)(has_user ? user_id : 0));
+    sw_u8(w, (uint8_t)(has_user && is_bot));
 
     /* DCS: mts_session_dc_at is already in canonical order */
-    put_section(&b, TAG_DCS, dcs_payload_size(s));
-    mts__buf_u32le(&b, (uint32_t)mts_session_dc_count(s));
+    put_section(w, TAG_DCS, dcs_payload_size(s));
+    sw_u32(w, (uint32_t)mts_session_dc_count(s));
     for (size_t i = 0; i < mts_session_dc_count(s); i++) {
         mts_dc dc;
         mts_session_dc_at(&dc, s, i);
-        mts__buf_u32le(&b, (uint32_t)dc.dc_id);
-        mts__buf_u8(&b, (uint8_t)dc.flags);
-        mts__buf_u8(&b, dc.ip.family);
-        mts__buf_put(&b, dc.ip.bytes, dc.ip.family == 4 ? 4 : 16);
-        mts__buf_u16le(&b, dc.port);
-        mts__buf_u64le(&b, (uint64_t)dc.server_salt);
-        mts__buf_u32le(&b, (uint32_t)dc.time_offset);
-        mts__buf_u8(&b, dc.auth_key != NULL);
+        sw_u32(w, (uint32_t)dc.dc_id);
+        sw_u8(w, (uint8_t)dc.flags);
+        sw_u8(w, dc.ip.family);
+        sw_put(w, dc.ip.bytes, dc.ip.family == 4 ? 4 : 16);
+        sw_u16(w, dc.port);
+        sw_u64(w, (uint64_t)dc.server_salt);
+        sw_u32(w, (uint32_t)dc.time_offset);
+        sw_u8(w, dc.auth_key != NULL);
         if (dc.auth_key != NULL)
-            mts__buf_put(&b, dc.auth_key, MTS_AUTH_KEY_SIZE);
+            sw_put(w, dc.auth_key, MTS_AUTH_KEY_SIZE);
     }
 
     /* UPDATES */
@@ -352,68 +745,124 @@ mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
     for (size_t i = 0; i < nchan; i++)
         mts_session_channel_at(&chans[i], s, i);
     qsort(chans, nchan, sizeof(*chans), cmp_chan);
-    put_section(&b, TAG_UPDATES, 16 + 4 + (uint64_t)CHAN_LEN * nchan);
-    mts__buf_u32le(&b, (uint32_t)st.pts);
-    mts__buf_u32le(&b, (uint32_t)st.qts);
-    mts__buf_u32le(&b, (uint32_t)st.date);
-    mts__buf_u32le(&b, (uint32_t)st.seq);
-    mts__buf_u32le(&b, (uint32_t)nchan);
+    put_section(w, TAG_UPDATES, 16 + 4 + (uint64_t)CHAN_LEN * nchan);
+    sw_u32(w, (uint32_t)st.pts);
+    sw_u32(w, (uint32_t)st.qts);
+    sw_u32(w, (uint32_t)st.date);
+    sw_u32(w, (uint32_t)st.seq);
+    sw_u32(w, (uint32_t)nchan);
     for (size_t i = 0; i < nchan; i++) {
-        mts__buf_u64le(&b, (uint64_t)chans[i].channel_id);
-        mts__buf_u32le(&b, (uint32_t)chans[i].pts);
+        sw_u64(w, (uint64_t)chans[i].channel_id);
+        sw_u32(w, (uint32_t)chans[i].pts);
     }
 
-    /* PEERS in (kind, id) order, written in place: the buffer was sized
-     * up front, and this loop runs once per cached peer. */
-    put_section(&b, TAG_PEERS, peers_payload_size(s));
-    mts__buf_u32le(&b, (uint32_t)npeer);
-    recs = mts__session_peer_chunks(s, &npeer);
-    if (!b.failed) {
-        uint8_t *w = b.data + b.len;
-        uint8_t *e =
-            kinds == 1
-                ? write_peers_split(w, (size_t)total - b.len, recs, npeer,
-                                    kcount, kbytes)
-                : write_peers(w, (size_t)total - b.len, recs, npeer, order,
-                              b.data, &crc_at, &crc);
-        MTS_ASSERT(e != NULL);
-        if (e == NULL) {
-            rc = mts__err(err, MTS_EINVAL,
-                          "encode: the peers need more bytes than counted");
-            goto done;
-        }
-        b.len += (size_t)(e - w);
-    }
+    /* PEERS in (kind, id) order: this loop runs once per cached peer */
+    put_section(w, TAG_PEERS, peers_payload_size(s));
+    sw_u32(w, (uint32_t)mts_session_peer_count(s));
+    (void)encode_peers(w, s, kinds, kcount, kbytes, order, err);
 
     /* MIN_PEERS */
     for (size_t i = 0; i < nmin; i++)
         mts_session_min_peer_at(&mins[i], s, i);
     qsort(mins, nmin, sizeof(*mins), cmp_min);
-    put_section(&b, TAG_MIN_PEERS, 4 + (uint64_t)MIN_PEER_LEN * nmin);
-    mts__buf_u32le(&b, (uint32_t)nmin);
+    put_section(w, TAG_MIN_PEERS, 4 + (uint64_t)MIN_PEER_LEN * nmin);
+    sw_u32(w, (uint32_t)nmin);
     for (size_t i = 0; i < nmin; i++) {
-        mts__buf_u64le(&b, (uint64_t)mins[i].user_id);
-        mts__buf_u64le(&b, (uint64_t)mins[i].peer_id);
-        mts__buf_u32le(&b, (uint32_t)mins[i].msg_id);
+        sw_u64(w, (uint64_t)mins[i].user_id);
+        sw_u64(w, (uint64_t)mins[i].peer_id);
+        sw_u32(w, (uint32_t)mins[i].msg_id);
     }
 
     /* TOKEN, only when there is one */
     if (mts_session_future_auth_token(s, &tok, &toklen) == 0) {
-        put_section(&b, TAG_TOKEN, toklen);
-        mts__buf_put(&b, tok, toklen);
+        put_section(w, TAG_TOKEN, toklen);
+        sw_put(w, tok, toklen);
     }
 
-    if (!b.failed) {
-        MTS_ASSERT(b.len + V2_CRC_LEN == total);
-        crc = mts_crc32c(crc, b.data + crc_at, b.len - crc_at);
-        mts__buf_u32le(&b, crc);
+    /* GENERATION, for the file backend's journal: the highest tag, last */
+    if (gen != 0) {
+        put_section(w, TAG_GENERATION, 8);
+        sw_u64(w, gen);
     }
-    rc = mts__buf_finish(&b, out, out_len, err);
+
+    if (w->rc == 0) {
+        w->crc = mts_crc32c(w->crc, w->buf + w->crc_at, w->len - w->crc_at);
+        w->crc_at = w->len;
+        w->crc_done = true;
+        sw_u32(w, w->crc);
+    }
+    rc = w->rc;
+    if (rc == 0 && w->sent + w->len != total) {
+        MTS_ASSERT(w->sent + w->len == total);
+        rc = mts__err(err, MTS_EINVAL,
+                      "encode: wrote %llu bytes, not the %llu counted",
+                      (unsigned long long)(w->sent + w->len),
+                      (unsigned long long)total);
+    } else if (w->bug) {
+        rc = mts__err(err, MTS_EINVAL,
+                      "encode: the session needs more bytes than counted");
+    }
 done:
-    mts__buf_free(&b);
     mts_free(chans);
     mts_free(mins);
     mts_free(order);
+    return rc;
+}
+
+int
+mts_encode(uint8_t **out, size_t *out_len, const mts_session *s,
+           mts_error *err)
+{
+    sw w;
+    uint64_t total;
+    int rc;
+
+    if (out == NULL || out_len == NULL || s == NULL)
+        return mts__err(err, MTS_EINVAL, "encode: NULL argument");
+    if ((rc = encode_total(&total, s, 0, err)) != 0)
+        return rc;
+    memset(&w, 0, sizeof(w));
+    w.cap = (size_t)total;
+    w.buf = mts_malloc(w.cap + 1); /* NUL-terminated one past the end */
+    if (w.buf == NULL)
+        return mts__err_oom(err);
+    if ((rc = encode_to(&w, s, 0, total, err)) != 0) {
+        mts__wipe(w.buf, w.cap);
+        mts_free(w.buf);
+        return rc;
+    }
+    w.buf[w.cap] = 0;
+    *out = w.buf;
+    *out_len = w.cap;
+    return 0;
+}
+
+int
+mts__encode_stream(const mts_session *s, uint64_t gen, size_t chunk,
+                   mts__encode_sink sink, void *payload, mts_error *err)
+{
+    sw w;
+    uint64_t total;
+    int rc;
+
+    if (s == NULL || sink == NULL)
+        return mts__err(err, MTS_EINVAL, "encode: NULL argument");
+    if ((rc = encode_total(&total, s, gen, err)) != 0)
+        return rc;
+    if (chunk == 0)
+        chunk = MTS__ENCODE_CHUNK;
+    memset(&w, 0, sizeof(w));
+    w.cap = total < chunk ? (size_t)total : chunk;
+    w.sink = sink;
+    w.payload = payload;
+    w.buf = mts_malloc(w.cap);
+    if (w.buf == NULL)
+        return mts__err_oom(err);
+    rc = encode_to(&w, s, gen, total, err);
+    if (rc == 0)
+        rc = sw_flush(&w);
+    mts__wipe(w.buf, w.cap); /* it held auth keys */
+    mts_free(w.buf);
     return rc;
 }
 

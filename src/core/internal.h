@@ -46,6 +46,27 @@ int mts__string_wrap(char **out, const uint8_t *bin, size_t n,
 int mts__string_unwrap(uint8_t **bin, size_t *n, const char *text, size_t len,
                        mts_error *err);
 
+/* ---- streaming encoder (codec.c) ----
+ * mts_encode's bytes without the whole file in memory: through buffers of
+ * `chunk` bytes (0: MTS__ENCODE_CHUNK), each handed to sink with its file
+ * offset when it is full or done. Every byte of the file is sent exactly
+ * once, not always in file order: a big PEERS section whose kinds are
+ * interleaved in the session goes out through one buffer per kind, each
+ * to its own region. A session smaller than a chunk is one call (offset 0,
+ * the whole file). With gen != 0 the file also has a GENERATION section
+ * holding gen (the file backend's snapshot id), as
+ * mts__snapshot_add_generation would add it. The buffers are wiped and
+ * freed before return (they hold auth keys); a chunk is valid during its
+ * call. The sink returns 0 or a negative MTS_E... code and writes its own
+ * message; the first non-zero answer stops the encoder, which returns it
+ * as is (a positive answer becomes MTS_EIO). Other errors: MTS_EINVAL,
+ * MTS_ELIMIT (before any call), MTS_ENOMEM (maybe after some calls). */
+#define MTS__ENCODE_CHUNK ((size_t)256 * 1024)
+typedef int (*mts__encode_sink)(const uint8_t *chunk, size_t len,
+                                uint64_t offset, void *payload);
+int mts__encode_stream(const mts_session *s, uint64_t gen, size_t chunk,
+                       mts__encode_sink sink, void *payload, mts_error *err);
+
 /* ---- checksums (crc32c.c) ---- */
 /* The portable table-driven CRC-32C (mts_crc32c may use the CPU's). */
 uint32_t mts__crc32c_sw(uint32_t crc, const void *data, size_t len);

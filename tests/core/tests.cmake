@@ -37,3 +37,7 @@ target_link_libraries(core_storage_rev PRIVATE mts_fixtures)
 mts_add_test(NAME core_bulk SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_bulk.c
              LABELS unit)
 target_link_libraries(core_bulk PRIVATE mts_fixtures)
+
+mts_add_test(NAME core_stream SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_stream.c
+             LABELS unit)
+target_link_libraries(core_stream PRIVATE mts_fixtures)

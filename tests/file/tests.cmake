@@ -23,3 +23,8 @@ mts_add_test(NAME file_optimistic
     SOURCES ${MTS_FILE_TEST_DIR}/file_optimistic.c
     LABELS unit TIMEOUT 300)
 target_link_libraries(file_optimistic PRIVATE mts_conformance)
+# The streamed save of a big session (several writes, failures midway).
+mts_add_test(NAME file_stream
+    SOURCES ${MTS_FILE_TEST_DIR}/file_stream.c ${MTS_FILE_TEST_DIR}/helpers.c
+    LABELS unit fault TIMEOUT 300)
+target_link_libraries(file_stream PRIVATE mts_fixtures)
