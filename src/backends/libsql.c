@@ -674,7 +674,9 @@ conflict(libsql_backend *b, int64_t expected, mts_error *err)
     return mts__err(err, MTS_ECONFLICT,
                     "%s: save_if: the stored revision is %llu, not the "
                     "expected %llu: nothing written",
-                    b->display, (unsigned long long)(b->rev_known ? b->rev : 0),
+                    b->display,
+                    (unsigned long long)(b->rev_known ? mts__sql_api_rev(b->rev)
+                                                      : 0),
                     (unsigned long long)expected);
 }
 
@@ -760,7 +762,8 @@ remote_reseal(libsql_backend *b,
 }
 
 /* The guard of an optimistic save: the session's rev is `expected`, or
- * (expected 0) there is no session. */
+ * (expected 0) there is no session; INT64_MIN (the API's 2^63) stands for
+ * a row written before rows had revisions (rev 0). */
 static int
 add_guard_expected(libsql_backend *b, mts__hrana_tx *tx, int64_t expected)
 {
@@ -770,7 +773,7 @@ add_guard_expected(libsql_backend *b, mts__hrana_tx *tx, int64_t expected)
     if (expected == 0)
         return add_stmt(tx, MTS__SQL_GUARD_NO_SESSION, p, 1, 0);
     p[1].type = MTS__SQL_INT;
-    p[1].i = expected;
+    p[1].i = expected == INT64_MIN ? 0 : expected;
     return add_stmt(tx, MTS__SQL_GUARD_REV, p, 2, 0);
 }
 
@@ -1263,7 +1266,7 @@ ls_load_rev(mts_session **out, uint64_t *rev, mts_backend *be, mts_error *err)
     }
     if (rc != 0)
         return rc;
-    *rev = (uint64_t)b->rev;
+    *rev = mts__sql_api_rev(b->rev);
     if (out != NULL)
         *out = s;
     else
@@ -1288,7 +1291,7 @@ ls_save_if(mts_backend *be,
     if (rc == MTS_ECONFLICT)
         b->synced = 0;
     else if (rc == 0)
-        *new_rev = (uint64_t)b->rev;
+        *new_rev = mts__sql_api_rev(b->rev);
     return rc;
 }
 

@@ -641,4 +641,18 @@ struct sqlite3 *mts__sqlite_db(mts_storage *st);
  * library version 2 has written yet). */
 int64_t mts__sql_new_rev(void);
 
+/*
+ * The revision optimistic mode (storage.h) reports for a stored rev. Rows
+ * written before schema version 2 (or by a program that does not stamp
+ * them) have rev 0, which storage.h reserves for "nothing stored": they
+ * report 2^63, a value mts__sql_new_rev never draws (its stamps are
+ * 1..2^63-1). The cast back, (int64_t)2^63, is INT64_MIN: an expectation
+ * of "the unstamped row".
+ */
+static inline uint64_t
+mts__sql_api_rev(int64_t rev)
+{
+    return rev != 0 ? (uint64_t)rev : (uint64_t)1 << 63;
+}
+
 #endif /* MTSESSION_SQL_SCHEMA_H */

@@ -795,17 +795,8 @@ set_base(sqlite_backend *b, const mts_session *s, int64_t rev)
     b->base_rev = rev;
 }
 
-/*
- * The revision optimistic mode reports for a stored rev. Rows written
- * before schema version 2 (or by a program that does not stamp them) have
- * rev 0, which storage.h reserves for "nothing stored": they report 2^63,
- * a value mts__sql_new_rev never draws (its stamps are 1..2^63-1).
- */
-static uint64_t
-api_rev(int64_t rev)
-{
-    return rev != 0 ? (uint64_t)rev : (uint64_t)1 << 63;
-}
+/* The revision optimistic mode reports for a stored rev (0: 2^63). */
+#define api_rev mts__sql_api_rev
 
 /* Load in one read transaction; out NULL: the revision alone (*rev, the
  * stored rev, as api_rev maps it; 0 when nothing is stored). */

@@ -490,6 +490,50 @@ test_optimistic_remote(void)
     mts_storage_free(y);
 }
 
+/* A sessions row without a revision (rev 0: written before rows had
+ * one, or by another program) reports 2^63, never 0 ("nothing stored"),
+ * and an optimistic save expecting 2^63 replaces it once. */
+static void
+test_optimistic_unstamped(void)
+{
+    const uint64_t legacy = (uint64_t)1 << 63;
+    mts_session *s = fx_session("small"), *s2 = fx_session("full"), *got;
+    mts_error err = MTS_ERROR_INIT;
+    uint64_t r = 0, r2 = 0;
+    const char *name;
+    char sql[256], want[160];
+    mts_storage *x;
+    rh_setup();
+    name = rh_unique_name("unstamped");
+    x = rh_remote(name);
+    T_EQ_INT(mts_storage_save(x, s, &err), 0);
+    snprintf(sql, sizeof(sql), "UPDATE sessions SET rev = 0 WHERE name = '%s'",
+             name);
+    T_EQ_INT(rh_raw_sql(rh_url, sql), 0);
+    T_EQ_INT(mts_storage_load_rev(&got, &r, x, &err), 0);
+    T_EQ_U64(r, legacy);
+    T_CHECK(got != NULL && mts_session_equal(got, s));
+    mts_session_free(got);
+    /* expecting "nothing stored" is a conflict naming 2^63 */
+    T_EQ_INT(mts_storage_save_if(x, s2, 0, &r2, &err), MTS_ECONFLICT);
+    snprintf(want, sizeof(want),
+             ": save_if: the stored revision is %llu, not the expected 0: "
+             "nothing written",
+             (unsigned long long)legacy);
+    T_CONTAINS(err.message, want);
+    /* expecting 2^63 replaces the unstamped row, once */
+    T_EQ_INT(mts_storage_save_if(x, s2, legacy, &r2, &err), 0);
+    T_CHECK(r2 != 0 && r2 != legacy);
+    T_EQ_INT(mts_storage_save_if(x, s, legacy, &r, &err), MTS_ECONFLICT);
+    T_EQ_INT(mts_storage_load_rev(&got, &r, x, &err), 0);
+    T_EQ_U64(r, r2);
+    T_CHECK(got != NULL && mts_session_equal(got, s2));
+    mts_session_free(got);
+    mts_storage_free(x);
+    mts_session_free(s);
+    mts_session_free(s2);
+}
+
 static void
 test_optimistic_replica(void)
 {
@@ -566,6 +610,6 @@ T_MAIN(T_CASE(test_acquire_show_renew_release),
        T_CASE(test_expired_renew),
        T_CASE(test_stale_holder_fenced),
        T_CASE(test_replica_lease),
-       T_CASE(test_optimistic_remote),
+       T_CASE(test_optimistic_remote), T_CASE(test_optimistic_unstamped),
        T_CASE(test_optimistic_replica),
        T_CASE(test_optimistic_local))
