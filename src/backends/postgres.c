@@ -67,6 +67,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lease_text.h"
 #include "sql_schema.h"
 
 /* The schema version this library writes (table mtsession.schema_version). */
@@ -584,19 +585,8 @@ enum {
 static const Oid t_load[] = { OID_TEXT };
 static const Oid t_acquire[] = { OID_TEXT, OID_TEXT, OID_INT8 };
 static const Oid t_renew[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT8 };
-static const Oid t_save[] = {
-    OID_TEXT,        OID_TEXT,        OID_INT8,        OID_INT4,
-    OID_BOOL,        OID_INT4,        OID_INT8,        OID_BOOL,
-    OID_BYTEA,       OID_INT4,        OID_INT4,        OID_INT4,
-    OID_INT4,        OID_INT4_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
-    OID_TEXT_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8_ARRAY,
-    OID_INT4_ARRAY,  OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_INT2_ARRAY,
-    OID_INT8_ARRAY,  OID_INT8_ARRAY,  OID_INT2_ARRAY,  OID_BOOL_ARRAY,
-    OID_BOOL_ARRAY,  OID_TEXT_ARRAY,  OID_TEXT_ARRAY,  OID_INT8_ARRAY,
-    OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
-    OID_BYTEA,
-};
-/* save's, then the expected revision */
+/* save's 37 parameters (the seal last, $37), then save_if's expected
+ * revision ($38); save uses the first 37 */
 static const Oid t_save_if[] = {
     OID_TEXT,        OID_TEXT,        OID_INT8,        OID_INT4,
     OID_BOOL,        OID_INT4,        OID_INT8,        OID_BOOL,
@@ -609,6 +599,8 @@ static const Oid t_save_if[] = {
     OID_INT8_ARRAY,  OID_INT4_ARRAY,  OID_BYTEA_ARRAY, OID_INT8,
     OID_BYTEA,       OID_INT8,
 };
+_Static_assert(MTS__ARRAY_LEN(t_save_if) == 38,
+               "t_save_if: save's 37 parameters, then the revision");
 static const Oid t_fence[] = { OID_TEXT, OID_TEXT, OID_INT8 };
 /* Each granular write: the fence, its values, then the new revision. */
 static const Oid t_primary[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
@@ -625,6 +617,7 @@ static const Oid t_dc[] = { OID_TEXT,  OID_TEXT, OID_INT8, OID_INT4,
                             OID_INT4,  OID_INT2, OID_TEXT, OID_INT4,
                             OID_BYTEA, OID_INT8, OID_INT4, OID_BYTEA,
                             OID_INT8,  OID_BYTEA };
+_Static_assert(MTS__ARRAY_LEN(t_dc) == 14, "t_dc: the seal is $14, the last");
 static const Oid t_home[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT4,
                               OID_INT8 };
 static const Oid t_peer[] = { OID_TEXT, OID_TEXT, OID_INT8, OID_INT2,
@@ -646,12 +639,14 @@ typedef struct pg_stmt_def {
     { { sql, NULL, NULL, NULL }, label, (int)MTS__ARRAY_LEN(types), types }
 #define WDEF(body, label, types)                                              \
     DEF(FENCE_HELD body, label, types), DEF(FENCE_FREE body, label, types)
-/* A write gated by the seal ($N): fence f0, gate f, then the body. */
+/* A write's held and free statements, fence f0 then gate then the body;
+ * it takes the first n of types. */
+#define GATED(gate, b1, b2, b3, label, n, types)                              \
+    { { FENCE_HELD_AS("f0") gate, b1, b2, b3 }, label, n, types },            \
+    { { FENCE_FREE_AS("f0") gate, b1, b2, b3 }, label, n, types }
+/* A write gated by the seal ($n, its last parameter): gate f. */
 #define GDEF(n, b1, b2, b3, label, types)                                     \
-    { { FENCE_HELD_AS("f0") SEAL_GATE_AS("f", "f0", n), b1, b2, b3 }, label, \
-      (int)MTS__ARRAY_LEN(types), types },                                    \
-    { { FENCE_FREE_AS("f0") SEAL_GATE_AS("f", "f0", n), b1, b2, b3 }, label, \
-      (int)MTS__ARRAY_LEN(types), types }
+    GATED(SEAL_GATE_AS("f", "f0", n), b1, b2, b3, label, n, types)
 
 static const pg_stmt_def stmts[S_COUNT] = {
     [S_LOAD] = DEF(LOAD_SQL, "load", t_load),
@@ -662,7 +657,7 @@ static const pg_stmt_def stmts[S_COUNT] = {
     [S_LOCK_FREE] = DEF(LOCK_FREE_SQL, "lock lease row", t_load),
     [S_LOAD_REV] = DEF(LOAD_REV_SQL, "load", t_load),
     GDEF(37, SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE GATE_END, "save",
-         t_save),
+         t_save_if),
     WDEF(DELETE_BODY, "delete", t_fence),
     WDEF(PRIMARY_BODY, "set pts, date, seq", t_primary),
     WDEF(SECONDARY_BODY, "set qts", t_secondary),
@@ -671,12 +666,9 @@ static const pg_stmt_def stmts[S_COUNT] = {
     GDEF(14, DC_BODY, NULL, NULL, "update DC", t_dc),
     WDEF(HOME_BODY, "set home DC", t_home),
     WDEF(PEER_BODY, "cache peer", t_peer),
-    { { FENCE_HELD_AS("f0") SEAL_GATE_AS("fs", "f0", 37) REV_GATE,
-        SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE SAVE_IF_END },
-      "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
-    { { FENCE_FREE_AS("f0") SEAL_GATE_AS("fs", "f0", 37) REV_GATE,
-        SAVE_BODY_1, SAVE_BODY_2, SAVE_BODY_3_CORE SAVE_IF_END },
-      "save_if", (int)MTS__ARRAY_LEN(t_save_if), t_save_if },
+    /* save's statement gated by the seal into fs, then by the revision */
+    GATED(SEAL_GATE_AS("fs", "f0", 37) REV_GATE, SAVE_BODY_1, SAVE_BODY_2,
+          SAVE_BODY_3_CORE SAVE_IF_END, "save_if", 38, t_save_if),
 };
 
 /* ---- the backend ------------------------------------------------------- */
@@ -1268,22 +1260,6 @@ count_at(const PGresult *res, int c)
     return v.type == MTS__SQL_INT ? v.i : -1;
 }
 
-/* "2026-11-25T10:00:00.123Z" from Unix ms. */
-static void
-fmt_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || ms == INT64_MIN) {
-        snprintf(buf, size, "(never)");
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
-}
-
 /* A lease row (owner, epoch, expires_ms, live) into *info. Returns 0, or
  * MTS_ENOTFOUND when the row has no owner (never leased). */
 static int
@@ -1332,7 +1308,6 @@ static int
 refused(pg_backend *b, pg_call *call, const char *what, mts_error *err)
 {
     mts_lease l = MTS_LEASE_INIT;
-    char t[96];
     int rc = read_lease(&l, b, call, NULL);
     if (call->uncertain)
         return mts__err(err, MTS_EIO,
@@ -1340,26 +1315,14 @@ refused(pg_backend *b, pg_call *call, const char *what, mts_error *err)
                         "after sending (%s), and the retry was refused by "
                         "the lease",
                         b->display, what, call->lost);
-    if (rc != 0)
-        l.owner[0] = '\0';
-    fmt_time(t, sizeof(t), l.expires_ms);
     if (!b->leased)
-        return mts__err(err, MTS_ELOCKED, "%s: %s: session held by %s until %s",
-                        b->display, what, l.owner[0] ? l.owner : "?", t);
-    if (rc == 0 && strcmp(l.owner, b->owner) == 0 && l.epoch == b->epoch)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease (epoch %llu) expired at "
-                        "%s; renew it",
-                        b->display, what, (unsigned long long)b->epoch, t);
-    if (rc != 0)
-        return mts__err(err, MTS_EFENCED,
-                        "%s: %s: fenced: the lease record is gone",
-                        b->display, what);
-    return mts__err(err, MTS_EFENCED,
-                    "%s: %s: fenced: epoch %llu is over; the lease is now "
-                    "%s's (epoch %llu)",
-                    b->display, what, (unsigned long long)b->epoch, l.owner,
-                    (unsigned long long)l.epoch);
+        return mts__lease_held(err, b->display, what,
+                               rc == 0 && l.owner[0] ? l.owner : "?",
+                               l.expires_ms);
+    return mts__lease_fenced(err, b->display, what, b->epoch,
+                             rc == 0 ? &l : NULL,
+                             rc == 0 && strcmp(l.owner, b->owner) == 0 &&
+                                 l.epoch == b->epoch);
 }
 
 /* run_write's answer for a write the seal gate refused: the account's
@@ -2291,16 +2254,10 @@ lease_acquire(pg_backend *b, const char *owner, uint32_t ttl_ms,
                         "%s: lease acquire: outcome unknown: the connection "
                         "was lost after sending (%s)",
                         b->display, call.lost);
-    {
-        char t[96];
-        rc = read_lease(&got, b, &call, NULL);
-        fmt_time(t, sizeof(t), got.expires_ms);
-        if (rc != 0)
-            return mts__err(err, MTS_ELOCKED,
-                            "%s: session held by another owner", b->display);
-        return mts__err(err, MTS_ELOCKED, "%s: session held by %s until %s",
-                        b->display, got.owner, t);
-    }
+    if (read_lease(&got, b, &call, NULL) != 0)
+        return mts__err(err, MTS_ELOCKED, "%s: session held by another owner",
+                        b->display);
+    return mts__lease_held(err, b->display, NULL, got.owner, got.expires_ms);
 }
 
 static int

@@ -154,3 +154,49 @@ pgt_sleep_ms(int ms)
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
 }
+
+mts_secret *
+pgt_raw_secret(uint8_t fill)
+{
+    uint8_t key[MTS_SEAL_KEY_SIZE];
+    mts_secret *s = NULL;
+    memset(key, fill, sizeof(key));
+    T_EQ_INT(mts_secret_from_key(&s, key, NULL), 0);
+    return s;
+}
+
+mts_secret *
+pgt_pass_secret(const char *pass)
+{
+    mts_kdf_params k = { MTS_KDF_PARAMS_VERSION, 1, 64 };
+    mts_secret *s = NULL;
+    T_EQ_INT(mts_secret_from_passphrase(&s, pass, strlen(pass), &k, NULL), 0);
+    return s;
+}
+
+void
+pgt_store(const char *conninfo, const char *account, const mts_session *s)
+{
+    mts_storage *st = NULL;
+    T_EQ_INT(mts_postgres_open(&st, conninfo, account, NULL), 0);
+    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
+    mts_storage_free(st);
+}
+
+int
+pgt_any_contains(PGconn *c, const char *sql, const char *param,
+                 const void *needle, size_t n)
+{
+    int found = 0;
+    const char *vals[1] = { param };
+    PGresult *r = PQexecParams(c, sql, param != NULL ? 1 : 0, NULL,
+                               param != NULL ? vals : NULL, NULL, NULL, 1);
+    T_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++)
+        if (!PQgetisnull(r, i, 0) &&
+            memmem(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), needle,
+                   n) != NULL)
+            found = 1;
+    PQclear(r);
+    return found;
+}

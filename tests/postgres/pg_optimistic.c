@@ -18,25 +18,24 @@
 #include "race.h"
 #include "t.h"
 
-static const char *race_db;
+/* The database and account of the handles race.c opens. */
+typedef struct pg_target {
+    const char *db;
+    const char *account;
+} pg_target;
 
 static int
-open_race(mts_storage **out, void *ctx)
+open_target(mts_storage **out, void *ctx)
 {
-    return mts_postgres_open(out, race_db, (const char *)ctx, NULL);
+    const pg_target *t = ctx;
+    return mts_postgres_open(out, t->db, t->account, NULL);
 }
 
 static void
 test_race(void)
 {
-    enum { PROCS = 8, EACH = 25 };
-    race_result r;
-    race_db = pgt_new_db("mts_opt_race");
-    race_increments(&r, open_race, (void *)"counter", PROCS, EACH);
-    fprintf(stderr, "  %d x %d increments: %ld conflicts, %ld busy\n", PROCS,
-            EACH, r.conflicts, r.locked);
-    T_EQ_INT(r.failed_children, 0);
-    T_EQ_INT(r.final, PROCS * EACH);
+    pg_target t = { pgt_new_db("mts_opt_race"), "counter" };
+    race_check(open_target, &t, 8, 25);
 }
 
 static void
@@ -48,10 +47,7 @@ test_migration_rev_zero(void)
     mts_error err = MTS_ERROR_INIT;
     uint64_t rev = 0, r2 = 0;
     PGconn *c;
-    T_EQ_INT(mts_postgres_open(&st, db, "old", NULL), 0);
-    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    mts_storage_free(st);
-    st = NULL;
+    pgt_store(db, "old", s);
     /* back to version 2: no rev column */
     c = pgt_connect(db);
     pgt_exec(c, "ALTER TABLE mtsession.sessions DROP COLUMN rev");
@@ -79,34 +75,9 @@ test_migration_rev_zero(void)
 static void
 test_leases(void)
 {
-    const char *db = pgt_new_db("mts_opt_lease");
-    mts_storage *holder, *other, *taker;
+    pg_target t = { pgt_new_db("mts_opt_lease"), "acct" };
     mts_session *s = fx_session("small");
-    mts_lease l = MTS_LEASE_INIT;
-    mts_error err = MTS_ERROR_INIT;
-    uint64_t rev = 0, r2 = 0;
-    T_EQ_INT(mts_postgres_open(&holder, db, "acct", NULL), 0);
-    T_EQ_INT(mts_postgres_open(&other, db, "acct", NULL), 0);
-    T_EQ_INT(mts_postgres_open(&taker, db, "acct", NULL), 0);
-    T_EQ_INT(mts_lease_acquire(&l, holder, "w1", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, 0, &rev, &err), 0);
-    T_EQ_INT(mts_storage_save_if(other, s, rev, NULL, &err), MTS_ELOCKED);
-    T_CONTAINS(err.message, "held by w1");
-    T_EQ_INT(mts_storage_save_if(holder, s, rev, &r2, &err), 0);
-    /* the holder's conflict is a conflict, not a fence */
-    T_EQ_INT(mts_storage_save_if(holder, s, rev, NULL, &err), MTS_ECONFLICT);
-    /* a short lease runs out and passes to another owner */
-    T_EQ_INT(mts_lease_renew(&l, holder, 50, &err), 0);
-    pgt_sleep_ms(120);
-    T_EQ_INT(mts_lease_acquire(&l, taker, "w2", 60000, &err), 0);
-    T_EQ_INT(mts_storage_save_if(holder, s, r2, NULL, &err), MTS_EFENCED);
-    T_EQ_INT(mts_storage_save_if(other, s, r2, NULL, &err), MTS_ELOCKED);
-    T_EQ_INT(mts_storage_load_rev(NULL, &rev, holder, &err), 0);
-    T_EQ_U64(rev, r2); /* nothing written */
-    T_EQ_INT(mts_storage_save_if(taker, s, r2, NULL, &err), 0);
-    mts_storage_free(taker);
-    mts_storage_free(other);
-    mts_storage_free(holder);
+    race_lease_fencing(open_target, &t, s);
     mts_session_free(s);
 }
 

@@ -35,25 +35,6 @@
 
 static const char *db;
 
-static mts_secret *
-raw_secret(uint8_t fill)
-{
-    uint8_t key[MTS_SEAL_KEY_SIZE];
-    mts_secret *s = NULL;
-    memset(key, fill, sizeof(key));
-    T_EQ_INT(mts_secret_from_key(&s, key, NULL), 0);
-    return s;
-}
-
-static mts_secret *
-pass_secret(const char *pass)
-{
-    mts_kdf_params k = { MTS_KDF_PARAMS_VERSION, 1, 64 };
-    mts_secret *s = NULL;
-    T_EQ_INT(mts_secret_from_passphrase(&s, pass, strlen(pass), &k, NULL), 0);
-    return s;
-}
-
 static int
 open_with(mts_storage **out, const char *account, mts_secret *secret,
           mts_error *err)
@@ -162,23 +143,13 @@ digest(PGconn *c, const char *account, char out[64])
 static int
 scan_has(PGconn *c, const char *account, const void *needle, size_t n)
 {
-    int found = 0;
-    const char *vals[1] = { account };
-    PGresult *r = PQexecParams(
+    return pgt_any_contains(
         c,
         "SELECT auth_key FROM mtsession.dcs WHERE account = $1 UNION ALL "
         "SELECT int8send(server_salt) FROM mtsession.dcs WHERE account = $1 "
         "UNION ALL SELECT future_token FROM mtsession.sessions WHERE "
         "account = $1",
-        1, NULL, vals, NULL, NULL, 1);
-    T_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
-    for (int i = 0; i < PQntuples(r); i++)
-        if (!PQgetisnull(r, i, 0) &&
-            memmem(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), needle,
-                   n) != NULL)
-            found = 1;
-    PQclear(r);
-    return found;
+        account, needle, n);
 }
 
 /* The first auth key of s (the fixture has one). */
@@ -192,6 +163,23 @@ first_key(const mts_session *s)
     return NULL;
 }
 
+/* Rekey st to `to` (NULL: clear) and return the new revision, which must
+ * be set and differ from `before`. */
+static uint64_t
+rekey_to(mts_storage *st, mts_secret *to, uint64_t before, int line)
+{
+    mts_error err = MTS_ERROR_INIT;
+    uint64_t rev;
+    int rc = mts_postgres_rekey(st, to, &err);
+    if (rc != 0)
+        t_fail(__FILE__, line, "rekey: %s %s", mts_errname(rc), err.message);
+    rev = rev_of(st);
+    if (rev == 0 || rev == before)
+        t_fail(__FILE__, line, "rekey: revision %llu after %llu",
+               (unsigned long long)rev, (unsigned long long)before);
+    return rev;
+}
+
 static int64_t
 seal_rows(PGconn *c, const char *account)
 {
@@ -203,12 +191,12 @@ seal_rows(PGconn *c, const char *account)
 static void
 test_clear_to_sealed_to_other_to_clear(void)
 {
-    mts_secret *k1 = raw_secret(0x11), *k2 = pass_secret("second one");
+    mts_secret *k1 = pgt_raw_secret(0x11), *k2 = pgt_pass_secret("second one");
     mts_storage *st = NULL, *other = NULL;
     mts_session *s = full_session(), *got = NULL;
     mts_error err = MTS_ERROR_INIT;
     const uint8_t *key = first_key(s);
-    uint64_t r0, r1, r2, r3;
+    uint64_t r0, r1, r2;
     PGconn *c = pgt_connect(db);
     T_CHECK(key != NULL);
 
@@ -219,9 +207,7 @@ test_clear_to_sealed_to_other_to_clear(void)
     T_EQ_INT(scan_has(c, "cycle", key, 32), 1);
 
     /* clear -> sealed */
-    T_EQ_INT(mts_postgres_rekey(st, k1, &err), 0);
-    r1 = rev_of(st);
-    T_CHECK(r1 != 0 && r1 != r0);
+    r1 = rekey_to(st, k1, r0, __LINE__);
     T_EQ_INT(scan_has(c, "cycle", key, 32), 0);
     T_EQ_INT(seal_rows(c, "cycle"), 1);
     T_EQ_INT(pgt_int(c, "SELECT count(*) FROM mtsession.dcs WHERE account = "
@@ -243,9 +229,7 @@ test_clear_to_sealed_to_other_to_clear(void)
     /* sealed -> another key, through a handle with the first one; a
      * handle opened with k1 before is out of date after it */
     T_EQ_INT(open_with(&other, "cycle", k1, NULL), 0);
-    T_EQ_INT(mts_postgres_rekey(st, k2, &err), 0);
-    r2 = rev_of(st);
-    T_CHECK(r2 != 0 && r2 != r1);
+    r2 = rekey_to(st, k2, r1, __LINE__);
     T_EQ_INT(scan_has(c, "cycle", key, 32), 0);
     {
         mts_storage *x = NULL;
@@ -264,9 +248,7 @@ test_clear_to_sealed_to_other_to_clear(void)
 
     /* sealed -> clear, through a new handle with the passphrase */
     T_EQ_INT(open_with(&st, "cycle", k2, NULL), 0);
-    T_EQ_INT(mts_postgres_rekey(st, NULL, &err), 0);
-    r3 = rev_of(st);
-    T_CHECK(r3 != 0 && r3 != r2);
+    rekey_to(st, NULL, r2, __LINE__);
     T_EQ_INT(seal_rows(c, "cycle"), 0);
     T_EQ_INT(scan_has(c, "cycle", key, 32), 1);
     check_loads("cycle", NULL, s, __LINE__);
@@ -287,8 +269,8 @@ test_clear_to_sealed_to_other_to_clear(void)
 static void
 test_wrong_current_key(void)
 {
-    mts_secret *k1 = raw_secret(0x21), *k2 = raw_secret(0x22),
-               *k3 = raw_secret(0x23);
+    mts_secret *k1 = pgt_raw_secret(0x21), *k2 = pgt_raw_secret(0x22),
+               *k3 = pgt_raw_secret(0x23);
     mts_storage *a = NULL, *b = NULL, *locked = NULL;
     mts_session *s = full_session(), *got = NULL;
     mts_error err = MTS_ERROR_INIT;
@@ -355,7 +337,7 @@ test_wrong_current_key(void)
 static void
 test_fenced(void)
 {
-    mts_secret *k1 = raw_secret(0x31), *k2 = raw_secret(0x32);
+    mts_secret *k1 = pgt_raw_secret(0x31), *k2 = pgt_raw_secret(0x32);
     mts_storage *a = NULL, *b = NULL, *free_h = NULL;
     mts_session *s = full_session();
     mts_lease la = MTS_LEASE_INIT, lb = MTS_LEASE_INIT;
@@ -423,7 +405,8 @@ test_fenced(void)
 static void
 test_nothing_stored(void)
 {
-    mts_secret *k1 = raw_secret(0x41), *k2 = pass_secret("empty account");
+    mts_secret *k1 = pgt_raw_secret(0x41),
+               *k2 = pgt_pass_secret("empty account");
     mts_storage *st = NULL, *other = NULL;
     mts_session *got = NULL, *s = full_session();
     mts_error err = MTS_ERROR_INIT;
@@ -478,7 +461,7 @@ test_nothing_stored(void)
 static void
 test_locked(void)
 {
-    mts_secret *k = raw_secret(0x51);
+    mts_secret *k = pgt_raw_secret(0x51);
     mts_storage *sealed = NULL, *locked = NULL, *clear = NULL;
     mts_session *s = full_session(), *got = NULL;
     mts_lease l = MTS_LEASE_INIT;
@@ -628,7 +611,7 @@ race_writer(void *p)
 static void
 test_race(void)
 {
-    mts_secret *k = raw_secret(0x71);
+    mts_secret *k = pgt_raw_secret(0x71);
     mts_storage *st = NULL;
     mts_session *s = full_session(), *got = NULL;
     mts_error err = MTS_ERROR_INIT;
@@ -685,7 +668,7 @@ test_race(void)
 static void
 test_reconnect(void)
 {
-    mts_secret *k = raw_secret(0x61);
+    mts_secret *k = pgt_raw_secret(0x61);
     mts_storage *st = NULL;
     mts_session *s = full_session();
     mts_error err = MTS_ERROR_INIT;

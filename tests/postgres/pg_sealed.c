@@ -55,25 +55,6 @@ reopen(mts_storage **out, void *ctx)
     return open_sealed(out, conf_db, conf_account, conf_secret, NULL);
 }
 
-static mts_secret *
-raw_secret(uint8_t fill)
-{
-    uint8_t key[MTS_SEAL_KEY_SIZE];
-    mts_secret *s = NULL;
-    memset(key, fill, sizeof(key));
-    T_EQ_INT(mts_secret_from_key(&s, key, NULL), 0);
-    return s;
-}
-
-static mts_secret *
-pass_secret(const char *pass)
-{
-    mts_kdf_params k = { MTS_KDF_PARAMS_VERSION, 1, 64 };
-    mts_secret *s = NULL;
-    T_EQ_INT(mts_secret_from_passphrase(&s, pass, strlen(pass), &k, NULL), 0);
-    return s;
-}
-
 static void
 run_conformance(const char *dbname, mts_secret *secret)
 {
@@ -96,7 +77,7 @@ run_conformance(const char *dbname, mts_secret *secret)
 static void
 test_conformance_key(void)
 {
-    mts_secret *s = raw_secret(0x42);
+    mts_secret *s = pgt_raw_secret(0x42);
     run_conformance("mts_sealed_key", s);
     mts_secret_free(s);
 }
@@ -104,7 +85,7 @@ test_conformance_key(void)
 static void
 test_conformance_passphrase(void)
 {
-    mts_secret *s = pass_secret("correct horse battery staple");
+    mts_secret *s = pgt_pass_secret("correct horse battery staple");
     run_conformance("mts_sealed_pass", s);
     mts_secret_free(s);
 }
@@ -125,29 +106,20 @@ load(mts_storage *st)
 static int
 scan_has(PGconn *c, const void *needle, size_t n)
 {
-    int found = 0;
-    PGresult *r = PQexecParams(
+    return pgt_any_contains(
         c,
         "SELECT auth_key FROM mtsession.dcs UNION ALL SELECT "
         "server_salt_sealed FROM mtsession.dcs UNION ALL SELECT "
         "int8send(server_salt) FROM mtsession.dcs UNION ALL SELECT "
         "future_token FROM mtsession.sessions",
-        0, NULL, NULL, NULL, NULL, 1);
-    T_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
-    for (int i = 0; i < PQntuples(r); i++)
-        if (!PQgetisnull(r, i, 0) &&
-            memmem(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), needle,
-                   n) != NULL)
-            found = 1;
-    PQclear(r);
-    return found;
+        NULL, needle, n);
 }
 
 static void
 test_raw_scan(void)
 {
     const char *db = pgt_new_db("mts_sealed_scan");
-    mts_secret *sec = raw_secret(7);
+    mts_secret *sec = pgt_raw_secret(7);
     mts_storage *st = NULL, *clear = NULL;
     mts_session *s = fx_session("full"), *got;
     uint8_t token[48];
@@ -198,8 +170,9 @@ static void
 test_wrong_and_no_key(void)
 {
     const char *db = pgt_new_db("mts_sealed_keys");
-    mts_secret *right = raw_secret(1), *wrong = raw_secret(2),
-               *pass = pass_secret("hunter2"), *badpass = pass_secret("x");
+    mts_secret *right = pgt_raw_secret(1), *wrong = pgt_raw_secret(2),
+               *pass = pgt_pass_secret("hunter2"),
+               *badpass = pgt_pass_secret("x");
     mts_storage *st = NULL;
     mts_session *s = fx_session("full"), *got;
     mts_error err = MTS_ERROR_INIT;
@@ -262,7 +235,7 @@ static void
 test_swapped(void)
 {
     const char *db = pgt_new_db("mts_sealed_swap");
-    mts_secret *sec = raw_secret(9);
+    mts_secret *sec = pgt_raw_secret(9);
     mts_storage *a = NULL, *b = NULL;
     mts_session *s = fx_session("full"), *got = NULL;
     mts_error err = MTS_ERROR_INIT;
@@ -323,14 +296,11 @@ static void
 test_migration(void)
 {
     const char *db = pgt_new_db("mts_sealed_migrate");
-    mts_secret *sec = raw_secret(3);
+    mts_secret *sec = pgt_raw_secret(3);
     mts_storage *st = NULL;
     mts_session *s = fx_session("full"), *got;
     PGconn *c;
-    T_EQ_INT(mts_postgres_open(&st, db, "old", NULL), 0);
-    T_EQ_INT(mts_storage_save(st, s, NULL), 0);
-    mts_storage_free(st);
-    st = NULL;
+    pgt_store(db, "old", s);
     c = pgt_connect(db);
     pgt_exec(c, "DROP TABLE mtsession.seals");
     pgt_exec(c, "ALTER TABLE mtsession.dcs DROP COLUMN server_salt_sealed, "

@@ -33,8 +33,8 @@ if(MTS_HAVE_POSTGRES)
         add_library(mts_pg_test_helpers STATIC ${MTS_PG_TEST_DIR}/pg_helpers.c)
         target_include_directories(mts_pg_test_helpers PUBLIC ${MTS_PG_TEST_DIR})
         target_compile_definitions(mts_pg_test_helpers PRIVATE _GNU_SOURCE)
-        target_link_libraries(mts_pg_test_helpers PUBLIC mts_harness
-            ${MTS_LIBPQ_TARGET})
+        target_link_libraries(mts_pg_test_helpers PUBLIC mtsession_static
+            mts_harness ${MTS_LIBPQ_TARGET})
         mts_apply_test_warnings(mts_pg_test_helpers)
 
         foreach(_mts_pg_t conformance lease connloss contention sealed optimistic rekey)
