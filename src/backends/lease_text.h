@@ -1,8 +1,8 @@
 /*
  * lease_text.h - the words of the lease refusals, shared by the backends
- * that keep leases (file.c, sqlite.c, libsql.c; postgres.c has the same
- * messages and can use these too). Callers and tests rely on the exact
- * text: a change here changes every backend's messages at once.
+ * that keep leases (file.c, sqlite.c, libsql.c, postgres.c). Callers and
+ * tests rely on the exact text: a change here changes every backend's
+ * messages at once.
  *
  * Pure functions of their arguments: thread-safe.
  */
