@@ -19,6 +19,12 @@
 # start and write fast and make it unsafe against an operating-system crash
 # (a crash of the machine can lose or corrupt it). synchronous_commit stays
 # on, as in production. Never use these settings for a real store.
+# MTS_PG_MODE=durable (bench/pg.sh) keeps PostgreSQL's own durability
+# settings instead (fsync, full_page_writes, synchronous_commit on), names
+# the role "bench" rather than "test", and gives the watchdog an hour.
+#
+# Besides conninfo, pid and tmp, start writes DIR/version (the server's
+# version).
 #
 # PostgreSQL refuses to run as root. As root the server runs as the
 # "postgres" user (runuser), which then owns the temp directory.
@@ -28,6 +34,23 @@ set -u
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: ctl.sh start|stop DIR" >&2; exit 2; }
+
+case ${MTS_PG_MODE:-test} in
+test)
+    role=test what="test server" max_default=1800
+    initdb_opts="--no-sync"
+    server_opts="-c fsync=off -c full_page_writes=off -c max_connections=60"
+    ;;
+durable)
+    role=bench what="bench server (durable settings)" max_default=3600
+    initdb_opts=""
+    server_opts="-c max_connections=20"
+    ;;
+*)
+    echo "ctl.sh: MTS_PG_MODE must be test or durable" >&2
+    exit 2
+    ;;
+esac
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ]; then
@@ -80,7 +103,7 @@ stop() {
     case "$tmp" in
     /*/mts-pg.*) rm -rf "$tmp" ;;
     esac
-    rm -f "$dir/pid" "$dir/tmp" "$dir/conninfo"
+    rm -f "$dir/pid" "$dir/tmp" "$dir/conninfo" "$dir/version"
     return 0
 }
 
@@ -99,33 +122,35 @@ start)
         chown postgres: "$tmp" || { stop; exit 1; }
     fi
     chmod 700 "$tmp"
-    if ! run_as_pg "$bindir/initdb" -D "$tmp/data" -U test -A trust -E UTF8 \
-        --no-sync --no-instructions >"$tmp/initdb.log" 2>&1; then
+    # shellcheck disable=SC2086 # $initdb_opts: zero or one word
+    if ! run_as_pg "$bindir/initdb" -D "$tmp/data" -U $role -A trust -E UTF8 \
+        $initdb_opts --no-instructions >"$tmp/initdb.log" 2>&1; then
         echo "ctl.sh: initdb failed:" >&2
         cat "$tmp/initdb.log" >&2
         stop
         exit 1
     fi
     if ! run_as_pg "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/log" -w -s -t 30 \
-        -o "-c listen_addresses='' -k $tmp -c fsync=off -c full_page_writes=off -c max_connections=60" \
-        start; then
+        -o "-c listen_addresses='' -k $tmp $server_opts" start; then
         echo "ctl.sh: the server did not start:" >&2
         cat "$tmp/log" >&2
         stop
         exit 1
     fi
     head -n 1 "$tmp/data/postmaster.pid" >"$dir/pid"
-    echo "host=$tmp user=test dbname=postgres" >"$dir/conninfo"
+    echo "host=$tmp user=$role dbname=postgres" >"$dir/conninfo"
+    "$bindir/postgres" --version 2>/dev/null |
+        sed 's/^postgres (PostgreSQL) //' >"$dir/version"
     nohup sh "$0" watchdog "$dir" "$(cat "$dir/pid")" </dev/null >/dev/null 2>&1 &
-    echo "postgres test server: pid $(cat "$dir/pid"), $(cat "$dir/conninfo")"
+    echo "postgres $what: pid $(cat "$dir/pid"), $(cat "$dir/conninfo")"
     ;;
 stop)
     stop
-    echo "postgres test server stopped"
+    echo "postgres $what stopped"
     ;;
 watchdog)
     pid=${3:-}
-    left=${MTS_PG_MAX_SECONDS:-1800}
+    left=${MTS_PG_MAX_SECONDS:-$max_default}
     while [ "$left" -gt 0 ]; do
         sleep 1
         left=$((left - 1))
