@@ -843,23 +843,32 @@ remove_leftovers(file_backend *fb)
     return seen;
 }
 
-/* The pid recorded in a lock file we could not lock, or 0. */
-static long
-read_holder(int fd)
+/* Read the lock file open at fd from its offset into text (at most
+ * cap - 1 bytes: a lock file holds a short line); returns the length. */
+static size_t
+read_lock_text(int fd, char *text, size_t cap)
 {
-    char text[32];
     size_t len = 0;
-    long pid = 0;
     for (;;) {
-        ssize_t n = mts__os_read(fd, text + len, sizeof(text) - 1 - len);
+        ssize_t n = mts__os_read(fd, text + len, cap - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         len += (size_t)n;
-        if (len == sizeof(text) - 1)
+        if (len == cap - 1)
             break;
     }
+    return len;
+}
+
+/* The pid recorded in a lock file we could not lock, or 0. */
+static long
+read_holder(int fd)
+{
+    char text[32];
+    size_t len = read_lock_text(fd, text, sizeof(text));
+    long pid = 0;
     for (size_t i = 0; i < len && is_digit(text[i]); i++) {
         if (pid > (LONG_MAX - 9) / 10)
             return 0;
@@ -1568,19 +1577,8 @@ static uint64_t
 read_token(int fd, size_t *size)
 {
     char text[LOCK_TEXT_MAX];
-    size_t len = 0, i = 0;
+    size_t len = read_lock_text(fd, text, sizeof(text)), i = 0;
     uint64_t token = 0;
-    *size = 0;
-    for (;;) {
-        ssize_t n = mts__os_read(fd, text + len, sizeof(text) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof(text) - 1)
-            break;
-    }
     *size = len;
     while (i < len && is_digit(text[i]))
         i++;
