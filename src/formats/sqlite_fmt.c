@@ -48,11 +48,14 @@ sql_config(sqlite3 *db, int readonly)
     }
 }
 
-int
-mts__sql_read_err(sqlite3 *db, int rc, const char *name, const char *where,
-                  mts_error *err)
+/* SQLite's failure rc as `code` (MTS_ENOMEM when it ran out of memory),
+ * with its message after "name: where: ". */
+static int
+sql_err(sqlite3 *db, int rc, int code, const char *name, const char *where,
+        mts_error *err)
 {
-    int code = (rc & 0xff) == SQLITE_NOMEM ? MTS_ENOMEM : MTS_ECORRUPT;
+    if ((rc & 0xff) == SQLITE_NOMEM)
+        code = MTS_ENOMEM;
     if (err == NULL)
         return code;
     mts__err_native(err, code, rc, "%s: %s: %s", name, where,
@@ -61,15 +64,17 @@ mts__sql_read_err(sqlite3 *db, int rc, const char *name, const char *where,
 }
 
 int
+mts__sql_read_err(sqlite3 *db, int rc, const char *name, const char *where,
+                  mts_error *err)
+{
+    return sql_err(db, rc, MTS_ECORRUPT, name, where, err);
+}
+
+int
 mts__sql_write_err(sqlite3 *db, int rc, const char *name, const char *where,
                    mts_error *err)
 {
-    int code = (rc & 0xff) == SQLITE_NOMEM ? MTS_ENOMEM : MTS_EBACKEND;
-    if (err == NULL)
-        return code;
-    mts__err_native(err, code, rc, "%s: %s: %s", name, where,
-                    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    return code;
+    return sql_err(db, rc, MTS_EBACKEND, name, where, err);
 }
 
 int
