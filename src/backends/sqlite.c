@@ -1060,6 +1060,30 @@ seal_adopt(sqlite_backend *b,
 }
 
 /*
+ * End a write's transaction (commit, or roll back when rc says so). Rolled
+ * back: what the store holds is no longer known here. Committed: a seal
+ * made for this write (fresh, not NULL) becomes the handle's.
+ */
+static int
+write_done(sqlite_backend *b,
+           int rc,
+           const mts__sql_seal *fresh,
+           const mts__sql_seal_row *fresh_row,
+           mts_error *err)
+{
+    if (rc == MTS_ENOMEM)
+        rc = mts__err_oom(err);
+    rc = end_tx(b, rc, err);
+    if (rc != 0) {
+        mts__sql_base_forget(&b->base);
+        b->seal_cached = 0;
+    } else if (fresh != NULL) {
+        seal_adopt(b, fresh, fresh_row);
+    }
+    return rc;
+}
+
+/*
  * A save in one BEGIN IMMEDIATE transaction. With `cond` (save_if): after
  * the fence, the stored rev must still be `expected` (0: no sessions row),
  * else MTS_ECONFLICT and a rollback; the rev is then stamped even when no
@@ -1117,16 +1141,8 @@ save_tx(sqlite_backend *b, const mts_session *s, int cond, uint64_t expected,
     written = cond || sqlite3_total_changes64(b->db) != changes;
     if (rc == 0 && written)
         rc = mts__sql_emit_rev(&cx, emit_run, &x);
-    if (rc == MTS_ENOMEM)
-        rc = mts__err_oom(err);
-    rc = end_tx(b, rc, err);
-    if (rc != 0) {
-        /* rolled back: what the store holds is no longer known here */
-        mts__sql_base_forget(&b->base);
-        b->seal_cached = 0;
-    } else {
-        if (convert)
-            seal_adopt(b, &fresh, &fresh_row);
+    rc = write_done(b, rc, convert ? &fresh : NULL, &fresh_row, err);
+    if (rc == 0) {
         set_base(b, s, written ? cx.rev : cur_rev);
         if (new_rev != NULL)
             *new_rev = api_rev(written ? cx.rev : cur_rev);
@@ -1227,19 +1243,10 @@ granular(sqlite_backend *b, const mts__sql_granular *op, mts_error *err)
     cx.seal = seal;
     if (rc == 0)
         rc = mts__sql_emit_granular(&cx, op, emit_run, &x);
-    if (rc == MTS_ENOMEM)
-        rc = mts__err_oom(err);
-    rc = end_tx(b, rc, err);
-    if (rc != 0) {
-        mts__sql_base_forget(&b->base);
-        b->seal_cached = 0;
-    } else {
-        if (convert)
-            seal_adopt(b, &fresh, &fresh_row);
-        if (b->base.valid) {
-            b->base_rev = cx.rev;
-            mts__sql_base_note(&b->base, op);
-        }
+    rc = write_done(b, rc, convert ? &fresh : NULL, &fresh_row, err);
+    if (rc == 0 && b->base.valid) {
+        b->base_rev = cx.rev;
+        mts__sql_base_note(&b->base, op);
     }
     if (convert)
         mts__wipe(&fresh, sizeof(fresh));
